@@ -1,0 +1,284 @@
+"""/api/v1/app/{app_id}/endpoint: where an application's messages go."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import Field
+
+from tidings.api.base import ApiModel, InputModel, ListResponse, Ordering, page_response, timestamp
+from tidings.api.deps import application, store_of
+from tidings.api.validation import check_headers, check_url
+from tidings.domain import ids
+from tidings.domain.clock import now_ms
+from tidings.domain.errors import InvalidInput, NotFound
+from tidings.domain.models import Application, Endpoint, RetiredSecret
+from tidings.signing.standard import InvalidSecret, generate_secret, normalize_secret
+
+router = APIRouter(prefix="/api/v1/app/{app_id}/endpoint", tags=["endpoint"])
+
+UID = Field(default=None, min_length=1, max_length=256, pattern=r"^[a-zA-Z0-9\-_.]+$")
+SENSITIVE_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "x-auth-token"}
+)
+DEFAULT_ROTATION_GRACE_SECONDS = 24 * 3600
+
+
+class EndpointFields(InputModel):
+    description: str | None = Field(default=None, max_length=4096)
+    uid: str | None = UID
+    disabled: bool | None = None
+    # `eventTypes` is the SDK's name; `filterTypes` is the older wire name. Both work.
+    event_types: list[str] | None = None
+    filter_types: list[str] | None = None
+    channels: list[str] | None = Field(default=None, max_length=10)
+    throttle_rate: int | None = Field(default=None, ge=1)
+    rate_limit: int | None = Field(default=None, ge=1)
+    metadata: dict[str, str] | None = None
+    version: int | None = Field(default=None, description="Accepted for old clients; ignored.")
+
+
+class EndpointIn(EndpointFields):
+    url: str
+    secret: str | None = None
+    headers: dict[str, str] | None = None
+
+
+class EndpointPatch(EndpointFields):
+    url: str | None = None
+    secret: str | None = None
+
+
+class EndpointOut(ApiModel):
+    id: str
+    url: str
+    description: str
+    uid: str | None
+    disabled: bool
+    event_types: list[str] | None
+    filter_types: list[str] | None
+    channels: list[str] | None
+    throttle_rate: int | None
+    rate_limit: int | None
+    metadata: dict[str, str]
+    version: int = 1
+    created_at: datetime
+    updated_at: datetime
+
+
+class EndpointSecretOut(ApiModel):
+    key: str
+
+
+class EndpointSecretRotateIn(InputModel):
+    key: str | None = None
+    grace_period_seconds: int | None = Field(default=None, ge=0, le=7 * 24 * 3600)
+
+
+class EndpointHeadersIn(InputModel):
+    headers: dict[str, str]
+
+
+class EndpointHeadersPatchIn(InputModel):
+    headers: dict[str, str]
+    delete_headers: list[str] | None = None
+
+
+class EndpointHeadersOut(ApiModel):
+    headers: dict[str, str]
+    sensitive: list[str]
+
+
+def endpoint_out(endpoint: Endpoint) -> EndpointOut:
+    return EndpointOut(
+        id=endpoint.id,
+        url=endpoint.url,
+        description=endpoint.description,
+        uid=endpoint.uid,
+        disabled=endpoint.disabled,
+        event_types=endpoint.filter_types,
+        filter_types=endpoint.filter_types,
+        channels=endpoint.channels,
+        throttle_rate=endpoint.throttle_rate,
+        rate_limit=endpoint.throttle_rate,
+        metadata=endpoint.metadata,
+        created_at=timestamp(endpoint.created_at),
+        updated_at=timestamp(endpoint.updated_at),
+    )
+
+
+async def endpoint_of(
+    request: Request, endpoint_id: str, app: Application = Depends(application)
+) -> Endpoint:
+    found = await store_of(request).get_endpoint(app, endpoint_id)
+    if found is None:
+        raise NotFound(f"endpoint {endpoint_id!r} not found")
+    return found
+
+
+def _secret(value: str | None) -> str:
+    if value is None:
+        return generate_secret()
+    try:
+        return normalize_secret(value)
+    except InvalidSecret as exc:
+        raise InvalidInput(str(exc), field="secret") from None
+
+
+def _apply(endpoint: Endpoint, body: EndpointFields) -> Endpoint:
+    """Copy the fields the client sent (a PUT sends all of them)."""
+    given = body.model_fields_set
+    url: str | None = getattr(body, "url", None)  # only EndpointIn and EndpointPatch have one
+    if "url" in given and url is not None:
+        endpoint.url = check_url(url)
+    if "description" in given:
+        endpoint.description = body.description or ""
+    if "uid" in given:
+        endpoint.uid = body.uid
+    if "disabled" in given:
+        endpoint.disabled = bool(body.disabled)
+    if given & {"event_types", "filter_types"}:
+        endpoint.filter_types = _nonempty(body.event_types or body.filter_types)
+    if "channels" in given:
+        endpoint.channels = _nonempty(body.channels)
+    if given & {"throttle_rate", "rate_limit"}:
+        endpoint.throttle_rate = body.throttle_rate or body.rate_limit
+    if "metadata" in given:
+        endpoint.metadata = body.metadata or {}
+    endpoint.updated_at = now_ms()
+    return endpoint
+
+
+def _nonempty(values: list[str] | None) -> list[str] | None:
+    return sorted(set(values)) if values else None
+
+
+def _new_endpoint(app: Application, body: EndpointIn) -> Endpoint:
+    now = now_ms()
+    endpoint = Endpoint(
+        id=ids.new_id(ids.ENDPOINT),
+        app_key=app.key,
+        url=check_url(body.url),
+        secret=_secret(body.secret),
+        headers=check_headers(body.headers or {}),
+        created_at=now,
+    )
+    return _apply(endpoint, body)
+
+
+@router.get("", response_model=ListResponse[EndpointOut])
+async def list_endpoints(
+    request: Request,
+    app: Application = Depends(application),
+    limit: int | None = Query(default=None, ge=1, le=250),
+    iterator: str | None = None,
+    order: Ordering = Ordering.ascending,
+) -> ListResponse[EndpointOut]:
+    page = await store_of(request).list_endpoints(
+        app, limit or 50, iterator, order == Ordering.ascending
+    )
+    return page_response(page, [endpoint_out(item) for item in page.items])
+
+
+@router.post("", status_code=201, response_model=EndpointOut)
+async def create_endpoint(
+    request: Request, body: EndpointIn, app: Application = Depends(application)
+) -> EndpointOut:
+    return endpoint_out(await store_of(request).create_endpoint(_new_endpoint(app, body)))
+
+
+@router.get("/{endpoint_id}", response_model=EndpointOut)
+async def get_endpoint(endpoint: Endpoint = Depends(endpoint_of)) -> EndpointOut:
+    return endpoint_out(endpoint)
+
+
+@router.put("/{endpoint_id}", response_model=EndpointOut)
+async def update_endpoint(
+    request: Request,
+    response: Response,
+    endpoint_id: str,
+    body: EndpointIn,
+    app: Application = Depends(application),
+) -> EndpointOut:
+    """Replace the endpoint, or create it (with `endpoint_id` as its uid) if it is missing."""
+    store = store_of(request)
+    found = await store.get_endpoint(app, endpoint_id)
+    if found is None:
+        created = _new_endpoint(app, body)
+        if body.uid is None and not ids.has_prefix(endpoint_id, ids.ENDPOINT):
+            created.uid = endpoint_id
+        response.status_code = 201
+        return endpoint_out(await store.create_endpoint(created))
+    replacement = body.model_copy()
+    for field in ("description", "disabled", "event_types", "channels", "throttle_rate",
+                  "metadata", "uid"):  # fmt: skip
+        replacement.model_fields_set.add(field)
+    return endpoint_out(await store.update_endpoint(_apply(found, replacement)))
+
+
+@router.patch("/{endpoint_id}", response_model=EndpointOut)
+async def patch_endpoint(
+    request: Request, body: EndpointPatch, endpoint: Endpoint = Depends(endpoint_of)
+) -> EndpointOut:
+    if "url" in body.model_fields_set and body.url is None:
+        raise InvalidInput("url cannot be null", field="url")
+    if "secret" in body.model_fields_set and body.secret is not None:
+        endpoint.secret = _secret(body.secret)
+    return endpoint_out(await store_of(request).update_endpoint(_apply(endpoint, body)))
+
+
+@router.delete("/{endpoint_id}", status_code=204)
+async def delete_endpoint(request: Request, endpoint: Endpoint = Depends(endpoint_of)) -> None:
+    await store_of(request).delete_endpoint(endpoint)
+
+
+@router.get("/{endpoint_id}/secret", response_model=EndpointSecretOut)
+async def get_endpoint_secret(endpoint: Endpoint = Depends(endpoint_of)) -> EndpointSecretOut:
+    return EndpointSecretOut(key=endpoint.secret)
+
+
+@router.post("/{endpoint_id}/secret/rotate", response_model=EndpointSecretOut)
+async def rotate_endpoint_secret(
+    request: Request, body: EndpointSecretRotateIn, endpoint: Endpoint = Depends(endpoint_of)
+) -> EndpointSecretOut:
+    """Switch to a new secret; the old one keeps signing (alongside) for the grace period."""
+    now = now_ms()
+    grace = body.grace_period_seconds
+    grace = DEFAULT_ROTATION_GRACE_SECONDS if grace is None else grace
+    kept = [old for old in endpoint.retired_secrets if old.expires_at > now]
+    if grace:
+        kept.append(RetiredSecret(secret=endpoint.secret, expires_at=now + grace * 1000))
+    endpoint.retired_secrets = kept
+    endpoint.secret = _secret(body.key)
+    endpoint.updated_at = now
+    await store_of(request).update_endpoint(endpoint)
+    return EndpointSecretOut(key=endpoint.secret)
+
+
+@router.get("/{endpoint_id}/headers", response_model=EndpointHeadersOut)
+async def get_endpoint_headers(endpoint: Endpoint = Depends(endpoint_of)) -> EndpointHeadersOut:
+    sensitive = sorted(name for name in endpoint.headers if name.lower() in SENSITIVE_HEADERS)
+    shown = {k: v for k, v in endpoint.headers.items() if k.lower() not in SENSITIVE_HEADERS}
+    return EndpointHeadersOut(headers=shown, sensitive=sensitive)
+
+
+@router.put("/{endpoint_id}/headers", status_code=204)
+async def update_endpoint_headers(
+    request: Request, body: EndpointHeadersIn, endpoint: Endpoint = Depends(endpoint_of)
+) -> None:
+    endpoint.headers = check_headers(body.headers)
+    endpoint.updated_at = now_ms()
+    await store_of(request).update_endpoint(endpoint)
+
+
+@router.patch("/{endpoint_id}/headers", status_code=204)
+async def patch_endpoint_headers(
+    request: Request, body: EndpointHeadersPatchIn, endpoint: Endpoint = Depends(endpoint_of)
+) -> None:
+    merged = {**endpoint.headers, **check_headers(body.headers)}
+    for name in body.delete_headers or ():
+        merged = {k: v for k, v in merged.items() if k.lower() != name.lower()}
+    endpoint.headers = merged
+    endpoint.updated_at = now_ms()
+    await store_of(request).update_endpoint(endpoint)

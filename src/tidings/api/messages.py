@@ -1,0 +1,155 @@
+"""/api/v1/app/{app_id}/msg: sending messages, and reading them back."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Query, Request
+from pydantic import Field
+
+from tidings.api.applications import ApplicationIn, _new_app
+from tidings.api.base import ApiModel, InputModel, ListResponse, page_response, timestamp
+from tidings.api.deps import application, store_of
+from tidings.dispatch import select_endpoints
+from tidings.domain import ids
+from tidings.domain.clock import from_datetime, now_ms
+from tidings.domain.errors import NotFound, PayloadTooLarge
+from tidings.domain.models import Application, Message, MessageFilter
+from tidings.storage.base import Idempotency
+
+router = APIRouter(prefix="/api/v1/app/{app_id}/msg", tags=["message"])
+
+EVENT_TYPE = Field(min_length=1, max_length=256, pattern=r"^[a-zA-Z0-9\-_.]+$")
+CHANNEL = r"^[a-zA-Z0-9\-_.:]+$"
+
+
+class MessageIn(InputModel):
+    event_type: str = EVENT_TYPE
+    payload: dict[str, Any]
+    event_id: str | None = Field(default=None, min_length=1, max_length=256)
+    channels: list[str] | None = Field(default=None, min_length=1, max_length=10)
+    tags: list[str] | None = Field(default=None, max_length=5)
+    application: ApplicationIn | None = None
+    payload_retention_period: int | None = Field(default=None, ge=1)
+    payload_retention_hours: int | None = Field(default=None, ge=1)
+
+
+class MessageOut(ApiModel):
+    id: str
+    event_type: str
+    event_id: str | None
+    payload: dict[str, Any]
+    channels: list[str] | None
+    tags: list[str] | None
+    timestamp: datetime
+
+
+def message_out(message: Message, with_content: bool = True) -> MessageOut:
+    payload = orjson.loads(message.payload) if with_content and message.payload else {}
+    return MessageOut(
+        id=message.id,
+        event_type=message.event_type,
+        event_id=message.event_id,
+        payload=payload,
+        channels=message.channels,
+        tags=message.tags,
+        timestamp=timestamp(message.created_at),
+    )
+
+
+def split_list(values: list[str] | None) -> list[str] | None:
+    """Accept both `a,b` (what the SDK sends) and repeated parameters."""
+    if not values:
+        return None
+    return [item for value in values for item in value.split(",") if item]
+
+
+async def _application_for_message(request: Request, app_id: str, body: MessageIn) -> Application:
+    store = store_of(request)
+    found = await store.get_application(app_id)
+    if found is not None:
+        return found
+    if body.application is None:
+        raise NotFound(f"application {app_id!r} not found")
+    app = _new_app(body.application)
+    app.uid = body.application.uid or app_id
+    return await store.create_application(app)
+
+
+@router.post("", status_code=202, response_model=MessageOut)
+async def create_message(
+    request: Request,
+    app_id: str,
+    body: MessageIn,
+    with_content: bool = True,
+    idempotency_key: str | None = Header(default=None, max_length=256),
+) -> MessageOut:
+    """Accept a message; answered only once it and its deliveries are committed."""
+    payload = orjson.dumps(body.payload)
+    limit = request.app.state.settings.max_payload_bytes
+    if len(payload) > limit:
+        raise PayloadTooLarge(f"payload is {len(payload)} bytes; the limit is {limit}")
+    app = await _application_for_message(request, app_id, body)
+    message = Message(
+        id=ids.new_id(ids.MESSAGE),
+        app_key=app.key,
+        event_type=body.event_type,
+        event_id=body.event_id,
+        payload=payload,
+        channels=sorted(set(body.channels)) if body.channels else None,
+        tags=sorted(set(body.tags)) if body.tags else None,
+        created_at=now_ms(),
+    )
+    idempotency = None
+    if idempotency_key:
+        fingerprint = hashlib.sha256(await request.body()).hexdigest()
+        idempotency = Idempotency(key=idempotency_key, fingerprint=fingerprint)
+    created = await store_of(request).create_message(app, message, select_endpoints, idempotency)
+    if created.created and created.deliveries:
+        request.app.state.on_new_deliveries()
+    return message_out(created.message, with_content)
+
+
+@router.get("", response_model=ListResponse[MessageOut])
+async def list_messages(
+    request: Request,
+    app: Application = Depends(application),
+    limit: int | None = Query(default=None, ge=1, le=250),
+    iterator: str | None = None,
+    channel: str | None = None,
+    tag: str | None = None,
+    event_types: list[str] | None = Query(default=None),
+    before: datetime | None = None,
+    after: datetime | None = None,
+    with_content: bool = True,
+) -> ListResponse[MessageOut]:
+    query = MessageFilter(
+        limit=limit or 50,
+        iterator=iterator,
+        channel=channel,
+        tag=tag,
+        event_types=split_list(event_types),
+        before=from_datetime(before) if before else None,
+        after=from_datetime(after) if after else None,
+    )
+    page = await store_of(request).list_messages(app, query)
+    return page_response(page, [message_out(item, with_content) for item in page.items])
+
+
+async def message_of(
+    request: Request, msg_id: str, app: Application = Depends(application)
+) -> Message:
+    found = await store_of(request).get_message(app, msg_id)
+    if found is None:
+        raise NotFound(f"message {msg_id!r} not found")
+    return found
+
+
+@router.get("/{msg_id}", response_model=MessageOut)
+async def get_message(
+    message: Message = Depends(message_of), with_content: bool = True
+) -> MessageOut:
+    return message_out(message, with_content)

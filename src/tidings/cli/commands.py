@@ -1,0 +1,47 @@
+"""What each `tidings` sub-command does, once settings are loaded."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from tidings.api.auth import token_hash
+from tidings.cli.runtime import run_services
+from tidings.config import Settings
+from tidings.domain import ids
+from tidings.storage import open_store
+
+log = logging.getLogger("tidings")
+
+
+async def dispatch(args: argparse.Namespace, settings: Settings) -> None:
+    if args.command == "serve":
+        log.info("Tidings listening on http://%s:%d", settings.host, settings.port)
+        await run_services(settings, api=True, worker=True)
+    elif args.command == "api":
+        log.info("Tidings API listening on http://%s:%d", settings.host, settings.port)
+        await run_services(settings, api=True, worker=False)
+    elif args.command == "worker":
+        await run_services(settings, api=False, worker=True)
+    elif args.command == "migrate":
+        await migrate(settings)
+    elif args.command == "token":
+        await create_token(settings, args.name)
+
+
+async def migrate(settings: Settings) -> None:
+    store = open_store(settings.database_url)
+    await store.open()  # opening applies what is pending
+    await store.close()
+    print("database is up to date")
+
+
+async def create_token(settings: Settings, name: str) -> None:
+    store = open_store(settings.database_url)
+    await store.open()
+    try:
+        token = ids.new_token()
+        await store.add_token(token_hash(token), name)
+    finally:
+        await store.close()
+    print(token)

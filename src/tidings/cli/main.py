@@ -1,0 +1,85 @@
+"""The `tidings` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from tidings import __version__
+from tidings.config import SETTINGS, Settings, default_text, from_env, parse_value
+
+# Settings each command accepts as flags; every flag also reads its TIDINGS_* variable.
+_COMMON = ("database_url",)
+_SERVICE = (*_COMMON, "admin_token", "dev", "max_payload_bytes")
+_API = ("host", "port")
+_WORKER = ("retry_schedule", "request_timeout", "allowed_subnets", "worker_concurrency",
+           "shutdown_grace")  # fmt: skip
+_COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "serve": ("Run the API and the delivery worker in one process.", (*_SERVICE, *_API, *_WORKER)),
+    "api": ("Run only the HTTP API.", (*_SERVICE, *_API)),
+    "worker": ("Run only the delivery worker.", (*_SERVICE, *_WORKER)),
+    "migrate": ("Apply pending database migrations and exit.", _COMMON),
+}
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
+    for setting in SETTINGS:
+        if setting.name not in names:
+            continue
+        default = default_text(setting) or "unset"
+        # argparse formats help with %, so a literal percent sign must be doubled.
+        help_text = f"{setting.help} [env {setting.env}; default {default}]".replace("%", "%%")
+        if setting.name == "dev":
+            parser.add_argument(setting.flag, action="store_const", const="true", help=help_text)
+        else:
+            parser.add_argument(setting.flag, metavar=setting.name.upper(), help=help_text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tidings", description="Self-hosted webhooks.")
+    parser.add_argument("--version", action="version", version=f"tidings {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, (summary, settings) in _COMMANDS.items():
+        _add_setting_flags(commands.add_parser(name, help=summary, description=summary), settings)
+    token = commands.add_parser("token", help="Manage API tokens.")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    create = token_commands.add_parser("create", help="Create a bearer token and print it once.")
+    create.add_argument("--name", default="cli", help="A label to remember the token by.")
+    _add_setting_flags(create, _COMMON)
+    return parser
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    settings = from_env()
+    overrides = {
+        setting.name: parse_value(setting.name, value)
+        for setting in SETTINGS
+        if (value := getattr(args, setting.name, None)) is not None
+    }
+    return settings.with_overrides(**overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = load_settings(args)
+    except ValueError as exc:
+        sys.exit(f"tidings: {exc}")
+    from tidings.cli import commands
+
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(commands.dispatch(args, settings))
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
+        return None
+    return uvloop.new_event_loop

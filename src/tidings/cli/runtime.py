@@ -1,0 +1,131 @@
+"""Running Tidings' long-lived services in one process: the API, the worker, or both."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+
+import uvicorn
+
+from tidings.api.app import create_app
+from tidings.api.auth import token_hash
+from tidings.config import Settings
+from tidings.delivery.guard import AddressPolicy
+from tidings.delivery.worker import Worker, WorkerOptions
+from tidings.domain import ids
+from tidings.storage import Store, open_store
+
+log = logging.getLogger("tidings")
+
+_PLACEHOLDER_TOKENS = {"changeme", "change-me", "secret", "token", "admin", "test", "password"}
+MIN_TOKEN_LENGTH = 16
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without its own signal handling: this process owns the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def check_admin_token(settings: Settings) -> None:
+    """Outside dev mode a guessable admin token is refused, not merely warned about."""
+    token = settings.admin_token
+    if token is None or settings.dev:
+        return
+    if token.lower() in _PLACEHOLDER_TOKENS or len(token) < MIN_TOKEN_LENGTH:
+        raise SystemExit(
+            f"TIDINGS_ADMIN_TOKEN is too weak (a placeholder or under {MIN_TOKEN_LENGTH} "
+            "characters); set a long random value, or use --dev for local experiments"
+        )
+
+
+async def bootstrap_token(store: Store, settings: Settings) -> None:
+    """With no admin token configured and none stored, make one and show it once."""
+    if settings.admin_token is not None or await store.count_tokens() > 0:
+        return
+    token = ids.new_token()
+    await store.add_token(token_hash(token), "bootstrap admin")
+    print(
+        "\n  Tidings generated an admin API token. It is shown only this once; "
+        f"only its hash is stored:\n\n    {token}\n",
+        flush=True,
+    )
+
+
+def address_policy(settings: Settings) -> AddressPolicy:
+    policy = AddressPolicy.from_setting(settings.allowed_subnets, allow_loopback=settings.dev)
+    if settings.dev:
+        log.warning(
+            "DEV MODE: endpoints on loopback addresses are allowed and weak tokens accepted. "
+            "Never run --dev where untrusted users can create endpoints."
+        )
+    return policy
+
+
+async def run_services(settings: Settings, api: bool, worker: bool) -> None:
+    check_admin_token(settings)
+    store = open_store(settings.database_url)
+    await store.open()
+    try:
+        await bootstrap_token(store, settings)
+        await _run_until_signal(store, settings, api, worker)
+    finally:
+        await store.close()
+
+
+async def _run_until_signal(store: Store, settings: Settings, api: bool, worker: bool) -> None:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    delivery = _worker(store, settings) if worker else None
+    tasks = []
+    if delivery is not None:
+        tasks.append(asyncio.create_task(delivery.run(stopping), name="worker"))
+    if api:
+        notify = delivery.notify if delivery is not None else (lambda: None)
+        tasks.append(asyncio.create_task(_serve_api(store, settings, notify, stopping)))
+    await asyncio.gather(*tasks)
+
+
+def _worker(store: Store, settings: Settings) -> Worker:
+    options = WorkerOptions(
+        retry_schedule=settings.retry_schedule,
+        request_timeout=settings.request_timeout,
+        concurrency=settings.worker_concurrency,
+        policy=address_policy(settings),
+        shutdown_grace=settings.shutdown_grace,
+    )
+    return Worker(store, options)
+
+
+async def _serve_api(
+    store: Store, settings: Settings, notify: object, stopping: asyncio.Event
+) -> None:
+    app = create_app(store, settings, notify)  # type: ignore[arg-type]
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        http="httptools",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
+    server = _Server(config)
+    serving = asyncio.create_task(server.serve())
+    await asyncio.wait([serving, asyncio.ensure_future(stopping.wait())],
+                       return_when="FIRST_COMPLETED")  # fmt: skip
+    server.should_exit = True
+    await serving
+    if server.started:
+        log.info("API stopped")
+    else:
+        stopping.set()
+        raise SystemExit(f"could not listen on {settings.host}:{settings.port}")

@@ -1,0 +1,151 @@
+"""Every setting of Tidings, in one place.
+
+Each setting has a `TIDINGS_*` environment variable and a CLI flag of the same
+name (`--request-timeout` for `TIDINGS_REQUEST_TIMEOUT`). Settings are read only at
+entry points (the CLI, the test harness) and passed down; nothing else reads the
+environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from tidings.domain.retry import DEFAULT_SCHEDULE, parse_schedule
+
+
+def _schedule_text(schedule: tuple[float, ...]) -> str:
+    return ",".join(f"{delay:g}" for delay in schedule)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """Documentation and parsing of one setting, shared by env, CLI and docs."""
+
+    name: str
+    help: str
+    parse: Callable[[str], Any] = str
+
+    @property
+    def env(self) -> str:
+        return "TIDINGS_" + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected a boolean, got {text!r}")
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise ValueError(f"expected a positive number, got {text!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8040
+    database_url: str = "sqlite:///.tidings/tidings.db"
+    admin_token: str | None = None
+    retry_schedule: tuple[float, ...] = DEFAULT_SCHEDULE
+    request_timeout: float = 15.0
+    dev: bool = False
+    allowed_subnets: str = ""
+    worker_concurrency: int = 512
+    max_payload_bytes: int = 1024 * 1024
+    shutdown_grace: float = 10.0
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", "Address the HTTP API listens on."),
+    Setting("port", "Port the HTTP API listens on.", int),
+    Setting(
+        "database_url",
+        "sqlite:///path/to/file.db (embedded) or postgresql://user@host/db.",
+    ),
+    Setting(
+        "admin_token",
+        "Bearer token with full access. Unset: the first start generates one, "
+        "stores only its hash, and prints it once.",
+    ),
+    Setting(
+        "retry_schedule",
+        "Seconds to wait before each attempt, comma-separated; fractions allowed. "
+        "Each delay gets ±20% jitter; after the last entry the delivery fails.",
+        parse_schedule,
+    ),
+    Setting("request_timeout", "Overall deadline of one delivery attempt, in seconds.", _positive),
+    Setting(
+        "dev",
+        "Development mode: endpoints on loopback are allowed and weak tokens are accepted.",
+        _bool,
+    ),
+    Setting(
+        "allowed_subnets",
+        "Comma-separated CIDRs that endpoints may reach although they are not public.",
+    ),
+    Setting("worker_concurrency", "Delivery attempts in flight per worker process.", int),
+    Setting("max_payload_bytes", "Largest message payload accepted, in bytes.", int),
+    Setting(
+        "shutdown_grace",
+        "Seconds a stopping worker lets in-flight attempts finish before handing them back.",
+        _positive,
+    ),
+)
+
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
+_DEFAULTS = Settings()
+
+
+def default_text(setting: Setting) -> str:
+    value = getattr(_DEFAULTS, setting.name)
+    if setting.name == "retry_schedule":
+        return _schedule_text(value)
+    return "" if value is None else str(value)
+
+
+def from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from `TIDINGS_*` variables; a malformed value raises ValueError naming it."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.env)
+        if raw is None or raw == "":
+            continue
+        values[setting.name] = parse_value(setting.name, raw)
+    return Settings(**values)
+
+
+def parse_value(name: str, raw: str) -> Any:
+    setting = _BY_NAME[name]
+    try:
+        return setting.parse(raw)
+    except ValueError as exc:
+        raise ValueError(f"{setting.env}={raw!r}: {exc}") from None
+
+
+def settings_table() -> str:
+    """The Markdown table of settings that the README embeds."""
+    lines = ["| variable | flag | default | meaning |", "|---|---|---|---|"]
+    for setting in SETTINGS:
+        default = default_text(setting) or "—"
+        lines.append(f"| `{setting.env}` | `{setting.flag}` | `{default}` | {setting.help} |")
+    return "\n".join(lines)
+
+
+assert {f.name for f in fields(Settings)} >= set(_BY_NAME), "every Setting must be a field"

@@ -1,0 +1,190 @@
+"""The delivery worker: claim due deliveries, attempt them, record the outcomes.
+
+One loop claims batches under a lease while attempts run concurrently; outcomes
+are buffered and recorded in batches, so the database sees one claim and one
+completion write per batch rather than per delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aiohttp
+
+from tidings.delivery import request
+from tidings.delivery.guard import AddressPolicy, GuardedResolver
+from tidings.domain.clock import now_ms
+from tidings.domain.models import AttemptResult, ClaimedDelivery
+from tidings.domain.retry import next_retry
+from tidings.storage.base import Store
+
+log = logging.getLogger(__name__)
+
+CLAIM_BATCH = 256
+# Idle workers re-check the queue at least this often, for work queued by other
+# processes or falling due by schedule.
+IDLE_POLL_SECONDS = 0.25
+# Margin between an attempt's deadline and its lease, so a live attempt is never
+# presumed dead while it is still allowed to run.
+LEASE_MARGIN_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    retry_schedule: Sequence[float]
+    request_timeout: float
+    concurrency: int
+    policy: AddressPolicy
+    shutdown_grace: float = 10.0
+
+
+class Worker:
+    def __init__(self, store: Store, options: WorkerOptions) -> None:
+        self._store = store
+        self._options = options
+        self._wakeup = asyncio.Event()
+        self._results: list[AttemptResult] = []
+        self._results_ready = asyncio.Event()
+        self._in_flight: dict[asyncio.Task[None], ClaimedDelivery] = {}
+        self._slot_freed = asyncio.Event()
+        self._rng = random.Random()
+
+    def notify(self) -> None:
+        """New work was committed in this process: look now rather than at the next poll."""
+        self._wakeup.set()
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        connector = aiohttp.TCPConnector(
+            resolver=GuardedResolver(self._options.policy),
+            limit=self._options.concurrency,
+            ttl_dns_cache=30,
+        )
+        # trust_env=False: proxy variables must not route deliveries around the guard.
+        async with aiohttp.ClientSession(connector=connector, trust_env=False) as session:
+            flusher = asyncio.create_task(self._flush_forever())
+            try:
+                await self._claim_until(stopping, session)
+                await self._drain()
+            finally:
+                flusher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await flusher
+                await self._flush()
+
+    async def _claim_until(self, stopping: asyncio.Event, session: aiohttp.ClientSession) -> None:
+        lease_ms = int((self._options.request_timeout + LEASE_MARGIN_SECONDS) * 1000)
+        while not stopping.is_set():
+            free = self._options.concurrency - len(self._in_flight)
+            claimed: list[ClaimedDelivery] = []
+            if free > 0:
+                self._wakeup.clear()
+                claimed = await self._claim(min(free, CLAIM_BATCH), lease_ms)
+                for delivery in claimed:
+                    self._start(session, delivery)
+            if free <= 0 or not claimed:
+                await self._idle(stopping, full=free <= 0)
+
+    async def _claim(self, limit: int, lease_ms: int) -> list[ClaimedDelivery]:
+        try:
+            return await self._store.claim_due(limit, lease_ms)
+        except Exception as exc:  # the database may be briefly unavailable: retry later
+            log.warning("claiming deliveries failed: %s", exc)
+            return []
+
+    async def _idle(self, stopping: asyncio.Event, full: bool) -> None:
+        waiters = [asyncio.ensure_future(stopping.wait())]
+        if full:
+            self._slot_freed.clear()
+            waiters.append(asyncio.ensure_future(self._slot_freed.wait()))
+        else:
+            waiters.append(asyncio.ensure_future(self._wakeup.wait()))
+        timeout = IDLE_POLL_SECONDS if full else await self._sleep_for()
+        _, pending = await asyncio.wait(waiters, timeout=timeout, return_when="FIRST_COMPLETED")
+        for waiter in pending:
+            waiter.cancel()
+
+    async def _sleep_for(self) -> float:
+        try:
+            due = await self._store.next_due_at()
+        except Exception:
+            return IDLE_POLL_SECONDS
+        if due is None:
+            return IDLE_POLL_SECONDS
+        return min(max((due - now_ms()) / 1000, 0.001), IDLE_POLL_SECONDS)
+
+    def _start(self, session: aiohttp.ClientSession, delivery: ClaimedDelivery) -> None:
+        task = asyncio.create_task(self._attempt(session, delivery))
+        self._in_flight[task] = delivery
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(task, None)
+        self._slot_freed.set()
+
+    async def _attempt(self, session: aiohttp.ClientSession, delivery: ClaimedDelivery) -> None:
+        outcome = await request.send(
+            session, delivery, self._options.request_timeout, self._options.policy
+        )
+        self._results.append(self._result(delivery, outcome))
+        self._results_ready.set()
+
+    def _result(self, delivery: ClaimedDelivery, outcome: request.Outcome) -> AttemptResult:
+        finished = now_ms()
+        retry_at = None
+        if not outcome.succeeded:
+            decision = next_retry(
+                self._options.retry_schedule,
+                delivery.attempts_made + 1,
+                outcome.retry_after,
+                self._rng,
+            )
+            if decision.retry:
+                retry_at = finished + int(decision.delay_seconds * 1000)
+        return AttemptResult(
+            delivery=delivery,
+            succeeded=outcome.succeeded,
+            status_code=outcome.status_code,
+            response=outcome.response,
+            duration_ms=outcome.duration_ms,
+            error=outcome.error,
+            finished_at=finished,
+            retry_at=retry_at,
+        )
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await self._results_ready.wait()
+            self._results_ready.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if not self._results:
+            return
+        batch, self._results = self._results, []
+        try:
+            await self._store.record_attempts(batch)
+        except Exception as exc:
+            # Unrecorded outcomes are not lost work: the leases expire and the
+            # deliveries are attempted again (at-least-once).
+            log.error("recording %d attempts failed: %s", len(batch), exc)
+
+    async def _drain(self) -> None:
+        """Let in-flight attempts finish within the grace period; hand back the rest."""
+        if not self._in_flight:
+            return
+        _, unfinished = await asyncio.wait(
+            list(self._in_flight), timeout=self._options.shutdown_grace
+        )
+        abandoned = [self._in_flight[task] for task in unfinished if task in self._in_flight]
+        for task in unfinished:
+            task.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
+        if abandoned:
+            with contextlib.suppress(Exception):
+                await self._store.release(abandoned)
+            log.info("released %d unfinished deliveries", len(abandoned))

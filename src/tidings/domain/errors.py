@@ -1,0 +1,55 @@
+"""The one error hierarchy of Tidings.
+
+Third-party exceptions (sqlite3, aiohttp, asyncpg, pydantic) are translated into
+these at the boundary where they occur, so callers only ever handle these.
+"""
+
+from __future__ import annotations
+
+
+class TidingsError(Exception):
+    """Base of every error Tidings raises on purpose."""
+
+    code = "error"
+
+
+class NotFound(TidingsError):
+    """The object does not exist, or belongs to another application."""
+
+    code = "not_found"
+
+
+class Conflict(TidingsError):
+    """The request clashes with existing state (a taken uid, an in-flight idempotency key)."""
+
+    code = "conflict"
+
+
+class InvalidInput(TidingsError):
+    """The request is well-formed JSON but asks for something impossible."""
+
+    code = "validation"
+
+    def __init__(self, detail: str, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.field = field
+
+
+class PayloadTooLarge(TidingsError):
+    code = "payload_too_large"
+
+
+class Unauthorized(TidingsError):
+    code = "authentication_failed"
+
+
+class StorageUnavailable(TidingsError):
+    """The database could not be reached or could not commit; nothing was acknowledged."""
+
+    code = "storage_unavailable"
+
+
+class DestinationBlocked(TidingsError):
+    """An endpoint URL resolves to an address the SSRF policy forbids."""
+
+    code = "destination_blocked"

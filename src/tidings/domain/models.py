@@ -1,0 +1,173 @@
+"""The objects Tidings stores, as plain dataclasses shared by every layer.
+
+Times are integer milliseconds since the epoch. `key` fields are the storage
+backends' internal integer keys; only `id` (the prefixed public id) leaves the API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from tidings.domain.statuses import DeliveryStatus, TriggerType
+
+T = TypeVar("T")
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    iterator: str | None
+    prev_iterator: str | None
+    done: bool
+
+
+@dataclass
+class Application:
+    id: str
+    name: str
+    uid: str | None = None
+    throttle_rate: int | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    created_at: int = 0
+    updated_at: int = 0
+    key: int = 0
+
+
+@dataclass
+class EventType:
+    name: str
+    description: str
+    archived: bool = False
+    deprecated: bool = False
+    schemas: dict[str, Any] | None = None
+    group_name: str | None = None
+    feature_flags: list[str] | None = None
+    created_at: int = 0
+    updated_at: int = 0
+
+
+@dataclass
+class RetiredSecret:
+    """A rotated-out signing secret that keeps signing until `expires_at`."""
+
+    secret: str
+    expires_at: int
+
+
+@dataclass
+class Endpoint:
+    id: str
+    app_key: int
+    url: str
+    secret: str
+    description: str = ""
+    uid: str | None = None
+    disabled: bool = False
+    filter_types: list[str] | None = None
+    channels: list[str] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    throttle_rate: int | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    retired_secrets: list[RetiredSecret] = field(default_factory=list)
+    created_at: int = 0
+    updated_at: int = 0
+    key: int = 0
+
+
+@dataclass
+class Message:
+    id: str
+    app_key: int
+    event_type: str
+    payload: bytes
+    event_id: str | None = None
+    channels: list[str] | None = None
+    tags: list[str] | None = None
+    created_at: int = 0
+    key: int = 0
+
+
+@dataclass
+class Attempt:
+    id: str
+    msg_id: str
+    endpoint_id: str
+    url: str
+    status: DeliveryStatus
+    response_status_code: int
+    response: str
+    response_duration_ms: int
+    trigger_type: TriggerType
+    created_at: int
+    error: str | None = None
+    msg: Message | None = None
+
+
+@dataclass
+class Destination:
+    """One endpoint's view of one message: the delivery's state plus the endpoint."""
+
+    endpoint: Endpoint
+    status: DeliveryStatus
+    next_attempt_at: int | None
+
+
+@dataclass
+class ClaimedDelivery:
+    """Everything the worker needs for one attempt, read in the claim itself."""
+
+    delivery_key: int
+    claim_id: int
+    attempts_made: int
+    trigger_type: TriggerType
+    msg_id: str
+    msg_key: int
+    app_key: int
+    endpoint_id: str
+    endpoint_key: int
+    url: str
+    payload: bytes
+    secrets: list[str]
+    headers: dict[str, str]
+
+
+@dataclass
+class AttemptResult:
+    """What one HTTP attempt produced, to be recorded against its claim."""
+
+    delivery: ClaimedDelivery
+    succeeded: bool
+    status_code: int
+    response: str
+    duration_ms: int
+    error: str | None
+    finished_at: int
+    # When to try again, or None when this was the last attempt (or it succeeded).
+    retry_at: int | None
+
+
+@dataclass
+class MessageFilter:
+    limit: int = 50
+    iterator: str | None = None
+    channel: str | None = None
+    tag: str | None = None
+    event_types: list[str] | None = None
+    before: int | None = None
+    after: int | None = None
+
+
+@dataclass
+class AttemptFilter:
+    limit: int = 50
+    iterator: str | None = None
+    status: DeliveryStatus | None = None
+    status_code_class: int | None = None
+    channel: str | None = None
+    tag: str | None = None
+    event_types: list[str] | None = None
+    before: int | None = None
+    after: int | None = None
+    msg_key: int | None = None
+    endpoint_key: int | None = None

@@ -1,0 +1,18 @@
+"""Persistent state behind one interface; entry points pick the backend by URL."""
+
+from __future__ import annotations
+
+from tidings.storage.base import CreatedMessage, Idempotency, Store
+
+__all__ = ["CreatedMessage", "Idempotency", "Store", "open_store"]
+
+
+def open_store(database_url: str) -> Store:
+    """The backend for `database_url`, not yet opened."""
+    if database_url.startswith("sqlite:"):
+        from tidings.storage.sqlite.store import SqliteStore
+
+        return SqliteStore(database_url)
+    if database_url.startswith(("postgres://", "postgresql://")):
+        raise ValueError("the PostgreSQL backend is not available in this version yet")
+    raise ValueError(f"unsupported database URL {database_url!r}: use sqlite:///path")

@@ -1,0 +1,184 @@
+"""The storage interface. Every caller depends on this, never on a backend.
+
+Each method is one unit of work: it commits before it returns, or raises and
+commits nothing. Backends translate their driver's exceptions into
+`tidings.domain.errors` at this boundary.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from tidings.domain.models import (
+    Application,
+    Attempt,
+    AttemptFilter,
+    AttemptResult,
+    ClaimedDelivery,
+    Destination,
+    Endpoint,
+    EventType,
+    Message,
+    MessageFilter,
+    Page,
+)
+
+# Chooses, from an application's endpoints, those a new message is for.
+EndpointSelector = Callable[[Sequence[Endpoint], Message], list[Endpoint]]
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """An idempotency key and the fingerprint of the request body it came with."""
+
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class CreatedMessage:
+    message: Message
+    # False when an earlier request with the same idempotency key created it.
+    created: bool
+    deliveries: int
+
+
+class Store(abc.ABC):
+    """Persistent state of Tidings."""
+
+    # lifecycle -------------------------------------------------------------
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect and apply pending migrations."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise StorageUnavailable unless the database answers."""
+
+    # tokens ----------------------------------------------------------------
+    @abc.abstractmethod
+    async def add_token(self, token_hash: str, name: str) -> None: ...
+
+    @abc.abstractmethod
+    async def has_token(self, token_hash: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def count_tokens(self) -> int: ...
+
+    # applications ------------------------------------------------------------
+    @abc.abstractmethod
+    async def create_application(self, app: Application) -> Application:
+        """Insert; Conflict if the uid is taken."""
+
+    @abc.abstractmethod
+    async def get_application(self, id_or_uid: str) -> Application | None: ...
+
+    @abc.abstractmethod
+    async def list_applications(
+        self, limit: int, iterator: str | None, ascending: bool
+    ) -> Page[Application]: ...
+
+    @abc.abstractmethod
+    async def update_application(self, app: Application) -> Application:
+        """Write every field of `app` (matched by key); Conflict if the uid is taken."""
+
+    @abc.abstractmethod
+    async def delete_application(self, app: Application) -> None:
+        """Delete the application, its endpoints, messages, deliveries and attempts."""
+
+    # event types -----------------------------------------------------------
+    @abc.abstractmethod
+    async def create_event_type(self, event_type: EventType) -> EventType: ...
+
+    @abc.abstractmethod
+    async def get_event_type(self, name: str) -> EventType | None: ...
+
+    @abc.abstractmethod
+    async def list_event_types(
+        self, limit: int, iterator: str | None, ascending: bool, include_archived: bool
+    ) -> Page[EventType]: ...
+
+    @abc.abstractmethod
+    async def update_event_type(self, event_type: EventType) -> EventType: ...
+
+    @abc.abstractmethod
+    async def delete_event_type(self, name: str) -> None: ...
+
+    # endpoints ----------------------------------------------------------------
+    @abc.abstractmethod
+    async def create_endpoint(self, endpoint: Endpoint) -> Endpoint: ...
+
+    @abc.abstractmethod
+    async def get_endpoint(self, app: Application, id_or_uid: str) -> Endpoint | None: ...
+
+    @abc.abstractmethod
+    async def list_endpoints(
+        self, app: Application, limit: int, iterator: str | None, ascending: bool
+    ) -> Page[Endpoint]: ...
+
+    @abc.abstractmethod
+    async def update_endpoint(self, endpoint: Endpoint) -> Endpoint: ...
+
+    @abc.abstractmethod
+    async def delete_endpoint(self, endpoint: Endpoint) -> None:
+        """Delete it and cancel its undelivered deliveries; attempts stay readable."""
+
+    # messages -----------------------------------------------------------------
+    @abc.abstractmethod
+    async def create_message(
+        self,
+        app: Application,
+        message: Message,
+        select: EndpointSelector,
+        idempotency: Idempotency | None,
+    ) -> CreatedMessage:
+        """Commit the message, one delivery per selected endpoint and the idempotency
+        record in one transaction. A repeated key with the same fingerprint returns
+        the original message; with another fingerprint it raises InvalidInput."""
+
+    @abc.abstractmethod
+    async def get_message(self, app: Application, id_or_event_id: str) -> Message | None: ...
+
+    @abc.abstractmethod
+    async def list_messages(self, app: Application, query: MessageFilter) -> Page[Message]: ...
+
+    # deliveries and attempts ---------------------------------------------------
+    @abc.abstractmethod
+    async def claim_due(self, limit: int, lease_ms: int) -> list[ClaimedDelivery]:
+        """Lease up to `limit` due deliveries (pending and due, or sending with an
+        expired lease) under a fresh claim id."""
+
+    @abc.abstractmethod
+    async def record_attempts(self, results: Sequence[AttemptResult]) -> None:
+        """Store each attempt, then move its delivery on, but only where the claim id
+        still matches: a worker whose lease was taken over cannot overwrite state."""
+
+    @abc.abstractmethod
+    async def release(self, deliveries: Sequence[ClaimedDelivery]) -> None:
+        """Hand claimed deliveries back, due now, without counting an attempt."""
+
+    @abc.abstractmethod
+    async def resend(self, message: Message, endpoint: Endpoint) -> None:
+        """Queue one more, manually triggered, delivery of the message to the endpoint."""
+
+    @abc.abstractmethod
+    async def next_due_at(self) -> int | None:
+        """When the earliest pending delivery falls due, for the worker's sleep."""
+
+    @abc.abstractmethod
+    async def list_attempts(self, app: Application, query: AttemptFilter) -> Page[Attempt]: ...
+
+    @abc.abstractmethod
+    async def get_attempt(
+        self, app: Application, msg: Message, attempt_id: str
+    ) -> Attempt | None: ...
+
+    @abc.abstractmethod
+    async def list_destinations(
+        self, app: Application, msg: Message, limit: int, iterator: str | None
+    ) -> Page[Destination]: ...

@@ -1,0 +1,31 @@
+"""Opening SQLite the one way Tidings needs it: WAL, fully synchronous commits."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+# How long a writer waits for another process's write lock before giving up.
+BUSY_TIMEOUT_MS = 10_000
+
+
+def path_from_url(url: str) -> Path:
+    """`sqlite:///relative.db`, `sqlite:////absolute.db` or `sqlite:///:memory:`."""
+    if not url.startswith("sqlite:///"):
+        raise ValueError(f"not a SQLite URL: {url!r} (expected sqlite:///path)")
+    return Path(url.removeprefix("sqlite:///"))
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a group of
+    # requests can share one transaction and one fsync.
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    # FULL: a commit has reached the disk before any request is answered.
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA cache_size=-65536")
+    return conn

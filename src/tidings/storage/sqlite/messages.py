@@ -1,0 +1,120 @@
+"""Message creation and listing on SQLite."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from tidings.domain.errors import Conflict, InvalidInput
+from tidings.domain.models import Application, Message, MessageFilter
+from tidings.storage.base import CreatedMessage, EndpointSelector, Idempotency
+from tidings.storage.sqlite import rows
+
+# An eventId is a deduplication key for this long, as an idempotency key is.
+DEDUP_WINDOW_MS = 24 * 3600 * 1000
+
+
+def create(
+    conn: sqlite3.Connection,
+    app: Application,
+    message: Message,
+    select: EndpointSelector,
+    idempotency: Idempotency | None,
+) -> CreatedMessage:
+    if idempotency is not None:
+        earlier = _replay(conn, app, idempotency)
+        if earlier is not None:
+            return earlier
+    _reject_duplicate_event_id(conn, app, message)
+    endpoints = [rows.endpoint(r) for r in conn.execute(
+        "SELECT * FROM endpoint WHERE app_key = ?", (app.key,))]  # fmt: skip
+    chosen = select(endpoints, message)
+    message.key = _insert_message(conn, message)
+    conn.executemany(
+        "INSERT INTO delivery (app_key, msg_key, endpoint_key, status, due_at, updated_at) "
+        "VALUES (?, ?, ?, 1, ?, ?)",
+        [(app.key, message.key, ep.key, message.created_at, message.created_at) for ep in chosen],
+    )
+    if idempotency is not None:
+        conn.execute(
+            "INSERT INTO idempotency (app_key, key, fingerprint, msg_key, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (app.key, idempotency.key, idempotency.fingerprint, message.key, message.created_at),
+        )
+    return CreatedMessage(message=message, created=True, deliveries=len(chosen))
+
+
+def _replay(
+    conn: sqlite3.Connection, app: Application, idempotency: Idempotency
+) -> CreatedMessage | None:
+    row = conn.execute(
+        "SELECT fingerprint, msg_key FROM idempotency WHERE app_key = ? AND key = ?",
+        (app.key, idempotency.key),
+    ).fetchone()
+    if row is None:
+        return None
+    if row["fingerprint"] != idempotency.fingerprint:
+        raise InvalidInput(
+            "idempotency-key was already used with a different request body",
+            field="idempotency-key",
+        )
+    original = conn.execute("SELECT * FROM message WHERE key = ?", (row["msg_key"],)).fetchone()
+    count = conn.execute(
+        "SELECT count(*) FROM delivery WHERE msg_key = ?", (row["msg_key"],)
+    ).fetchone()[0]
+    return CreatedMessage(message=rows.message(original), created=False, deliveries=count)
+
+
+def _reject_duplicate_event_id(
+    conn: sqlite3.Connection, app: Application, message: Message
+) -> None:
+    if message.event_id is None:
+        return
+    taken = conn.execute(
+        "SELECT 1 FROM message WHERE app_key = ? AND event_id = ? AND created_at > ?",
+        (app.key, message.event_id, message.created_at - DEDUP_WINDOW_MS),
+    ).fetchone()
+    if taken:
+        raise Conflict(f"a message with eventId {message.event_id!r} already exists")
+
+
+def _insert_message(conn: sqlite3.Connection, message: Message) -> int:
+    cursor = conn.execute(
+        "INSERT INTO message (id, app_key, event_type, event_id, payload, channels, tags, "
+        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            message.id, message.app_key, message.event_type, message.event_id, message.payload,
+            rows.dump(message.channels), rows.dump(message.tags), message.created_at,
+        ),
+    )  # fmt: skip
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+def filter_clauses(query: MessageFilter, alias: str = "message") -> tuple[list[str], list[Any]]:
+    """WHERE clauses shared by message and attempt listings."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if query.channel is not None:
+        clauses.append(f"EXISTS (SELECT 1 FROM json_each({alias}.channels) WHERE value = ?)")
+        params.append(query.channel)
+    if query.tag is not None:
+        clauses.append(f"EXISTS (SELECT 1 FROM json_each({alias}.tags) WHERE value = ?)")
+        params.append(query.tag)
+    if query.event_types:
+        clauses.append(f"{alias}.event_type IN ({','.join('?' * len(query.event_types))})")
+        params.extend(query.event_types)
+    return clauses, params
+
+
+def time_clauses(column: str, before: int | None, after: int | None) -> tuple[list[str], list[int]]:
+    clauses, params = [], []
+    if before is not None:
+        clauses.append(f"{column} < ?")
+        params.append(before)
+    if after is not None:
+        clauses.append(f"{column} > ?")
+        params.append(after)
+    if before is not None and after is not None and after >= before:
+        raise InvalidInput("after must be earlier than before", field="after")
+    return clauses, params

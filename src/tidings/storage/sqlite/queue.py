@@ -1,0 +1,171 @@
+"""The delivery queue on SQLite: claim, record, release, resend.
+
+Each function runs inside the group-commit writer's transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from collections.abc import Sequence
+
+from tidings.domain import ids
+from tidings.domain.clock import now_ms
+from tidings.domain.models import AttemptResult, ClaimedDelivery, Endpoint
+from tidings.domain.statuses import DeliveryStatus, TriggerType
+from tidings.storage.sqlite import rows
+
+# Deliveries of a disabled endpoint wait here, out of the worker's sight, until
+# the endpoint is enabled again; nothing is lost and no attempt is spent.
+PARKED = 1 << 62
+
+_CLAIM = """
+UPDATE delivery SET status = 3, claim_id = :claim, due_at = :lease_until, updated_at = :now
+WHERE key IN (
+    SELECT key FROM delivery WHERE status IN (1, 3) AND due_at <= :now
+    ORDER BY due_at LIMIT :limit
+)
+RETURNING key, app_key, msg_key, endpoint_key, attempts, trigger_type
+"""
+
+
+def claim_due(conn: sqlite3.Connection, limit: int, lease_ms: int) -> list[ClaimedDelivery]:
+    now = now_ms()
+    claim = secrets.randbits(62)
+    leased = conn.execute(
+        _CLAIM, {"claim": claim, "lease_until": now + lease_ms, "now": now, "limit": limit}
+    ).fetchall()
+    if not leased:
+        return []
+    messages = _by_key(conn, "SELECT key, id, payload FROM message", {r["msg_key"] for r in leased})
+    endpoints = _by_key(conn, "SELECT * FROM endpoint", {r["endpoint_key"] for r in leased})
+    claimed, cancelled, parked = [], [], []
+    for row in leased:
+        endpoint_row = endpoints.get(row["endpoint_key"])
+        message_row = messages.get(row["msg_key"])
+        if endpoint_row is None or message_row is None:
+            cancelled.append((now, row["key"]))
+        elif endpoint_row["disabled"]:
+            parked.append((PARKED, now, row["key"]))
+        else:
+            claimed.append(_claimed(row, claim, message_row, rows.endpoint(endpoint_row), now))
+    conn.executemany(
+        "UPDATE delivery SET status = 4, claim_id = NULL, updated_at = ? WHERE key = ?", cancelled
+    )
+    conn.executemany(
+        "UPDATE delivery SET status = 1, claim_id = NULL, due_at = ?, updated_at = ? WHERE key = ?",
+        parked,
+    )
+    return claimed
+
+
+def _by_key(conn: sqlite3.Connection, select: str, keys: set[int]) -> dict[int, sqlite3.Row]:
+    marks = ",".join("?" * len(keys))
+    return {row["key"]: row for row in conn.execute(f"{select} WHERE key IN ({marks})", list(keys))}
+
+
+def _claimed(
+    row: sqlite3.Row, claim: int, message: sqlite3.Row, endpoint: Endpoint, now: int
+) -> ClaimedDelivery:
+    active = [endpoint.secret] + [
+        old.secret for old in endpoint.retired_secrets if old.expires_at > now
+    ]
+    return ClaimedDelivery(
+        delivery_key=row["key"],
+        claim_id=claim,
+        attempts_made=row["attempts"],
+        trigger_type=TriggerType(row["trigger_type"]),
+        msg_id=message["id"],
+        msg_key=row["msg_key"],
+        app_key=row["app_key"],
+        endpoint_id=endpoint.id,
+        endpoint_key=endpoint.key,
+        url=endpoint.url,
+        payload=bytes(message["payload"]),
+        secrets=active,
+        headers=endpoint.headers,
+    )
+
+
+_INSERT_ATTEMPT = """
+INSERT INTO attempt (id, app_key, msg_key, endpoint_key, msg_id, endpoint_id, url, status,
+    response_status_code, response, duration_ms, trigger_type, error, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+# The claim id check is the fence: a worker whose lease expired and was taken
+# over by another claim records its attempt but cannot move the delivery.
+_ADVANCE = """
+UPDATE delivery SET status = ?, attempts = attempts + 1, due_at = ?, claim_id = NULL,
+    trigger_type = 0, updated_at = ?
+WHERE key = ? AND claim_id = ?
+"""
+
+
+def record_attempts(conn: sqlite3.Connection, results: Sequence[AttemptResult]) -> None:
+    conn.executemany(_INSERT_ATTEMPT, [_attempt_row(result) for result in results])
+    conn.executemany(_ADVANCE, [_advance_row(result) for result in results])
+
+
+def _outcome(result: AttemptResult) -> DeliveryStatus:
+    if result.succeeded:
+        return DeliveryStatus.SUCCESS
+    return DeliveryStatus.PENDING if result.retry_at is not None else DeliveryStatus.FAIL
+
+
+def _attempt_row(result: AttemptResult) -> tuple[object, ...]:
+    d = result.delivery
+    status = DeliveryStatus.SUCCESS if result.succeeded else DeliveryStatus.FAIL
+    return (
+        ids.new_id(ids.ATTEMPT), d.app_key, d.msg_key, d.endpoint_key, d.msg_id, d.endpoint_id,
+        d.url, int(status), result.status_code, result.response, result.duration_ms,
+        int(d.trigger_type), result.error, result.finished_at,
+    )  # fmt: skip
+
+
+def _advance_row(result: AttemptResult) -> tuple[object, ...]:
+    due = result.retry_at if result.retry_at is not None else result.finished_at
+    d = result.delivery
+    return (int(_outcome(result)), due, result.finished_at, d.delivery_key, d.claim_id)
+
+
+def release(conn: sqlite3.Connection, deliveries: Sequence[ClaimedDelivery]) -> None:
+    now = now_ms()
+    conn.executemany(
+        "UPDATE delivery SET status = 1, due_at = ?, claim_id = NULL, updated_at = ? "
+        "WHERE key = ? AND claim_id = ?",
+        [(now, now, d.delivery_key, d.claim_id) for d in deliveries],
+    )
+
+
+def resend(conn: sqlite3.Connection, app_key: int, msg_key: int, endpoint_key: int) -> None:
+    """A manual resend restarts the retry schedule; its first attempt counts as manual."""
+    now = now_ms()
+    conn.execute(
+        """
+        INSERT INTO delivery (app_key, msg_key, endpoint_key, status, attempts, trigger_type,
+            due_at, claim_id, updated_at)
+        VALUES (?, ?, ?, 1, 0, 1, ?, NULL, ?)
+        ON CONFLICT (msg_key, endpoint_key) DO UPDATE SET status = 1, attempts = 0,
+            trigger_type = 1, due_at = excluded.due_at, claim_id = NULL,
+            updated_at = excluded.updated_at
+        """,
+        (app_key, msg_key, endpoint_key, now, now),
+    )
+
+
+def unpark(conn: sqlite3.Connection, endpoint_key: int) -> None:
+    now = now_ms()
+    conn.execute(
+        "UPDATE delivery SET due_at = ?, updated_at = ? "
+        "WHERE endpoint_key = ? AND status = 1 AND due_at = ?",
+        (now, now, endpoint_key, PARKED),
+    )
+
+
+def cancel_for_endpoint(conn: sqlite3.Connection, endpoint_key: int) -> None:
+    conn.execute(
+        "UPDATE delivery SET status = 4, claim_id = NULL, updated_at = ? "
+        "WHERE endpoint_key = ? AND status IN (1, 3)",
+        (now_ms(), endpoint_key),
+    )

@@ -1,0 +1,392 @@
+"""The SQLite backend of the Store interface.
+
+Writes go through the group-commit writer thread; reads use a separate
+connection on the event loop's thread, which WAL lets run beside the writer.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from tidings.domain.clock import now_ms
+from tidings.domain.errors import Conflict, StorageUnavailable
+from tidings.domain.models import (
+    Application,
+    Attempt,
+    AttemptFilter,
+    AttemptResult,
+    ClaimedDelivery,
+    Destination,
+    Endpoint,
+    EventType,
+    Message,
+    MessageFilter,
+    Page,
+)
+from tidings.domain.statuses import DeliveryStatus
+from tidings.storage import pagination
+from tidings.storage.base import CreatedMessage, EndpointSelector, Idempotency, Store
+from tidings.storage.sqlite import messages, queue, rows
+from tidings.storage.sqlite.connection import connect, path_from_url
+from tidings.storage.sqlite.migrate import migrate
+from tidings.storage.sqlite.writer import GroupCommitWriter
+
+T = TypeVar("T")
+
+
+def _unique(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Turn a UNIQUE violation inside a write into a Conflict naming `what`."""
+
+    def wrap(operation: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(operation)
+        def run(*args: Any) -> T:
+            try:
+                return operation(*args)
+            except sqlite3.IntegrityError as exc:
+                raise Conflict(f"{what} already exists") from exc
+
+        return run
+
+    return wrap
+
+
+class SqliteStore(Store):
+    def __init__(self, url: str) -> None:
+        self._path = path_from_url(url)
+        self._writer = GroupCommitWriter(self._path)
+        self._read: sqlite3.Connection | None = None
+
+    # lifecycle ---------------------------------------------------------------
+    async def open(self) -> None:
+        try:
+            conn = connect(self._path)
+            migrate(conn)
+        except sqlite3.Error as exc:
+            raise StorageUnavailable(f"cannot open {self._path}: {exc}") from exc
+        self._read = conn
+        self._writer.start()
+
+    async def close(self) -> None:
+        self._writer.stop()
+        if self._read is not None:
+            self._read.close()
+            self._read = None
+
+    async def ping(self) -> None:
+        self._rows("SELECT 1")
+
+    def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        if self._read is None:
+            raise StorageUnavailable("the store is not open")
+        try:
+            return self._read.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise StorageUnavailable(f"database read failed: {exc}") from exc
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        found = self._rows(sql, params)
+        return found[0] if found else None
+
+    def _page(
+        self,
+        select: str,
+        where: list[str],
+        params: list[Any],
+        walk: pagination.Walk,
+        key: str,
+        convert: Callable[[sqlite3.Row], T],
+    ) -> Page[T]:
+        if walk.cursor.after_key is not None:
+            where = [*where, f"{key} {walk.comparison} ?"]
+            params = [*params, walk.cursor.after_key]
+        sql = f"{select} WHERE {' AND '.join(where) or '1'} ORDER BY {key} {walk.order} LIMIT ?"
+        found = self._rows(sql, [*params, walk.fetch])
+        return pagination.build_page(walk, [(row["key"], convert(row)) for row in found])
+
+    # tokens ------------------------------------------------------------------
+    async def add_token(self, token_hash: str, name: str) -> None:
+        def add(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO token (hash, name, created_at) VALUES (?, ?, ?)",
+                (token_hash, name, now_ms()),
+            )
+
+        await self._writer.run(add)
+
+    async def has_token(self, token_hash: str) -> bool:
+        return self._one("SELECT 1 FROM token WHERE hash = ?", (token_hash,)) is not None
+
+    async def count_tokens(self) -> int:
+        row = self._one("SELECT count(*) FROM token")
+        return int(row[0]) if row else 0
+
+    # applications ------------------------------------------------------------
+    async def create_application(self, app: Application) -> Application:
+        @_unique(f"an application with uid {app.uid!r}")
+        def insert(conn: sqlite3.Connection) -> Application:
+            cursor = conn.execute(
+                "INSERT INTO application (id, uid, name, throttle_rate, metadata, created_at, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (app.id, app.uid, app.name, app.throttle_rate, rows.dump(app.metadata),
+                 app.created_at, app.updated_at),
+            )  # fmt: skip
+            app.key = cursor.lastrowid or 0
+            return app
+
+        return await self._writer.run(insert)
+
+    async def get_application(self, id_or_uid: str) -> Application | None:
+        row = self._one(
+            "SELECT * FROM application WHERE id = ? UNION ALL "
+            "SELECT * FROM application WHERE uid = ? LIMIT 1",
+            (id_or_uid, id_or_uid),
+        )
+        return rows.application(row) if row else None
+
+    async def list_applications(
+        self, limit: int, iterator: str | None, ascending: bool
+    ) -> Page[Application]:
+        walk = pagination.walk(iterator, ascending, limit)
+        return self._page("SELECT * FROM application", [], [], walk, "key", rows.application)
+
+    async def update_application(self, app: Application) -> Application:
+        @_unique(f"an application with uid {app.uid!r}")
+        def update(conn: sqlite3.Connection) -> Application:
+            conn.execute(
+                "UPDATE application SET uid = ?, name = ?, throttle_rate = ?, metadata = ?, "
+                "updated_at = ? WHERE key = ?",
+                (app.uid, app.name, app.throttle_rate, rows.dump(app.metadata), app.updated_at,
+                 app.key),
+            )  # fmt: skip
+            return app
+
+        return await self._writer.run(update)
+
+    async def delete_application(self, app: Application) -> None:
+        def delete(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM application WHERE key = ?", (app.key,))
+
+        await self._writer.run(delete)
+
+    # event types -------------------------------------------------------------
+    async def create_event_type(self, event_type: EventType) -> EventType:
+        @_unique(f"an event type named {event_type.name!r}")
+        def insert(conn: sqlite3.Connection) -> EventType:
+            conn.execute(
+                "INSERT INTO event_type (name, description, archived, deprecated, schemas, "
+                "group_name, feature_flags, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*_event_type_values(event_type), event_type.created_at, event_type.updated_at),
+            )
+            return event_type
+
+        return await self._writer.run(insert)
+
+    async def get_event_type(self, name: str) -> EventType | None:
+        row = self._one("SELECT * FROM event_type WHERE name = ?", (name,))
+        return rows.event_type(row) if row else None
+
+    async def list_event_types(
+        self, limit: int, iterator: str | None, ascending: bool, include_archived: bool
+    ) -> Page[EventType]:
+        walk = pagination.walk(iterator, ascending, limit)
+        where = [] if include_archived else ["archived = 0"]
+        return self._page("SELECT * FROM event_type", where, [], walk, "key", rows.event_type)
+
+    async def update_event_type(self, event_type: EventType) -> EventType:
+        def update(conn: sqlite3.Connection) -> EventType:
+            conn.execute(
+                "UPDATE event_type SET description = ?, archived = ?, deprecated = ?, "
+                "schemas = ?, group_name = ?, feature_flags = ?, updated_at = ? WHERE name = ?",
+                (*_event_type_values(event_type)[1:], event_type.updated_at, event_type.name),
+            )
+            return event_type
+
+        return await self._writer.run(update)
+
+    async def delete_event_type(self, name: str) -> None:
+        def delete(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM event_type WHERE name = ?", (name,))
+
+        await self._writer.run(delete)
+
+    # endpoints -----------------------------------------------------------------
+    async def create_endpoint(self, endpoint: Endpoint) -> Endpoint:
+        @_unique(f"an endpoint with uid {endpoint.uid!r}")
+        def insert(conn: sqlite3.Connection) -> Endpoint:
+            values = rows.endpoint_params(endpoint)
+            columns = ", ".join(values)
+            marks = ", ".join(f":{name}" for name in values)
+            cursor = conn.execute(f"INSERT INTO endpoint ({columns}) VALUES ({marks})", values)
+            endpoint.key = cursor.lastrowid or 0
+            return endpoint
+
+        return await self._writer.run(insert)
+
+    async def get_endpoint(self, app: Application, id_or_uid: str) -> Endpoint | None:
+        row = self._one(
+            "SELECT * FROM endpoint WHERE app_key = ? AND id = ? UNION ALL "
+            "SELECT * FROM endpoint WHERE app_key = ? AND uid = ? LIMIT 1",
+            (app.key, id_or_uid, app.key, id_or_uid),
+        )
+        return rows.endpoint(row) if row else None
+
+    async def list_endpoints(
+        self, app: Application, limit: int, iterator: str | None, ascending: bool
+    ) -> Page[Endpoint]:
+        walk = pagination.walk(iterator, ascending, limit)
+        return self._page(
+            "SELECT * FROM endpoint", ["app_key = ?"], [app.key], walk, "key", rows.endpoint
+        )
+
+    async def update_endpoint(self, endpoint: Endpoint) -> Endpoint:
+        @_unique(f"an endpoint with uid {endpoint.uid!r}")
+        def update(conn: sqlite3.Connection) -> Endpoint:
+            values = rows.endpoint_params(endpoint)
+            for fixed in ("id", "app_key", "created_at"):
+                values.pop(fixed)
+            assignments = ", ".join(f"{name} = :{name}" for name in values)
+            conn.execute(
+                f"UPDATE endpoint SET {assignments} WHERE key = :key",
+                {**values, "key": endpoint.key},
+            )
+            if not endpoint.disabled:
+                queue.unpark(conn, endpoint.key)
+            return endpoint
+
+        return await self._writer.run(update)
+
+    async def delete_endpoint(self, endpoint: Endpoint) -> None:
+        def delete(conn: sqlite3.Connection) -> None:
+            queue.cancel_for_endpoint(conn, endpoint.key)
+            conn.execute("DELETE FROM endpoint WHERE key = ?", (endpoint.key,))
+
+        await self._writer.run(delete)
+
+    # messages ------------------------------------------------------------------
+    async def create_message(
+        self,
+        app: Application,
+        message: Message,
+        select: EndpointSelector,
+        idempotency: Idempotency | None,
+    ) -> CreatedMessage:
+        return await self._writer.run(
+            functools.partial(messages.create, app=app, message=message, select=select,
+                              idempotency=idempotency)
+        )  # fmt: skip
+
+    async def get_message(self, app: Application, id_or_event_id: str) -> Message | None:
+        row = self._one(
+            "SELECT * FROM message WHERE app_key = ? AND id = ? UNION ALL "
+            "SELECT * FROM (SELECT * FROM message WHERE app_key = ? AND event_id = ? "
+            "ORDER BY key DESC LIMIT 1) LIMIT 1",
+            (app.key, id_or_event_id, app.key, id_or_event_id),
+        )
+        return rows.message(row) if row else None
+
+    async def list_messages(self, app: Application, query: MessageFilter) -> Page[Message]:
+        walk = pagination.walk(query.iterator, False, query.limit)
+        where, params = messages.filter_clauses(query)
+        times, time_params = messages.time_clauses("created_at", query.before, query.after)
+        return self._page(
+            "SELECT * FROM message",
+            ["app_key = ?", *where, *times],
+            [app.key, *params, *time_params],
+            walk,
+            "key",
+            rows.message,
+        )
+
+    # deliveries and attempts -----------------------------------------------------
+    async def claim_due(self, limit: int, lease_ms: int) -> list[ClaimedDelivery]:
+        return await self._writer.run(functools.partial(queue.claim_due, limit=limit,
+                                                        lease_ms=lease_ms))  # fmt: skip
+
+    async def record_attempts(self, results: Sequence[AttemptResult]) -> None:
+        await self._writer.run(functools.partial(queue.record_attempts, results=results))
+
+    async def release(self, deliveries: Sequence[ClaimedDelivery]) -> None:
+        await self._writer.run(functools.partial(queue.release, deliveries=deliveries))
+
+    async def resend(self, message: Message, endpoint: Endpoint) -> None:
+        await self._writer.run(
+            functools.partial(queue.resend, app_key=message.app_key, msg_key=message.key,
+                              endpoint_key=endpoint.key)
+        )  # fmt: skip
+
+    async def next_due_at(self) -> int | None:
+        row = self._one("SELECT min(due_at) FROM delivery WHERE status IN (1, 3)")
+        return None if row is None or row[0] is None else int(row[0])
+
+    async def list_attempts(self, app: Application, query: AttemptFilter) -> Page[Attempt]:
+        walk = pagination.walk(query.iterator, False, query.limit)
+        where, params = _attempt_clauses(app, query)
+        return self._page(
+            "SELECT attempt.* FROM attempt JOIN message ON message.key = attempt.msg_key",
+            where, params, walk, "attempt.key", rows.attempt,
+        )  # fmt: skip
+
+    async def get_attempt(self, app: Application, msg: Message, attempt_id: str) -> Attempt | None:
+        row = self._one(
+            "SELECT * FROM attempt WHERE id = ? AND msg_key = ? AND app_key = ?",
+            (attempt_id, msg.key, app.key),
+        )
+        return rows.attempt(row) if row else None
+
+    async def list_destinations(
+        self, app: Application, msg: Message, limit: int, iterator: str | None
+    ) -> Page[Destination]:
+        walk = pagination.walk(iterator, True, limit)
+
+        def destination(row: sqlite3.Row) -> Destination:
+            pending = row["d_status"] == DeliveryStatus.PENDING and row["d_due"] != queue.PARKED
+            return Destination(
+                endpoint=rows.endpoint(row),
+                status=DeliveryStatus(row["d_status"]),
+                next_attempt_at=row["d_due"] if pending else None,
+            )
+
+        return self._page(
+            "SELECT endpoint.*, delivery.status AS d_status, delivery.due_at AS d_due "
+            "FROM delivery JOIN endpoint ON endpoint.key = delivery.endpoint_key",
+            ["delivery.msg_key = ?", "delivery.app_key = ?"], [msg.key, app.key],
+            walk, "endpoint.key", destination,
+        )  # fmt: skip
+
+
+def _event_type_values(event_type: EventType) -> tuple[Any, ...]:
+    return (
+        event_type.name,
+        event_type.description,
+        int(event_type.archived),
+        int(event_type.deprecated),
+        rows.dump(event_type.schemas),
+        event_type.group_name,
+        rows.dump(event_type.feature_flags),
+    )
+
+
+def _attempt_clauses(app: Application, query: AttemptFilter) -> tuple[list[str], list[Any]]:
+    where, params = messages.filter_clauses(
+        MessageFilter(channel=query.channel, tag=query.tag, event_types=query.event_types)
+    )
+    where.append("attempt.app_key = ?")
+    params.append(app.key)
+    for column, value in (("attempt.msg_key", query.msg_key),
+                          ("attempt.endpoint_key", query.endpoint_key)):  # fmt: skip
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if query.status is not None:
+        where.append("attempt.status = ?")
+        params.append(int(query.status))
+    if query.status_code_class is not None:
+        low = query.status_code_class
+        where.append("attempt.response_status_code BETWEEN ? AND ?")
+        params.extend([low, low + 99 if low else 0])
+    times, time_params = messages.time_clauses("attempt.created_at", query.before, query.after)
+    return where + times, params + time_params

@@ -1,0 +1,123 @@
+"""Group commit: one writer thread runs every write, many per transaction.
+
+Requests that arrive while a commit is in progress queue up; the next
+transaction runs all of them, each inside its own savepoint, and commits once.
+One fsync is shared by the whole group, and each caller is answered only after
+that commit, so `synchronous=FULL` durability costs one fsync per group rather
+than one per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tidings.domain.errors import StorageUnavailable
+from tidings.storage.sqlite.connection import connect
+
+T = TypeVar("T")
+Operation = Callable[[sqlite3.Connection], Any]
+_Job = tuple[Operation, asyncio.Future[Any], asyncio.AbstractEventLoop]
+
+log = logging.getLogger(__name__)
+
+# Bounds the time one transaction holds the write lock.
+MAX_GROUP = 512
+_STOP = object()
+
+
+class GroupCommitWriter:
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._jobs: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
+        self._thread = threading.Thread(
+            target=self._serve, name="tidings-sqlite-writer", daemon=True
+        )
+        self._conn: sqlite3.Connection | None = None
+
+    def start(self) -> None:
+        self._conn = connect(self._path)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._jobs.put(_STOP)
+            self._thread.join()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `operation` in the next group; return once its group has committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put((operation, future, loop))
+        return await future
+
+    def _serve(self) -> None:
+        while True:
+            first = self._jobs.get()
+            if first is _STOP:
+                return
+            group: list[_Job] = [first]  # type: ignore[list-item]
+            stop_after = self._gather(group)
+            self._commit_group(group)
+            if stop_after:
+                return
+
+    def _gather(self, group: list[_Job]) -> bool:
+        while len(group) < MAX_GROUP:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                return False
+            if job is _STOP:
+                return True
+            group.append(job)  # type: ignore[arg-type]
+        return False
+
+    def _commit_group(self, group: list[_Job]) -> None:
+        assert self._conn is not None
+        conn = self._conn
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            outcomes = [self._run_one(conn, operation) for operation, _, _ in group]
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.error("SQLite group commit failed: %s", exc)
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            failure = StorageUnavailable(f"database write failed: {exc}")
+            outcomes = [(False, failure)] * len(group)
+        for (_, future, loop), outcome in zip(group, outcomes, strict=True):
+            loop.call_soon_threadsafe(_settle, future, outcome)
+
+    @staticmethod
+    def _run_one(conn: sqlite3.Connection, operation: Operation) -> tuple[bool, Any]:
+        conn.execute("SAVEPOINT job")
+        try:
+            result = operation(conn)
+        except Exception as exc:
+            # One request's failure must not undo the others in its group.
+            conn.execute("ROLLBACK TO job")
+            conn.execute("RELEASE job")
+            return False, exc
+        conn.execute("RELEASE job")
+        return True, result
+
+
+def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
+    if future.done():  # the caller was cancelled; the write stands regardless
+        return
+    ok, value = outcome
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)

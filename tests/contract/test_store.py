@@ -1,0 +1,203 @@
+"""Behaviour every Store backend must have."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from tidings.dispatch import select_endpoints
+from tidings.domain import ids
+from tidings.domain.clock import now_ms
+from tidings.domain.errors import Conflict, InvalidInput
+from tidings.domain.models import (
+    Application,
+    AttemptFilter,
+    AttemptResult,
+    ClaimedDelivery,
+    Endpoint,
+    Message,
+    MessageFilter,
+)
+from tidings.domain.statuses import DeliveryStatus
+from tidings.storage import Idempotency, Store
+
+Run = Callable[[Awaitable[Any]], Any]
+
+
+def make_app(run: Run, store: Store, uid: str | None = None) -> Application:
+    now = now_ms()
+    app = Application(id=ids.new_id(ids.APP), name="A", uid=uid, created_at=now, updated_at=now)
+    return run(store.create_application(app))
+
+
+def make_endpoint(run: Run, store: Store, app: Application, **fields: Any) -> Endpoint:
+    endpoint = Endpoint(
+        id=ids.new_id(ids.ENDPOINT),
+        app_key=app.key,
+        url="https://example.com/hook",
+        secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        created_at=now_ms(),
+        updated_at=now_ms(),
+        **fields,
+    )
+    return run(store.create_endpoint(endpoint))
+
+
+def send(
+    run: Run, store: Store, app: Application, idempotency: Idempotency | None = None, **fields: Any
+) -> Any:
+    message = Message(
+        id=ids.new_id(ids.MESSAGE),
+        app_key=app.key,
+        event_type=fields.pop("event_type", "a"),
+        payload=fields.pop("payload", b"{}"),
+        created_at=now_ms(),
+        **fields,
+    )
+    return run(store.create_message(app, message, select_endpoints, idempotency))
+
+
+def result(delivery: ClaimedDelivery, ok: bool, retry_at: int | None = None) -> AttemptResult:
+    return AttemptResult(
+        delivery=delivery,
+        succeeded=ok,
+        status_code=200 if ok else 500,
+        response="",
+        duration_ms=1,
+        error=None,
+        finished_at=now_ms(),
+        retry_at=retry_at,
+    )
+
+
+def test_uid_is_unique(run: Run, store: Store) -> None:
+    make_app(run, store, uid="same")
+    with pytest.raises(Conflict):
+        make_app(run, store, uid="same")
+
+
+def test_application_found_by_id_and_uid(run: Run, store: Store) -> None:
+    app = make_app(run, store, uid="acme")
+    assert run(store.get_application(app.id)).key == app.key
+    assert run(store.get_application("acme")).key == app.key
+    assert run(store.get_application("missing")) is None
+
+
+def test_pages_walk_forward_and_back(run: Run, store: Store) -> None:
+    made = [make_app(run, store).id for _ in range(7)]
+    first = run(store.list_applications(3, None, True))
+    second = run(store.list_applications(3, first.iterator, True))
+    third = run(store.list_applications(3, second.iterator, True))
+    assert [a.id for a in first.items + second.items + third.items] == made
+    assert (first.done, second.done, third.done) == (False, False, True)
+    back = run(store.list_applications(3, second.prev_iterator, True))
+    assert [a.id for a in back.items] == made[:3]
+    descending = run(store.list_applications(50, None, False))
+    assert [a.id for a in descending.items] == made[::-1]
+
+
+def test_message_creates_one_delivery_per_matching_endpoint(run: Run, store: Store) -> None:
+    app = make_app(run, store)
+    make_endpoint(run, store, app)
+    make_endpoint(run, store, app, filter_types=["b"])
+    make_endpoint(run, store, app, disabled=True)
+    created = send(run, store, app, event_type="a")
+    assert created.created and created.deliveries == 1
+
+
+def test_idempotency_replays_or_rejects(run: Run, store: Store) -> None:
+    app = make_app(run, store)
+    make_endpoint(run, store, app)
+    key = Idempotency("k", "fingerprint-1")
+    first = send(run, store, app, key)
+    again = send(run, store, app, key)
+    assert (again.message.id, again.created) == (first.message.id, False)
+    with pytest.raises(InvalidInput):
+        send(run, store, app, Idempotency("k", "fingerprint-2"))
+    assert len(run(store.claim_due(10, 60_000))) == 1
+
+
+def test_claims_are_exclusive_until_the_lease_expires(run: Run, store: Store) -> None:
+    app = make_app(run, store)
+    make_endpoint(run, store, app)
+    send(run, store, app)
+    (claimed,) = run(store.claim_due(10, 60_000))
+    assert claimed.payload == b"{}"
+    assert run(store.claim_due(10, 60_000)) == []
+    run(store.release([claimed]))
+    (again,) = run(store.claim_due(10, 0))  # a zero lease expires at once
+    (stolen,) = run(store.claim_due(10, 60_000))
+    assert stolen.claim_id != again.claim_id
+
+
+def test_a_stale_claim_cannot_overwrite_a_newer_one(run: Run, store: Store) -> None:
+    app = make_app(run, store)
+    make_endpoint(run, store, app)
+    created = send(run, store, app)
+    (stale,) = run(store.claim_due(10, 0))
+    (fresh,) = run(store.claim_due(10, 60_000))
+    run(store.record_attempts([result(stale, ok=True)]))
+    # The stale worker's attempt is on record, but the delivery is still the fresh claim's.
+    assert run(store.claim_due(10, 60_000)) == []
+    run(store.record_attempts([result(fresh, ok=False, retry_at=now_ms() + 60_000)]))
+    (destination,) = run(store.list_destinations(app, created.message, 10, None)).items
+    assert destination.status == DeliveryStatus.PENDING
+    attempts = run(store.list_attempts(app, AttemptFilter(msg_key=created.message.key))).items
+    assert len(attempts) == 2
+
+
+def test_retry_then_success_then_nothing_due(run: Run, store: Store) -> None:
+    app = make_app(run, store)
+    make_endpoint(run, store, app)
+    created = send(run, store, app)
+    (claimed,) = run(store.claim_due(10, 60_000))
+    run(store.record_attempts([result(claimed, ok=False, retry_at=now_ms())]))
+    (retried,) = run(store.claim_due(10, 60_000))
+    assert retried.attempts_made == 1
+    run(store.record_attempts([result(retried, ok=True)]))
+    assert run(store.claim_due(10, 60_000)) == []
+    (destination,) = run(store.list_destinations(app, created.message, 10, None)).items
+    assert destination.status == DeliveryStatus.SUCCESS
+
+
+def test_disabled_endpoint_parks_deliveries_until_enabled(run: Run, store: Store) -> None:
+    app = make_app(run, store)
+    endpoint = make_endpoint(run, store, app)
+    send(run, store, app)
+    endpoint.disabled = True
+    run(store.update_endpoint(endpoint))
+    assert run(store.claim_due(10, 60_000)) == []
+    endpoint.disabled = False
+    run(store.update_endpoint(endpoint))
+    assert len(run(store.claim_due(10, 60_000))) == 1
+
+
+def test_message_filters(run: Run, store: Store) -> None:
+    app = make_app(run, store)
+    send(run, store, app, event_type="a", channels=["eu"], tags=["t1"])
+    send(run, store, app, event_type="b", channels=["us"])
+    by = lambda **f: [m.event_type for m in run(store.list_messages(app, MessageFilter(**f))).items]  # noqa: E731
+    assert by(channel="eu") == ["a"]
+    assert by(tag="t1") == ["a"]
+    assert by(event_types=["b"]) == ["b"]
+    assert by() == ["b", "a"]
+
+
+def test_tenants_cannot_see_each_other(run: Run, store: Store) -> None:
+    mine, theirs = make_app(run, store), make_app(run, store)
+    endpoint = make_endpoint(run, store, theirs)
+    created = send(run, store, theirs)
+    assert run(store.get_endpoint(mine, endpoint.id)) is None
+    assert run(store.get_message(mine, created.message.id)) is None
+    assert run(store.list_messages(mine, MessageFilter())).items == []
+
+
+def test_deleting_an_application_removes_its_objects(run: Run, store: Store) -> None:
+    app = make_app(run, store)
+    make_endpoint(run, store, app)
+    send(run, store, app)
+    run(store.delete_application(app))
+    assert run(store.get_application(app.id)) is None
+    assert run(store.claim_due(10, 60_000)) == []

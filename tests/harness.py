@@ -1,0 +1,98 @@
+"""Starting the real `tidings` server as a subprocess, for integration tests."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tidings.testing import free_port
+
+STARTUP_TIMEOUT = 20.0
+
+
+def clean_environment(extra: dict[str, str]) -> dict[str, str]:
+    """The parent's environment without any TIDINGS_* variable, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
+    env.update(extra)
+    return env
+
+
+class ServerProcess:
+    """`tidings serve` (or `api`/`worker`) on a free port over its own SQLite file."""
+
+    def __init__(self, workdir: Path, command: str = "serve", **settings: str) -> None:
+        self.workdir = workdir
+        self.command = command
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.token = "test_" + secrets.token_urlsafe(24)
+        self.database_url = f"sqlite:///{workdir / 'tidings.db'}"
+        self.settings = {
+            "TIDINGS_ADMIN_TOKEN": self.token,
+            "TIDINGS_DATABASE_URL": self.database_url,
+            "TIDINGS_PORT": str(self.port),
+            "TIDINGS_RETRY_SCHEDULE": "0,0.2,0.2",
+            "TIDINGS_REQUEST_TIMEOUT": "5",
+            "TIDINGS_DEV": "true",
+            **{f"TIDINGS_{k.upper()}": v for k, v in settings.items()},
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = workdir / f"{command}-{self.port}.log"
+
+    def successor(self, command: str | None = None) -> ServerProcess:
+        """A new process on the same port, token and database, as after a restart."""
+        follower = ServerProcess(self.workdir, command or self.command)
+        follower.port, follower.url, follower.token = self.port, self.url, self.token
+        follower.settings = dict(self.settings)
+        return follower
+
+    def start(self) -> ServerProcess:
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tidings", self.command],
+                env=clean_environment(self.settings),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+            )
+        if self.command != "worker":
+            self._wait_healthy()
+        return self
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.output()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/v1/health", timeout=1) as response:
+                    if response.status == 204:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.05)
+        raise RuntimeError(f"server not healthy after {STARTUP_TIMEOUT}s:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)

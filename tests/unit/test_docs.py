@@ -1,0 +1,13 @@
+from pathlib import Path
+
+from tidings.config import settings_table
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_readme_documents_the_current_settings() -> None:
+    assert settings_table() in (ROOT / "README.md").read_text()
+
+
+def test_changelog_has_an_unreleased_section() -> None:
+    assert "## [Unreleased]" in (ROOT / "CHANGELOG.md").read_text()

@@ -1,0 +1,43 @@
+import random
+
+import pytest
+
+from tidings.domain.retry import DEFAULT_SCHEDULE, JITTER, next_retry, parse_schedule
+
+
+def test_default_schedule_is_svix_s() -> None:
+    assert DEFAULT_SCHEDULE == (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+
+
+@pytest.mark.parametrize("attempts", range(1, len(DEFAULT_SCHEDULE)))
+def test_delay_follows_the_schedule_within_jitter(attempts: int) -> None:
+    planned = DEFAULT_SCHEDULE[attempts]
+    for seed in range(50):
+        decision = next_retry(DEFAULT_SCHEDULE, attempts, rng=random.Random(seed))
+        assert decision.retry
+        assert planned * (1 - JITTER) <= decision.delay_seconds <= planned * (1 + JITTER)
+
+
+def test_jitter_spreads_retries() -> None:
+    delays = {
+        next_retry(DEFAULT_SCHEDULE, 2, rng=random.Random(s)).delay_seconds for s in range(20)
+    }
+    assert len(delays) > 10
+
+
+def test_no_retry_after_the_last_entry() -> None:
+    assert not next_retry(DEFAULT_SCHEDULE, len(DEFAULT_SCHEDULE)).retry
+    assert not next_retry((0,), 1).retry
+
+
+def test_retry_after_is_clamped_between_one_and_two_times_the_schedule() -> None:
+    assert next_retry((0, 10), 1, retry_after=1).delay_seconds == 10
+    assert next_retry((0, 10), 1, retry_after=15).delay_seconds == 15
+    assert next_retry((0, 10), 1, retry_after=3600).delay_seconds == 20
+
+
+def test_parse_schedule_accepts_fractions_and_rejects_junk() -> None:
+    assert parse_schedule("0, 0.5,2") == (0, 0.5, 2)
+    for bad in ("", "a,b", "1,-1"):
+        with pytest.raises(ValueError, match="schedule"):
+            parse_schedule(bad)
