@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean openapi
+.PHONY: run test lint install clean openapi bench bench-quick
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,13 @@ clean:
 
 openapi: install
 	$(BIN)/python -m tidings.api.spec > docs/openapi.json
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m benchmarks.run
+
+bench-quick: $(VENV)/.installed-bench
+	$(BIN)/python -m benchmarks.run --quick

@@ -104,6 +104,8 @@ class Worker:
         else:
             waiters.append(asyncio.ensure_future(self._wakeup.wait()))
         timeout = IDLE_POLL_SECONDS if full else await self._sleep_for()
+        if not full:
+            waiters.append(asyncio.ensure_future(self._store.wait_for_work(timeout)))
         _, pending = await asyncio.wait(waiters, timeout=timeout, return_when="FIRST_COMPLETED")
         for waiter in pending:
             waiter.cancel()

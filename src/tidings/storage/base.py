@@ -8,6 +8,7 @@ commits nothing. Backends translate their driver's exceptions into
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -169,6 +170,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def next_due_at(self) -> int | None:
         """When the earliest pending delivery falls due, for the worker's sleep."""
+
+    async def wait_for_work(self, timeout: float) -> None:
+        """Return when another process may have queued deliveries, or after `timeout`.
+
+        Backends with a cross-process signal (PostgreSQL's LISTEN/NOTIFY) override
+        this; the default simply waits, and the worker polls.
+        """
+        await asyncio.sleep(timeout)
 
     @abc.abstractmethod
     async def list_attempts(self, app: Application, query: AttemptFilter) -> Page[Attempt]: ...
