@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -11,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from tidings.testing import free_port
 
@@ -93,6 +95,14 @@ class ServerProcess:
             self.process.kill()
             self.process.wait()
             raise
+
+    def get_json(self, path: str) -> Any:
+        """GET an API path with the admin token; for fields the SDK's models drop."""
+        request = urllib.request.Request(
+            self.url + path, headers={"Authorization": f"Bearer {self.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)

@@ -66,6 +66,8 @@ class Settings:
     worker_concurrency: int = 512
     max_payload_bytes: int = 1024 * 1024
     shutdown_grace: float = 10.0
+    lease_seconds: float = 30.0
+    disable_after: float = 5 * 24 * 3600
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -104,6 +106,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "shutdown_grace",
         "Seconds a stopping worker lets in-flight attempts finish before handing them back.",
+        _positive,
+    ),
+    Setting(
+        "lease_seconds",
+        "How long a claimed delivery stays with a worker that stops renewing it (one that "
+        "died); live workers renew every third of it.",
+        _positive,
+    ),
+    Setting(
+        "disable_after",
+        "Seconds of nothing but failed attempts after which an endpoint is disabled.",
         _positive,
     ),
 )

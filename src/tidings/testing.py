@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -39,6 +39,11 @@ class _Script:
     statuses: deque[int] = field(default_factory=deque)
     default: int = 200
     delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+    handler: Handler | None = None
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class Receiver:
@@ -57,11 +62,23 @@ class Receiver:
     def url(self, path: str = "/hook") -> str:
         return f"http://{self.host}:{self.port}{path}"
 
-    def respond(self, path: str, statuses: Iterable[int] = (), then: int = 200,
-                delay: float = 0.0) -> None:  # fmt: skip
-        """Answer `path` with each of `statuses` in turn, then `then` forever."""
+    def respond(
+        self,
+        path: str,
+        statuses: Iterable[int] = (),
+        then: int = 200,
+        delay: float = 0.0,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer `path` with each of `statuses` in turn, then `then` forever, after
+        `delay` seconds, with `headers`."""
         with self._lock:
-            self._scripts[path] = _Script(deque(statuses), then, delay)
+            self._scripts[path] = _Script(deque(statuses), then, delay, dict(headers or {}))
+
+    def handle(self, path: str, handler: Handler) -> None:
+        """Answer `path` with a custom aiohttp handler (requests are still recorded)."""
+        with self._lock:
+            self._scripts[path] = _Script(handler=handler)
 
     def received(self, path: str | None = None) -> list[Received]:
         with self._lock:
@@ -84,19 +101,22 @@ class Receiver:
                     )
                 self._lock.wait(remaining)
 
-    async def _handle(self, request: web.Request) -> web.Response:
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         with self._lock:
             script = self._scripts[request.path]
             status = script.statuses.popleft() if script.statuses else script.default
-            delay = script.delay
             self._received.append(
                 Received(request.path, dict(request.headers), body, time.monotonic())
             )
             self._lock.notify_all()
-        if delay:
-            await asyncio.sleep(delay)
-        return web.Response(status=status, text=f"receiver answered {status}")
+        if script.handler is not None:
+            return await script.handler(request)
+        if script.delay:
+            await asyncio.sleep(script.delay)
+        return web.Response(
+            status=status, text=f"receiver answered {status}", headers=script.headers
+        )
 
     async def _start(self) -> None:
         app = web.Application()

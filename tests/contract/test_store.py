@@ -23,6 +23,7 @@ from tidings.domain.models import (
 from tidings.domain.statuses import DeliveryStatus
 from tidings.storage import Idempotency, Store
 
+DAY = 24 * 3600 * 1000
 Run = Callable[[Awaitable[Any]], Any]
 
 
@@ -138,10 +139,10 @@ def test_a_stale_claim_cannot_overwrite_a_newer_one(run: Run, store: Store) -> N
     created = send(run, store, app)
     (stale,) = run(store.claim_due(10, 0))
     (fresh,) = run(store.claim_due(10, 60_000))
-    run(store.record_attempts([result(stale, ok=True)]))
+    run(store.record_attempts([result(stale, ok=True)], DAY))
     # The stale worker's attempt is on record, but the delivery is still the fresh claim's.
     assert run(store.claim_due(10, 60_000)) == []
-    run(store.record_attempts([result(fresh, ok=False, retry_at=now_ms() + 60_000)]))
+    run(store.record_attempts([result(fresh, ok=False, retry_at=now_ms() + 60_000)], DAY))
     (destination,) = run(store.list_destinations(app, created.message, 10, None)).items
     assert destination.status == DeliveryStatus.PENDING
     attempts = run(store.list_attempts(app, AttemptFilter(msg_key=created.message.key))).items
@@ -153,10 +154,10 @@ def test_retry_then_success_then_nothing_due(run: Run, store: Store) -> None:
     make_endpoint(run, store, app)
     created = send(run, store, app)
     (claimed,) = run(store.claim_due(10, 60_000))
-    run(store.record_attempts([result(claimed, ok=False, retry_at=now_ms())]))
+    run(store.record_attempts([result(claimed, ok=False, retry_at=now_ms())], DAY))
     (retried,) = run(store.claim_due(10, 60_000))
     assert retried.attempts_made == 1
-    run(store.record_attempts([result(retried, ok=True)]))
+    run(store.record_attempts([result(retried, ok=True)], DAY))
     assert run(store.claim_due(10, 60_000)) == []
     (destination,) = run(store.list_destinations(app, created.message, 10, None)).items
     assert destination.status == DeliveryStatus.SUCCESS

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import Depends, FastAPI
-from fastapi.responses import ORJSONResponse
 
 from tidings import __version__
 from tidings.api import applications, attempts, endpoints, errors, event_types, health, messages
@@ -28,7 +27,6 @@ def create_app(
         title="Tidings",
         version=__version__,
         description="A self-hosted webhook platform with a Svix-compatible API.",
-        default_response_class=ORJSONResponse,
     )
     app.state.store = store
     app.state.settings = settings

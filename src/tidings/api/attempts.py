@@ -59,7 +59,9 @@ def attempt_out(attempt: Attempt, message: Message | None = None) -> MessageAtte
         msg_id=attempt.msg_id,
         endpoint_id=attempt.endpoint_id,
         url=attempt.url,
-        response=attempt.response,
+        # Without an HTTP response there is no body; say what went wrong instead, as
+        # Svix does, so SDK users (whose models drop unknown fields) see it.
+        response=attempt.response if attempt.response_status_code else attempt.error or "",
         response_status_code=attempt.response_status_code,
         response_duration_ms=attempt.response_duration_ms,
         status=int(attempt.status),
@@ -67,7 +69,8 @@ def attempt_out(attempt: Attempt, message: Message | None = None) -> MessageAtte
         trigger_type=int(attempt.trigger_type),
         timestamp=timestamp(attempt.created_at),
         error=attempt.error,
-        msg=message_out(message) if message else None,
+        # Listings never carry payloads, even with with_msg (as the SDK documents).
+        msg=message_out(message, with_content=False) if message else None,
     )
 
 

@@ -117,13 +117,13 @@ async def endpoint_of(
     return found
 
 
-def _secret(value: str | None) -> str:
+def _secret(value: str | None, field: str = "secret") -> str:
     if value is None:
         return generate_secret()
     try:
         return normalize_secret(value)
     except InvalidSecret as exc:
-        raise InvalidInput(str(exc), field="secret") from None
+        raise InvalidInput(str(exc), field=field) from None
 
 
 def _apply(endpoint: Endpoint, body: EndpointFields) -> Endpoint:
@@ -250,7 +250,7 @@ async def rotate_endpoint_secret(
     if grace:
         kept.append(RetiredSecret(secret=endpoint.secret, expires_at=now + grace * 1000))
     endpoint.retired_secrets = kept
-    endpoint.secret = _secret(body.key)
+    endpoint.secret = _secret(body.key, field="key")
     endpoint.updated_at = now
     await store_of(request).update_endpoint(endpoint)
     return EndpointSecretOut(key=endpoint.secret)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field
 
 from tidings.api.base import ApiModel, InputModel, ListResponse, Ordering, page_response, timestamp
 from tidings.api.deps import store_of
 from tidings.domain.clock import now_ms
-from tidings.domain.errors import NotFound
+from tidings.domain.errors import Conflict, NotFound
 from tidings.domain.models import EventType
 
 router = APIRouter(prefix="/api/v1/event-type", tags=["event_type"])
@@ -110,11 +110,18 @@ async def list_event_types(
 
 @router.post("", status_code=201, response_model=EventTypeOut)
 async def create_event_type(request: Request, body: EventTypeIn) -> EventTypeOut:
-    now = now_ms()
+    """Create the event type, or bring an archived one back with the given fields."""
+    store = store_of(request)
     fields = body.model_dump(exclude_none=True)
+    archived = await store.get_event_type(body.name)
+    if archived is not None and not archived.archived:
+        raise Conflict(f"an event type named {body.name!r} already exists")
+    if archived is not None:
+        revived = _apply(archived, {"archived": False, **fields})
+        return event_type_out(await store.update_event_type(revived))
     event_type = _apply(EventType(name=body.name, description=body.description), fields)
-    event_type.created_at = now
-    return event_type_out(await store_of(request).create_event_type(event_type))
+    event_type.created_at = event_type.updated_at
+    return event_type_out(await store.create_event_type(event_type))
 
 
 @router.get("/{event_type_name}", response_model=EventTypeOut)
@@ -124,11 +131,12 @@ async def get_event_type(request: Request, event_type_name: str) -> EventTypeOut
 
 @router.put("/{event_type_name}", response_model=EventTypeOut)
 async def update_event_type(
-    request: Request, event_type_name: str, body: EventTypeUpdate
+    request: Request, response: Response, event_type_name: str, body: EventTypeUpdate
 ) -> EventTypeOut:
     store = store_of(request)
     found = await store.get_event_type(event_type_name)
     if found is None:
+        response.status_code = 201
         created = _apply(EventType(name=event_type_name, description=""), body.model_dump())
         created.archived, created.deprecated = bool(body.archived), bool(body.deprecated)
         created.created_at = created.updated_at

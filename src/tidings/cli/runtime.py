@@ -100,6 +100,8 @@ def _worker(store: Store, settings: Settings) -> Worker:
         concurrency=settings.worker_concurrency,
         policy=address_policy(settings),
         shutdown_grace=settings.shutdown_grace,
+        lease_seconds=settings.lease_seconds,
+        disable_after_seconds=settings.disable_after,
     )
     return Worker(store, options)
 

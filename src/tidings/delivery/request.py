@@ -9,6 +9,7 @@ exhaust memory.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import time
 from dataclasses import dataclass
 
@@ -137,13 +138,18 @@ async def _read_capped(response: aiohttp.ClientResponse) -> str:
 
 
 def _retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds from now; it may be delta-seconds or an HTTP date."""
     if value is None:
         return None
     try:
         seconds = float(value)
     except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    return max(seconds, 0.0)
 
 
 def _blocked_cause(exc: BaseException) -> DestinationBlocked | None:

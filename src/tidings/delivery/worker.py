@@ -11,15 +11,17 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 
 from tidings.delivery import request
 from tidings.delivery.guard import AddressPolicy, GuardedResolver
 from tidings.domain.clock import now_ms
-from tidings.domain.models import AttemptResult, ClaimedDelivery
+from tidings.domain.models import AttemptResult, ClaimedDelivery, RecordOutcome
+from tidings.domain.outcomes import Verdict, classify
 from tidings.domain.retry import next_retry
 from tidings.storage.base import Store
 
@@ -29,9 +31,9 @@ CLAIM_BATCH = 256
 # Idle workers re-check the queue at least this often, for work queued by other
 # processes or falling due by schedule.
 IDLE_POLL_SECONDS = 0.25
-# Margin between an attempt's deadline and its lease, so a live attempt is never
-# presumed dead while it is still allowed to run.
-LEASE_MARGIN_SECONDS = 30.0
+# A receiver that asked us to slow down waits at least this long, even where the
+# schedule says to retry at once.
+SLOW_DOWN_MINIMUM_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,13 @@ class WorkerOptions:
     concurrency: int
     policy: AddressPolicy
     shutdown_grace: float = 10.0
+    lease_seconds: float = 30.0
+    disable_after_seconds: float = 5 * 24 * 3600
+    on_recorded: Callable[[RecordOutcome], Awaitable[None]] | None = None
+
+    @property
+    def lease_ms(self) -> int:
+        return int(self.lease_seconds * 1000)
 
 
 class Worker:
@@ -66,18 +75,21 @@ class Worker:
         )
         # trust_env=False: proxy variables must not route deliveries around the guard.
         async with aiohttp.ClientSession(connector=connector, trust_env=False) as session:
-            flusher = asyncio.create_task(self._flush_forever())
+            helpers = [
+                asyncio.create_task(self._flush_forever()),
+                asyncio.create_task(self._renew_leases_forever()),
+            ]
             try:
                 await self._claim_until(stopping, session)
                 await self._drain()
             finally:
-                flusher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await flusher
+                for helper in helpers:
+                    helper.cancel()
+                await asyncio.gather(*helpers, return_exceptions=True)
                 await self._flush()
 
     async def _claim_until(self, stopping: asyncio.Event, session: aiohttp.ClientSession) -> None:
-        lease_ms = int((self._options.request_timeout + LEASE_MARGIN_SECONDS) * 1000)
+        lease_ms = self._options.lease_ms
         while not stopping.is_set():
             free = self._options.concurrency - len(self._in_flight)
             claimed: list[ClaimedDelivery] = []
@@ -97,7 +109,7 @@ class Worker:
             return []
 
     async def _idle(self, stopping: asyncio.Event, full: bool) -> None:
-        waiters = [asyncio.ensure_future(stopping.wait())]
+        waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stopping.wait())]
         if full:
             self._slot_freed.clear()
             waiters.append(asyncio.ensure_future(self._slot_freed.wait()))
@@ -137,13 +149,16 @@ class Worker:
 
     def _result(self, delivery: ClaimedDelivery, outcome: request.Outcome) -> AttemptResult:
         finished = now_ms()
+        verdict = classify(outcome.status_code)
         retry_at = None
-        if not outcome.succeeded:
+        if verdict in (Verdict.FAILED, Verdict.SLOW_DOWN):
+            slow = verdict == Verdict.SLOW_DOWN
             decision = next_retry(
                 self._options.retry_schedule,
                 delivery.attempts_made + 1,
-                outcome.retry_after,
+                outcome.retry_after if slow else None,
                 self._rng,
+                minimum=SLOW_DOWN_MINIMUM_SECONDS if slow else 0.0,
             )
             if decision.retry:
                 retry_at = finished + int(decision.delay_seconds * 1000)
@@ -156,6 +171,7 @@ class Worker:
             error=outcome.error,
             finished_at=finished,
             retry_at=retry_at,
+            verdict=verdict,
         )
 
     async def _flush_forever(self) -> None:
@@ -169,11 +185,32 @@ class Worker:
             return
         batch, self._results = self._results, []
         try:
-            await self._store.record_attempts(batch)
+            disable_after_ms = int(self._options.disable_after_seconds * 1000)
+            recorded = await self._store.record_attempts(batch, disable_after_ms)
         except Exception as exc:
             # Unrecorded outcomes are not lost work: the leases expire and the
             # deliveries are attempted again (at-least-once).
             log.error("recording %d attempts failed: %s", len(batch), exc)
+            return
+        for event in recorded.disabled:
+            log.warning("endpoint %s disabled: %s", event.endpoint_id, event.reason)
+        if self._options.on_recorded is not None:
+            await self._options.on_recorded(recorded)
+
+    async def _renew_leases_forever(self) -> None:
+        """Keep the leases of running attempts alive, so a slow but live attempt is
+        never taken for abandoned; a worker that dies stops renewing and its leases
+        lapse."""
+        interval = self._options.lease_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            running = list(self._in_flight.values())
+            if not running:
+                continue
+            try:
+                await self._store.extend_leases(running, self._options.lease_ms)
+            except Exception as exc:
+                log.warning("renewing %d leases failed: %s", len(running), exc)
 
     async def _drain(self) -> None:
         """Let in-flight attempts finish within the grace period; hand back the rest."""

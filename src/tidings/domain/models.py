@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from tidings.domain.outcomes import Verdict
 from tidings.domain.statuses import DeliveryStatus, TriggerType
 
 T = TypeVar("T")
@@ -70,6 +71,9 @@ class Endpoint:
     throttle_rate: int | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     retired_secrets: list[RetiredSecret] = field(default_factory=list)
+    # When the current run of failures began; None after any success. Kept in the
+    # database so auto-disable survives restarts and spans workers.
+    failing_since: int | None = None
     created_at: int = 0
     updated_at: int = 0
     key: int = 0
@@ -145,6 +149,25 @@ class AttemptResult:
     finished_at: int
     # When to try again, or None when this was the last attempt (or it succeeded).
     retry_at: int | None
+    verdict: Verdict = Verdict.FAILED
+
+
+@dataclass(frozen=True)
+class EndpointEvent:
+    """Something that happened to an endpoint while attempts were recorded."""
+
+    app_key: int
+    endpoint_id: str
+    msg_id: str | None = None
+    reason: str = ""
+
+
+@dataclass
+class RecordOutcome:
+    """Consequences of recorded attempts, for operational webhooks and logs."""
+
+    disabled: list[EndpointEvent] = field(default_factory=list)
+    exhausted: list[EndpointEvent] = field(default_factory=list)
 
 
 @dataclass

@@ -34,17 +34,19 @@ def next_retry(
     attempts_made: int,
     retry_after: float | None = None,
     rng: random.Random | None = None,
+    minimum: float = 0.0,
 ) -> RetryDecision:
     """Decide what follows a failed attempt.
 
     `attempts_made` counts the attempts so far, including the one that failed.
     `retry_after` is a server's Retry-After, honoured within 1x-2x of the schedule so
     a hostile server can neither hammer us nor park a delivery for a year.
+    `minimum` is a floor on the delay, used when the server asked us to slow down.
     """
     if attempts_made >= len(schedule):
         return RetryDecision(retry=False)
-    planned = schedule[attempts_made]
-    jittered = planned * (1 + (rng or random).uniform(-JITTER, JITTER))
+    planned = max(schedule[attempts_made], minimum)
+    delay = planned * (1 + (rng or random).uniform(-JITTER, JITTER))
     if retry_after is not None:
-        jittered = min(max(retry_after, planned), 2 * planned) if planned else jittered
-    return RetryDecision(retry=True, delay_seconds=max(jittered, 0.0))
+        delay = min(max(retry_after, planned), 2 * planned)
+    return RetryDecision(retry=True, delay_seconds=max(delay, minimum))

@@ -24,6 +24,7 @@ from tidings.domain.models import (
     Message,
     MessageFilter,
     Page,
+    RecordOutcome,
 )
 
 # Chooses, from an application's endpoints, those a new message is for.
@@ -155,9 +156,20 @@ class Store(abc.ABC):
         expired lease) under a fresh claim id."""
 
     @abc.abstractmethod
-    async def record_attempts(self, results: Sequence[AttemptResult]) -> None:
+    async def record_attempts(
+        self, results: Sequence[AttemptResult], disable_after_ms: int
+    ) -> RecordOutcome:
         """Store each attempt, then move its delivery on, but only where the claim id
-        still matches: a worker whose lease was taken over cannot overwrite state."""
+        still matches: a worker whose lease was taken over cannot overwrite state.
+
+        Also tracks each endpoint's run of failures: an endpoint that answered 410,
+        or whose attempts have all failed for `disable_after_ms`, is disabled and its
+        waiting deliveries are parked (kept for recovery)."""
+
+    @abc.abstractmethod
+    async def extend_leases(self, deliveries: Sequence[ClaimedDelivery], lease_ms: int) -> None:
+        """Push the lease of deliveries still being attempted `lease_ms` into the future
+        (only where the claim id still matches)."""
 
     @abc.abstractmethod
     async def release(self, deliveries: Sequence[ClaimedDelivery]) -> None:
@@ -171,7 +183,7 @@ class Store(abc.ABC):
     async def next_due_at(self) -> int | None:
         """When the earliest pending delivery falls due, for the worker's sleep."""
 
-    async def wait_for_work(self, timeout: float) -> None:
+    async def wait_for_work(self, timeout: float) -> None:  # noqa: ASYNC109 - an idle bound
         """Return when another process may have queued deliveries, or after `timeout`.
 
         Backends with a cross-process signal (PostgreSQL's LISTEN/NOTIFY) override

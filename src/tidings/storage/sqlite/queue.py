@@ -11,7 +11,14 @@ from collections.abc import Sequence
 
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
-from tidings.domain.models import AttemptResult, ClaimedDelivery, Endpoint
+from tidings.domain.models import (
+    AttemptResult,
+    ClaimedDelivery,
+    Endpoint,
+    EndpointEvent,
+    RecordOutcome,
+)
+from tidings.domain.outcomes import Verdict
 from tidings.domain.statuses import DeliveryStatus, TriggerType
 from tidings.storage.sqlite import rows
 
@@ -101,10 +108,54 @@ UPDATE delivery SET status = ?, attempts = attempts + 1, due_at = ?, claim_id = 
 WHERE key = ? AND claim_id = ?
 """
 
+_HEALTHY = "UPDATE endpoint SET failing_since = NULL WHERE key = ? AND failing_since IS NOT NULL"
+_FAILING = "UPDATE endpoint SET failing_since = ? WHERE key = ? AND failing_since IS NULL"
+_DISABLE = """
+UPDATE endpoint SET disabled = 1, updated_at = :now
+WHERE key = :key AND disabled = 0 AND (:gone OR failing_since <= :cutoff)
+RETURNING app_key, id
+"""
 
-def record_attempts(conn: sqlite3.Connection, results: Sequence[AttemptResult]) -> None:
+
+def record_attempts(
+    conn: sqlite3.Connection, results: Sequence[AttemptResult], disable_after_ms: int
+) -> RecordOutcome:
     conn.executemany(_INSERT_ATTEMPT, [_attempt_row(result) for result in results])
     conn.executemany(_ADVANCE, [_advance_row(result) for result in results])
+    outcome = RecordOutcome()
+    _track_health(conn, results)
+    now = now_ms()
+    for key, gone in _disable_candidates(results).items():
+        row = conn.execute(
+            _DISABLE, {"now": now, "key": key, "gone": gone, "cutoff": now - disable_after_ms}
+        ).fetchone()
+        if row is not None:
+            reason = "the endpoint answered 410 Gone" if gone else "every attempt failed"
+            outcome.disabled.append(EndpointEvent(row["app_key"], row["id"], reason=reason))
+            park_for_endpoint(conn, key)
+    outcome.exhausted = [
+        EndpointEvent(r.delivery.app_key, r.delivery.endpoint_id, r.delivery.msg_id)
+        for r in results
+        if _outcome(r) == DeliveryStatus.FAIL
+    ]
+    return outcome
+
+
+def _track_health(conn: sqlite3.Connection, results: Sequence[AttemptResult]) -> None:
+    healthy = {r.delivery.endpoint_key for r in results if r.succeeded}
+    failing = {r.delivery.endpoint_key: r.finished_at for r in results if not r.succeeded}
+    conn.executemany(_HEALTHY, [(key,) for key in healthy])
+    conn.executemany(_FAILING, [(at, key) for key, at in failing.items() if key not in healthy])
+
+
+def _disable_candidates(results: Sequence[AttemptResult]) -> dict[int, bool]:
+    """Endpoint key -> whether it answered 410, for endpoints whose attempts failed."""
+    candidates: dict[int, bool] = {}
+    for result in results:
+        if not result.succeeded:
+            key = result.delivery.endpoint_key
+            candidates[key] = candidates.get(key, False) or result.verdict == Verdict.GONE
+    return candidates
 
 
 def _outcome(result: AttemptResult) -> DeliveryStatus:
@@ -125,8 +176,30 @@ def _attempt_row(result: AttemptResult) -> tuple[object, ...]:
 
 def _advance_row(result: AttemptResult) -> tuple[object, ...]:
     due = result.retry_at if result.retry_at is not None else result.finished_at
+    if result.verdict == Verdict.GONE:
+        # Kept, not failed: the endpoint is disabled and this waits with the rest.
+        return (int(DeliveryStatus.PENDING), PARKED, result.finished_at,
+                result.delivery.delivery_key, result.delivery.claim_id)  # fmt: skip
     d = result.delivery
     return (int(_outcome(result)), due, result.finished_at, d.delivery_key, d.claim_id)
+
+
+def extend_leases(
+    conn: sqlite3.Connection, deliveries: Sequence[ClaimedDelivery], lease_ms: int
+) -> None:
+    until = now_ms() + lease_ms
+    conn.executemany(
+        "UPDATE delivery SET due_at = ? WHERE key = ? AND claim_id = ? AND status = 3",
+        [(until, d.delivery_key, d.claim_id) for d in deliveries],
+    )
+
+
+def park_for_endpoint(conn: sqlite3.Connection, endpoint_key: int) -> None:
+    """Hold a disabled endpoint's waiting deliveries until it is enabled again."""
+    conn.execute(
+        "UPDATE delivery SET due_at = ?, updated_at = ? WHERE endpoint_key = ? AND status = 1",
+        (PARKED, now_ms(), endpoint_key),
+    )
 
 
 def release(conn: sqlite3.Connection, deliveries: Sequence[ClaimedDelivery]) -> None:

@@ -62,6 +62,7 @@ def endpoint(row: sqlite3.Row) -> Endpoint:
         headers=load(row["headers"]),
         throttle_rate=row["throttle_rate"],
         metadata=load(row["metadata"]),
+        failing_since=row["failing_since"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )

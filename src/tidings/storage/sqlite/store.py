@@ -25,6 +25,7 @@ from tidings.domain.models import (
     Message,
     MessageFilter,
     Page,
+    RecordOutcome,
 )
 from tidings.domain.statuses import DeliveryStatus
 from tidings.storage import pagination
@@ -306,8 +307,18 @@ class SqliteStore(Store):
         return await self._writer.run(functools.partial(queue.claim_due, limit=limit,
                                                         lease_ms=lease_ms))  # fmt: skip
 
-    async def record_attempts(self, results: Sequence[AttemptResult]) -> None:
-        await self._writer.run(functools.partial(queue.record_attempts, results=results))
+    async def record_attempts(
+        self, results: Sequence[AttemptResult], disable_after_ms: int
+    ) -> RecordOutcome:
+        return await self._writer.run(
+            functools.partial(queue.record_attempts, results=results,
+                              disable_after_ms=disable_after_ms)
+        )  # fmt: skip
+
+    async def extend_leases(self, deliveries: Sequence[ClaimedDelivery], lease_ms: int) -> None:
+        await self._writer.run(
+            functools.partial(queue.extend_leases, deliveries=deliveries, lease_ms=lease_ms)
+        )
 
     async def release(self, deliveries: Sequence[ClaimedDelivery]) -> None:
         await self._writer.run(functools.partial(queue.release, deliveries=deliveries))
