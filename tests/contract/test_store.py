@@ -62,6 +62,7 @@ def send(
 
 def result(delivery: ClaimedDelivery, ok: bool, retry_at: int | None = None) -> AttemptResult:
     return AttemptResult(
+        attempt_id=ids.new_id(ids.ATTEMPT),
         delivery=delivery,
         succeeded=ok,
         status_code=200 if ok else 500,

@@ -7,10 +7,20 @@ from collections.abc import Callable
 from fastapi import Depends, FastAPI
 
 from tidings import __version__
-from tidings.api import applications, attempts, endpoints, errors, event_types, health, messages
+from tidings.api import (
+    applications,
+    attempts,
+    endpoints,
+    errors,
+    event_types,
+    health,
+    messages,
+    recovery,
+)
 from tidings.api.auth import Authenticator, require_token
 from tidings.api.limits import BodyLimit
 from tidings.config import Settings
+from tidings.dispatch.operational import OperationalWebhooks
 from tidings.storage.base import Store
 
 # Room for the envelope (eventType, channels, tags...) around a maximal payload.
@@ -21,6 +31,7 @@ def create_app(
     store: Store,
     settings: Settings,
     on_new_deliveries: Callable[[], None] = lambda: None,
+    operational: OperationalWebhooks | None = None,
 ) -> FastAPI:
     """Build the API over an opened store. `on_new_deliveries` wakes an in-process worker."""
     app = FastAPI(
@@ -32,10 +43,13 @@ def create_app(
     app.state.settings = settings
     app.state.authenticator = Authenticator(store, settings.admin_token)
     app.state.on_new_deliveries = on_new_deliveries
+    app.state.operational = operational or OperationalWebhooks(store, on_new_deliveries)
     errors.install(app)
     app.include_router(health.router)
     protected = [Depends(require_token)]
-    for module in (applications, event_types, endpoints, messages, attempts):
-        app.include_router(module.router, dependencies=protected)
+    routers = [applications.router, event_types.router, *endpoints.build_routers(),
+               recovery.router, messages.router, attempts.router]  # fmt: skip
+    for router in routers:
+        app.include_router(router, dependencies=protected)
     app.add_middleware(BodyLimit, max_bytes=settings.max_payload_bytes + ENVELOPE_ALLOWANCE)
     return app

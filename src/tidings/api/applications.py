@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field
 
 from tidings.api.base import ApiModel, InputModel, ListResponse, Ordering, page_response, timestamp
-from tidings.api.deps import application, store_of
+from tidings.api.deps import app_id, application, store_of
+from tidings.dispatch.operational import OPERATIONAL_APP_UID
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
-from tidings.domain.errors import Conflict
+from tidings.domain.errors import Conflict, InvalidInput
 from tidings.domain.models import Application
 
 router = APIRouter(prefix="/api/v1/app", tags=["application"])
@@ -59,7 +60,13 @@ def app_out(app: Application) -> ApplicationOut:
     )
 
 
+def _check_uid(uid: str | None) -> None:
+    if uid == OPERATIONAL_APP_UID:
+        raise InvalidInput(f"uid {uid!r} is reserved by Tidings", field="uid")
+
+
 def _new_app(body: ApplicationIn) -> Application:
+    _check_uid(body.uid)
     now = now_ms()
     return Application(
         id=ids.new_id(ids.APP),
@@ -82,7 +89,9 @@ async def list_applications(
     page = await store_of(request).list_applications(
         limit or 50, iterator, order == Ordering.ascending
     )
-    return page_response(page, [app_out(app) for app in page.items])
+    # Tidings' own application (operational webhooks) is not a customer's.
+    shown = [app_out(app) for app in page.items if app.uid != OPERATIONAL_APP_UID]
+    return page_response(page, shown)
 
 
 @router.post("", status_code=201, response_model=ApplicationOut)
@@ -90,6 +99,7 @@ async def create_application(
     request: Request, response: Response, body: ApplicationIn, get_if_exists: bool = False
 ) -> ApplicationOut:
     store = store_of(request)
+    _check_uid(body.uid)
     if body.uid is not None:
         existing = await store.get_application(body.uid)
         if existing is not None:
@@ -100,7 +110,7 @@ async def create_application(
     return app_out(await store.create_application(_new_app(body)))
 
 
-@router.get("/{app_id}", response_model=ApplicationOut)
+@router.get("/{app_id}", response_model=ApplicationOut, dependencies=[Depends(app_id)])
 async def get_application(app: Application = Depends(application)) -> ApplicationOut:
     return app_out(app)
 
@@ -110,6 +120,8 @@ async def upsert_application(
     request: Request, response: Response, app_id: str, body: ApplicationIn
 ) -> ApplicationOut:
     """Replace the application, creating it (with `app_id` as its uid) if it is missing."""
+    _check_uid(app_id)
+    _check_uid(body.uid)
     store = store_of(request)
     existing = await store.get_application(app_id)
     if existing is None:
@@ -125,11 +137,12 @@ async def upsert_application(
     return app_out(await store.update_application(existing))
 
 
-@router.patch("/{app_id}", response_model=ApplicationOut)
+@router.patch("/{app_id}", response_model=ApplicationOut, dependencies=[Depends(app_id)])
 async def patch_application(
     request: Request, body: ApplicationPatch, app: Application = Depends(application)
 ) -> ApplicationOut:
     given = body.model_fields_set
+    _check_uid(body.uid)
     if "name" in given and body.name is not None:
         app.name = body.name
     if "uid" in given:
@@ -142,6 +155,6 @@ async def patch_application(
     return app_out(await store_of(request).update_application(app))
 
 
-@router.delete("/{app_id}", status_code=204)
+@router.delete("/{app_id}", status_code=204, dependencies=[Depends(app_id)])
 async def delete_application(request: Request, app: Application = Depends(application)) -> None:
     await store_of(request).delete_application(app)

@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Query, Request
 
 from tidings.api.base import ApiModel, ListResponse, page_response, timestamp
-from tidings.api.deps import application, store_of
+from tidings.api.deps import app_id, application, store_of
 from tidings.api.endpoints import EndpointOut, endpoint_of, endpoint_out
 from tidings.api.messages import MessageOut, message_of, message_out, split_list
 from tidings.domain.clock import from_datetime
@@ -22,7 +22,9 @@ from tidings.domain.models import (
 )
 from tidings.domain.statuses import DeliveryStatus
 
-router = APIRouter(prefix="/api/v1/app/{app_id}", tags=["message_attempt"])
+router = APIRouter(
+    prefix="/api/v1/app/{app_id}", tags=["message_attempt"], dependencies=[Depends(app_id)]
+)
 
 STATUS_CODE_CLASSES = (0, 100, 200, 300, 400, 500)
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from fastapi import Path, Request
 
+from tidings.dispatch.operational import OPERATIONAL_APP_UID
 from tidings.domain.errors import NotFound
 from tidings.domain.models import Application
 from tidings.storage.base import Store
+
+# Set on a request by `operational_owner`: the application that owns the request's
+# objects is then Tidings' own, whatever the path says.
+_OWNER = "tidings.owner"
 
 
 def store_of(request: Request) -> Store:
@@ -14,9 +19,27 @@ def store_of(request: Request) -> Store:
     return store
 
 
-async def application(request: Request, app_id: str) -> Application:
-    """The application named in the path, by id or uid, or 404."""
-    found = await store_of(request).get_application(app_id)
-    if found is None:
-        raise NotFound(f"application {app_id!r} not found")
+def app_id(app_id: str = Path(description="The application's id or uid.")) -> str:
+    """Declares the `{app_id}` path parameter for routers whose routes use `application`."""
+    return app_id
+
+
+async def application(request: Request) -> Application:
+    """The application named in the path (by id or uid), or Tidings' own for
+    operational webhook routes; 404 when there is none."""
+    owner: Application | None = request.scope.get(_OWNER)
+    if owner is not None:
+        return owner
+    wanted = request.path_params["app_id"]
+    found = await store_of(request).get_application(wanted)
+    if found is None or found.uid == OPERATIONAL_APP_UID:
+        raise NotFound(f"application {wanted!r} not found")
     return found
+
+
+async def operational_owner(request: Request) -> None:
+    request.scope[_OWNER] = await request.app.state.operational.application()
+
+
+def is_operational(request: Request) -> bool:
+    return request.scope.get(_OWNER) is not None

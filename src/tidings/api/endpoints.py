@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field
 
 from tidings.api.base import ApiModel, InputModel, ListResponse, Ordering, page_response, timestamp
-from tidings.api.deps import application, store_of
+from tidings.api.deps import app_id, application, is_operational, operational_owner, store_of
 from tidings.api.validation import check_headers, check_url
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
@@ -16,7 +16,9 @@ from tidings.domain.errors import InvalidInput, NotFound
 from tidings.domain.models import Application, Endpoint, RetiredSecret
 from tidings.signing.standard import InvalidSecret, generate_secret, normalize_secret
 
-router = APIRouter(prefix="/api/v1/app/{app_id}/endpoint", tags=["endpoint"])
+# The routes are mounted twice: under an application's path for customer endpoints,
+# and under /api/v1/operational-webhook for Tidings' own (see build_routers).
+routes = APIRouter(prefix="/endpoint")
 
 UID = Field(default=None, min_length=1, max_length=256, pattern=r"^[a-zA-Z0-9\-_.]+$")
 SENSITIVE_HEADERS = frozenset(
@@ -150,6 +152,21 @@ def _apply(endpoint: Endpoint, body: EndpointFields) -> Endpoint:
     return endpoint
 
 
+async def announce(request: Request, kind: str, app: Application, endpoint: Endpoint) -> None:
+    """Report a change to a customer endpoint as an operational webhook."""
+    if not is_operational(request):
+        await request.app.state.operational.endpoint_event(kind, app, endpoint)
+
+
+async def announce_update(
+    request: Request, app: Application, endpoint: Endpoint, was_disabled: bool
+) -> None:
+    await announce(request, "endpoint.updated", app, endpoint)
+    if was_disabled != endpoint.disabled:
+        kind = "endpoint.disabled" if endpoint.disabled else "endpoint.enabled"
+        await announce(request, kind, app, endpoint)
+
+
 def _nonempty(values: list[str] | None) -> list[str] | None:
     return sorted(set(values)) if values else None
 
@@ -167,7 +184,7 @@ def _new_endpoint(app: Application, body: EndpointIn) -> Endpoint:
     return _apply(endpoint, body)
 
 
-@router.get("", response_model=ListResponse[EndpointOut])
+@routes.get("", response_model=ListResponse[EndpointOut])
 async def list_endpoints(
     request: Request,
     app: Application = Depends(application),
@@ -181,19 +198,21 @@ async def list_endpoints(
     return page_response(page, [endpoint_out(item) for item in page.items])
 
 
-@router.post("", status_code=201, response_model=EndpointOut)
+@routes.post("", status_code=201, response_model=EndpointOut)
 async def create_endpoint(
     request: Request, body: EndpointIn, app: Application = Depends(application)
 ) -> EndpointOut:
-    return endpoint_out(await store_of(request).create_endpoint(_new_endpoint(app, body)))
+    created = await store_of(request).create_endpoint(_new_endpoint(app, body))
+    await announce(request, "endpoint.created", app, created)
+    return endpoint_out(created)
 
 
-@router.get("/{endpoint_id}", response_model=EndpointOut)
+@routes.get("/{endpoint_id}", response_model=EndpointOut)
 async def get_endpoint(endpoint: Endpoint = Depends(endpoint_of)) -> EndpointOut:
     return endpoint_out(endpoint)
 
 
-@router.put("/{endpoint_id}", response_model=EndpointOut)
+@routes.put("/{endpoint_id}", response_model=EndpointOut)
 async def update_endpoint(
     request: Request,
     response: Response,
@@ -209,36 +228,52 @@ async def update_endpoint(
         if body.uid is None and not ids.has_prefix(endpoint_id, ids.ENDPOINT):
             created.uid = endpoint_id
         response.status_code = 201
-        return endpoint_out(await store.create_endpoint(created))
+        stored = await store.create_endpoint(created)
+        await announce(request, "endpoint.created", app, stored)
+        return endpoint_out(stored)
+    was_disabled = found.disabled
     replacement = body.model_copy()
     for field in ("description", "disabled", "event_types", "channels", "throttle_rate",
                   "metadata", "uid"):  # fmt: skip
         replacement.model_fields_set.add(field)
-    return endpoint_out(await store.update_endpoint(_apply(found, replacement)))
+    updated = await store.update_endpoint(_apply(found, replacement))
+    await announce_update(request, app, updated, was_disabled)
+    return endpoint_out(updated)
 
 
-@router.patch("/{endpoint_id}", response_model=EndpointOut)
+@routes.patch("/{endpoint_id}", response_model=EndpointOut)
 async def patch_endpoint(
-    request: Request, body: EndpointPatch, endpoint: Endpoint = Depends(endpoint_of)
+    request: Request,
+    body: EndpointPatch,
+    app: Application = Depends(application),
+    endpoint: Endpoint = Depends(endpoint_of),
 ) -> EndpointOut:
     if "url" in body.model_fields_set and body.url is None:
         raise InvalidInput("url cannot be null", field="url")
     if "secret" in body.model_fields_set and body.secret is not None:
         endpoint.secret = _secret(body.secret)
-    return endpoint_out(await store_of(request).update_endpoint(_apply(endpoint, body)))
+    was_disabled = endpoint.disabled
+    updated = await store_of(request).update_endpoint(_apply(endpoint, body))
+    await announce_update(request, app, updated, was_disabled)
+    return endpoint_out(updated)
 
 
-@router.delete("/{endpoint_id}", status_code=204)
-async def delete_endpoint(request: Request, endpoint: Endpoint = Depends(endpoint_of)) -> None:
+@routes.delete("/{endpoint_id}", status_code=204)
+async def delete_endpoint(
+    request: Request,
+    app: Application = Depends(application),
+    endpoint: Endpoint = Depends(endpoint_of),
+) -> None:
     await store_of(request).delete_endpoint(endpoint)
+    await announce(request, "endpoint.deleted", app, endpoint)
 
 
-@router.get("/{endpoint_id}/secret", response_model=EndpointSecretOut)
+@routes.get("/{endpoint_id}/secret", response_model=EndpointSecretOut)
 async def get_endpoint_secret(endpoint: Endpoint = Depends(endpoint_of)) -> EndpointSecretOut:
     return EndpointSecretOut(key=endpoint.secret)
 
 
-@router.post("/{endpoint_id}/secret/rotate", response_model=EndpointSecretOut)
+@routes.post("/{endpoint_id}/secret/rotate", response_model=EndpointSecretOut)
 async def rotate_endpoint_secret(
     request: Request, body: EndpointSecretRotateIn, endpoint: Endpoint = Depends(endpoint_of)
 ) -> EndpointSecretOut:
@@ -256,14 +291,14 @@ async def rotate_endpoint_secret(
     return EndpointSecretOut(key=endpoint.secret)
 
 
-@router.get("/{endpoint_id}/headers", response_model=EndpointHeadersOut)
+@routes.get("/{endpoint_id}/headers", response_model=EndpointHeadersOut)
 async def get_endpoint_headers(endpoint: Endpoint = Depends(endpoint_of)) -> EndpointHeadersOut:
     sensitive = sorted(name for name in endpoint.headers if name.lower() in SENSITIVE_HEADERS)
     shown = {k: v for k, v in endpoint.headers.items() if k.lower() not in SENSITIVE_HEADERS}
     return EndpointHeadersOut(headers=shown, sensitive=sensitive)
 
 
-@router.put("/{endpoint_id}/headers", status_code=204)
+@routes.put("/{endpoint_id}/headers", status_code=204)
 async def update_endpoint_headers(
     request: Request, body: EndpointHeadersIn, endpoint: Endpoint = Depends(endpoint_of)
 ) -> None:
@@ -272,7 +307,7 @@ async def update_endpoint_headers(
     await store_of(request).update_endpoint(endpoint)
 
 
-@router.patch("/{endpoint_id}/headers", status_code=204)
+@routes.patch("/{endpoint_id}/headers", status_code=204)
 async def patch_endpoint_headers(
     request: Request, body: EndpointHeadersPatchIn, endpoint: Endpoint = Depends(endpoint_of)
 ) -> None:
@@ -282,3 +317,18 @@ async def patch_endpoint_headers(
     endpoint.headers = merged
     endpoint.updated_at = now_ms()
     await store_of(request).update_endpoint(endpoint)
+
+
+def build_routers() -> list[APIRouter]:
+    """Customer endpoints under their application, and operational webhook endpoints."""
+    customer = APIRouter(
+        prefix="/api/v1/app/{app_id}", tags=["endpoint"], dependencies=[Depends(app_id)]
+    )
+    customer.include_router(routes)
+    operational = APIRouter(
+        prefix="/api/v1/operational-webhook",
+        tags=["operational_webhook_endpoint"],
+        dependencies=[Depends(operational_owner)],
+    )
+    operational.include_router(routes)
+    return [customer, operational]

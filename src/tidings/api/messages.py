@@ -12,7 +12,7 @@ from pydantic import Field
 
 from tidings.api.applications import ApplicationIn, _new_app
 from tidings.api.base import ApiModel, InputModel, ListResponse, page_response, timestamp
-from tidings.api.deps import application, store_of
+from tidings.api.deps import app_id, application, store_of
 from tidings.dispatch import select_endpoints
 from tidings.domain import ids
 from tidings.domain.clock import from_datetime, now_ms
@@ -20,7 +20,9 @@ from tidings.domain.errors import NotFound, PayloadTooLarge
 from tidings.domain.models import Application, Message, MessageFilter
 from tidings.storage.base import Idempotency
 
-router = APIRouter(prefix="/api/v1/app/{app_id}/msg", tags=["message"])
+router = APIRouter(
+    prefix="/api/v1/app/{app_id}/msg", tags=["message"], dependencies=[Depends(app_id)]
+)
 
 EVENT_TYPE = Field(min_length=1, max_length=256, pattern=r"^[a-zA-Z0-9\-_.]+$")
 CHANNEL = r"^[a-zA-Z0-9\-_.:]+$"

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import uvicorn
 
@@ -15,6 +15,7 @@ from tidings.api.auth import token_hash
 from tidings.config import Settings
 from tidings.delivery.guard import AddressPolicy
 from tidings.delivery.worker import Worker, WorkerOptions
+from tidings.dispatch.operational import OperationalWebhooks
 from tidings.domain import ids
 from tidings.storage import Store, open_store
 
@@ -84,12 +85,16 @@ async def _run_until_signal(store: Store, settings: Settings, api: bool, worker:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
     delivery = _worker(store, settings) if worker else None
+    notify = delivery.notify if delivery is not None else (lambda: None)
+    operational = OperationalWebhooks(store, notify)
     tasks = []
     if delivery is not None:
+        delivery.on_recorded = operational.attempts_recorded
         tasks.append(asyncio.create_task(delivery.run(stopping), name="worker"))
     if api:
-        notify = delivery.notify if delivery is not None else (lambda: None)
-        tasks.append(asyncio.create_task(_serve_api(store, settings, notify, stopping)))
+        tasks.append(
+            asyncio.create_task(_serve_api(store, settings, notify, operational, stopping))
+        )
     await asyncio.gather(*tasks)
 
 
@@ -107,9 +112,13 @@ def _worker(store: Store, settings: Settings) -> Worker:
 
 
 async def _serve_api(
-    store: Store, settings: Settings, notify: object, stopping: asyncio.Event
+    store: Store,
+    settings: Settings,
+    notify: Callable[[], None],
+    operational: OperationalWebhooks,
+    stopping: asyncio.Event,
 ) -> None:
-    app = create_app(store, settings, notify)  # type: ignore[arg-type]
+    app = create_app(store, settings, notify, operational)
     config = uvicorn.Config(
         app,
         host=settings.host,

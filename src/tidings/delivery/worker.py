@@ -19,6 +19,7 @@ import aiohttp
 
 from tidings.delivery import request
 from tidings.delivery.guard import AddressPolicy, GuardedResolver
+from tidings.domain import ids
 from tidings.domain.clock import now_ms
 from tidings.domain.models import AttemptResult, ClaimedDelivery, RecordOutcome
 from tidings.domain.outcomes import Verdict, classify
@@ -45,17 +46,23 @@ class WorkerOptions:
     shutdown_grace: float = 10.0
     lease_seconds: float = 30.0
     disable_after_seconds: float = 5 * 24 * 3600
-    on_recorded: Callable[[RecordOutcome], Awaitable[None]] | None = None
 
     @property
     def lease_ms(self) -> int:
         return int(self.lease_seconds * 1000)
 
 
+# Told about every recorded batch, e.g. to send operational webhooks.
+RecordedHook = Callable[[Sequence[AttemptResult], RecordOutcome], Awaitable[None]]
+
+
 class Worker:
-    def __init__(self, store: Store, options: WorkerOptions) -> None:
+    def __init__(
+        self, store: Store, options: WorkerOptions, on_recorded: RecordedHook | None = None
+    ) -> None:
         self._store = store
         self._options = options
+        self.on_recorded = on_recorded
         self._wakeup = asyncio.Event()
         self._results: list[AttemptResult] = []
         self._results_ready = asyncio.Event()
@@ -163,6 +170,7 @@ class Worker:
             if decision.retry:
                 retry_at = finished + int(decision.delay_seconds * 1000)
         return AttemptResult(
+            attempt_id=ids.new_id(ids.ATTEMPT),
             delivery=delivery,
             succeeded=outcome.succeeded,
             status_code=outcome.status_code,
@@ -194,8 +202,11 @@ class Worker:
             return
         for event in recorded.disabled:
             log.warning("endpoint %s disabled: %s", event.endpoint_id, event.reason)
-        if self._options.on_recorded is not None:
-            await self._options.on_recorded(recorded)
+        if self.on_recorded is not None:
+            try:
+                await self.on_recorded(batch, recorded)
+            except Exception as exc:  # reporting must never stop delivery
+                log.error("reporting recorded attempts failed: %s", exc)
 
     async def _renew_leases_forever(self) -> None:
         """Keep the leases of running attempts alive, so a slow but live attempt is

@@ -134,12 +134,18 @@ class ClaimedDelivery:
     payload: bytes
     secrets: list[str]
     headers: dict[str, str]
+    # For operational webhooks about this delivery.
+    app_id: str = ""
+    app_uid: str | None = None
+    endpoint_uid: str | None = None
+    event_id: str | None = None
 
 
 @dataclass
 class AttemptResult:
     """What one HTTP attempt produced, to be recorded against its claim."""
 
+    attempt_id: str
     delivery: ClaimedDelivery
     succeeded: bool
     status_code: int
@@ -153,21 +159,21 @@ class AttemptResult:
 
 
 @dataclass(frozen=True)
-class EndpointEvent:
-    """Something that happened to an endpoint while attempts were recorded."""
+class DisabledEndpoint:
+    """An endpoint that recording attempts disabled, and why."""
 
     app_key: int
     endpoint_id: str
-    msg_id: str | None = None
-    reason: str = ""
+    reason: str
+    # Start of the run of failures that led here (None when a 410 did it).
+    failing_since: int | None = None
 
 
 @dataclass
 class RecordOutcome:
-    """Consequences of recorded attempts, for operational webhooks and logs."""
+    """Consequences of recorded attempts that the database decided."""
 
-    disabled: list[EndpointEvent] = field(default_factory=list)
-    exhausted: list[EndpointEvent] = field(default_factory=list)
+    disabled: list[DisabledEndpoint] = field(default_factory=list)
 
 
 @dataclass

@@ -180,6 +180,19 @@ class Store(abc.ABC):
         """Queue one more, manually triggered, delivery of the message to the endpoint."""
 
     @abc.abstractmethod
+    async def recover(self, endpoint: Endpoint, since: int, until: int | None) -> int:
+        """Queue again the endpoint's failed deliveries of messages created in
+        [since, until), with a fresh retry schedule; return how many."""
+
+    @abc.abstractmethod
+    async def replay_missing(
+        self, endpoint: Endpoint, since: int, until: int | None, select: EndpointSelector
+    ) -> int:
+        """Queue deliveries to the endpoint for messages created in [since, until) that
+        it never had one for (sent while it was disabled or before it existed) and that
+        `select` says it matches; return how many."""
+
+    @abc.abstractmethod
     async def next_due_at(self) -> int | None:
         """When the earliest pending delivery falls due, for the worker's sleep."""
 

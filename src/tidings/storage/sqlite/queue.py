@@ -9,17 +9,17 @@ import secrets
 import sqlite3
 from collections.abc import Sequence
 
-from tidings.domain import ids
 from tidings.domain.clock import now_ms
 from tidings.domain.models import (
     AttemptResult,
     ClaimedDelivery,
+    DisabledEndpoint,
     Endpoint,
-    EndpointEvent,
     RecordOutcome,
 )
 from tidings.domain.outcomes import Verdict
 from tidings.domain.statuses import DeliveryStatus, TriggerType
+from tidings.storage.base import EndpointSelector
 from tidings.storage.sqlite import rows
 
 # Deliveries of a disabled endpoint wait here, out of the worker's sight, until
@@ -44,8 +44,11 @@ def claim_due(conn: sqlite3.Connection, limit: int, lease_ms: int) -> list[Claim
     ).fetchall()
     if not leased:
         return []
-    messages = _by_key(conn, "SELECT key, id, payload FROM message", {r["msg_key"] for r in leased})
+    messages = _by_key(
+        conn, "SELECT key, id, event_id, payload FROM message", {r["msg_key"] for r in leased}
+    )
     endpoints = _by_key(conn, "SELECT * FROM endpoint", {r["endpoint_key"] for r in leased})
+    apps = _by_key(conn, "SELECT key, id, uid FROM application", {r["app_key"] for r in leased})
     claimed, cancelled, parked = [], [], []
     for row in leased:
         endpoint_row = endpoints.get(row["endpoint_key"])
@@ -55,7 +58,12 @@ def claim_due(conn: sqlite3.Connection, limit: int, lease_ms: int) -> list[Claim
         elif endpoint_row["disabled"]:
             parked.append((PARKED, now, row["key"]))
         else:
-            claimed.append(_claimed(row, claim, message_row, rows.endpoint(endpoint_row), now))
+            delivery = _claimed(row, claim, message_row, rows.endpoint(endpoint_row), now)
+            delivery.app_id, delivery.app_uid = (
+                apps[row["app_key"]]["id"],
+                apps[row["app_key"]]["uid"],
+            )
+            claimed.append(delivery)
     conn.executemany(
         "UPDATE delivery SET status = 4, claim_id = NULL, updated_at = ? WHERE key = ?", cancelled
     )
@@ -91,6 +99,8 @@ def _claimed(
         payload=bytes(message["payload"]),
         secrets=active,
         headers=endpoint.headers,
+        endpoint_uid=endpoint.uid,
+        event_id=message["event_id"],
     )
 
 
@@ -113,7 +123,7 @@ _FAILING = "UPDATE endpoint SET failing_since = ? WHERE key = ? AND failing_sinc
 _DISABLE = """
 UPDATE endpoint SET disabled = 1, updated_at = :now
 WHERE key = :key AND disabled = 0 AND (:gone OR failing_since <= :cutoff)
-RETURNING app_key, id
+RETURNING app_key, id, failing_since
 """
 
 
@@ -131,13 +141,9 @@ def record_attempts(
         ).fetchone()
         if row is not None:
             reason = "the endpoint answered 410 Gone" if gone else "every attempt failed"
-            outcome.disabled.append(EndpointEvent(row["app_key"], row["id"], reason=reason))
+            since = None if gone else row["failing_since"]
+            outcome.disabled.append(DisabledEndpoint(row["app_key"], row["id"], reason, since))
             park_for_endpoint(conn, key)
-    outcome.exhausted = [
-        EndpointEvent(r.delivery.app_key, r.delivery.endpoint_id, r.delivery.msg_id)
-        for r in results
-        if _outcome(r) == DeliveryStatus.FAIL
-    ]
     return outcome
 
 
@@ -168,7 +174,7 @@ def _attempt_row(result: AttemptResult) -> tuple[object, ...]:
     d = result.delivery
     status = DeliveryStatus.SUCCESS if result.succeeded else DeliveryStatus.FAIL
     return (
-        ids.new_id(ids.ATTEMPT), d.app_key, d.msg_key, d.endpoint_key, d.msg_id, d.endpoint_id,
+        result.attempt_id, d.app_key, d.msg_key, d.endpoint_key, d.msg_id, d.endpoint_id,
         d.url, int(status), result.status_code, result.response, result.duration_ms,
         int(d.trigger_type), result.error, result.finished_at,
     )  # fmt: skip
@@ -242,3 +248,43 @@ def cancel_for_endpoint(conn: sqlite3.Connection, endpoint_key: int) -> None:
         "WHERE endpoint_key = ? AND status IN (1, 3)",
         (now_ms(), endpoint_key),
     )
+
+
+def recover(conn: sqlite3.Connection, endpoint_key: int, since: int, until: int | None) -> int:
+    now = now_ms()
+    cursor = conn.execute(
+        """
+        UPDATE delivery SET status = 1, attempts = 0, trigger_type = 1, due_at = ?,
+            claim_id = NULL, updated_at = ?
+        WHERE endpoint_key = ? AND status = 2 AND msg_key IN (
+            SELECT key FROM message WHERE app_key = delivery.app_key
+            AND created_at >= ? AND created_at < ?)
+        """,
+        (now, now, endpoint_key, since, until if until is not None else PARKED),
+    )
+    return cursor.rowcount
+
+
+def replay_missing(
+    conn: sqlite3.Connection,
+    endpoint: Endpoint,
+    since: int,
+    until: int | None,
+    select: EndpointSelector,
+) -> int:
+    candidates = conn.execute(
+        """
+        SELECT * FROM message WHERE app_key = ? AND created_at >= ? AND created_at < ?
+        AND NOT EXISTS (SELECT 1 FROM delivery
+                        WHERE delivery.msg_key = message.key AND delivery.endpoint_key = ?)
+        """,
+        (endpoint.app_key, since, until if until is not None else PARKED, endpoint.key),
+    ).fetchall()
+    now = now_ms()
+    chosen = [row["key"] for row in candidates if select([endpoint], rows.message(row, False))]
+    conn.executemany(
+        "INSERT INTO delivery (app_key, msg_key, endpoint_key, status, trigger_type, due_at, "
+        "updated_at) VALUES (?, ?, ?, 1, 1, ?, ?)",
+        [(endpoint.app_key, key, endpoint.key, now, now) for key in chosen],
+    )
+    return len(chosen)

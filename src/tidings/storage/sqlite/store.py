@@ -329,6 +329,19 @@ class SqliteStore(Store):
                               endpoint_key=endpoint.key)
         )  # fmt: skip
 
+    async def recover(self, endpoint: Endpoint, since: int, until: int | None) -> int:
+        return await self._writer.run(
+            functools.partial(queue.recover, endpoint_key=endpoint.key, since=since, until=until)
+        )
+
+    async def replay_missing(
+        self, endpoint: Endpoint, since: int, until: int | None, select: EndpointSelector
+    ) -> int:
+        return await self._writer.run(
+            functools.partial(queue.replay_missing, endpoint=endpoint, since=since,
+                              until=until, select=select)
+        )  # fmt: skip
+
     async def next_due_at(self) -> int | None:
         row = self._one("SELECT min(due_at) FROM delivery WHERE status IN (1, 3)")
         return None if row is None or row[0] is None else int(row[0])

@@ -1,0 +1,1 @@
+"""The receiving half: sources that verify inbound webhooks from third parties."""
