@@ -64,6 +64,7 @@ class Settings:
     dev: bool = False
     allowed_subnets: str = ""
     worker_concurrency: int = 512
+    endpoint_concurrency: int = 32
     max_payload_bytes: int = 1024 * 1024
     shutdown_grace: float = 10.0
     lease_seconds: float = 30.0
@@ -102,6 +103,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Comma-separated CIDRs that endpoints may reach although they are not public.",
     ),
     Setting("worker_concurrency", "Delivery attempts in flight per worker process.", int),
+    Setting(
+        "endpoint_concurrency",
+        "Most attempts in flight to one endpoint per worker; each endpoint starts lower "
+        "and earns more with successes.",
+        int,
+    ),
     Setting("max_payload_bytes", "Largest message payload accepted, in bytes.", int),
     Setting(
         "shutdown_grace",

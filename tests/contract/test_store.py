@@ -203,3 +203,63 @@ def test_deleting_an_application_removes_its_objects(run: Run, store: Store) -> 
     run(store.delete_application(app))
     assert run(store.get_application(app.id)) is None
     assert run(store.claim_due(10, 60_000)) == []
+
+
+def test_claims_share_between_applications(run: Run, store: Store) -> None:
+    flood, quiet = make_app(run, store), make_app(run, store)
+    make_endpoint(run, store, flood)
+    make_endpoint(run, store, quiet)
+    for _ in range(300):
+        send(run, store, flood)
+    for _ in range(5):
+        send(run, store, quiet)
+    claimed = run(store.claim_due(100, 60_000))
+    assert len(claimed) == 100
+    assert sum(1 for d in claimed if d.app_key == quiet.key) == 5
+
+
+def test_a_lone_application_gets_whole_batches(run: Run, store: Store) -> None:
+    app = make_app(run, store)
+    make_endpoint(run, store, app)
+    for _ in range(300):
+        send(run, store, app)
+    assert len(run(store.claim_due(250, 60_000))) == 250
+    assert len(run(store.claim_due(250, 60_000))) == 50
+
+
+def test_released_deliveries_wait_for_their_delay(run: Run, store: Store) -> None:
+    app = make_app(run, store)
+    make_endpoint(run, store, app)
+    send(run, store, app)
+    claimed = run(store.claim_due(10, 60_000))
+    run(store.release(claimed, 60_000))
+    assert run(store.claim_due(10, 60_000)) == []
+    due = run(store.next_due_at())
+    assert due is not None and due > now_ms() + 50_000
+
+
+def test_claims_skip_endpoints_the_worker_cannot_serve(run: Run, store: Store) -> None:
+    app = make_app(run, store)
+    busy, idle = make_endpoint(run, store, app), make_endpoint(run, store, app, channels=["x"])
+    for _ in range(20):
+        send(run, store, app)  # matches only `busy` (the other filters on a channel)
+    send(run, store, app, channels=["x"])
+    claimed = run(store.claim_due(10, 60_000, [busy.key]))
+    assert [d.endpoint_key for d in claimed] == [idle.key]
+
+
+def test_re_enabling_an_endpoint_forgets_its_failures(run: Run, store: Store) -> None:
+    app = make_app(run, store)
+    endpoint = make_endpoint(run, store, app)
+    send(run, store, app)
+    (claimed,) = run(store.claim_due(10, 60_000))
+    # disable_after 0: the first failure disables the endpoint.
+    outcome = run(store.record_attempts([result(claimed, ok=False, retry_at=now_ms())], 0))
+    assert [d.endpoint_id for d in outcome.disabled] == [endpoint.id]
+    found = run(store.get_endpoint(app, endpoint.id))
+    assert found.disabled and found.failing_since is not None
+    found.disabled = False
+    run(store.update_endpoint(found))
+    assert run(store.get_endpoint(app, endpoint.id)).failing_since is None
+    (again,) = run(store.claim_due(10, 60_000))  # its parked delivery is due again
+    assert again.delivery_key == claimed.delivery_key

@@ -106,16 +106,16 @@ def test_sigterm_hands_back_attempts_that_outlive_the_grace(
     api, app = _setup(tmp_path, receiver, "/stuck", shutdown_grace="0.5", worker_concurrency="4")
     sent = asyncio.run(_send_many(api, app, 4))
     worker = api.successor(command="worker").start()
-    receiver.wait_for(4, "/stuck", timeout=30)
+    receiver.wait_for(1, "/stuck", timeout=30)  # one attempt under way, the rest held
     assert worker.stop(signal.SIGTERM) == 0
     with sqlite3.connect(tmp_path / "tidings.db") as conn:
         pending = conn.execute("SELECT count(*) FROM delivery WHERE status = 1").fetchone()[0]
-    assert pending == 4  # released, due now, not waiting for a lease to lapse
+    assert pending == 4  # handed back, due now, not waiting for a lease to lapse
 
     receiver.respond("/stuck", then=200)
     again = api.successor(command="worker").start()
     try:
-        arrived = receiver.wait_for(8, "/stuck", timeout=30)
+        arrived = receiver.wait_for(5, "/stuck", timeout=30)
     finally:
         assert again.stop() == 0
         api.stop()

@@ -18,6 +18,7 @@ from tidings.api import (
     recovery,
 )
 from tidings.api.auth import Authenticator, require_token
+from tidings.api.ingest_gate import IngestGate
 from tidings.api.limits import BodyLimit
 from tidings.config import Settings
 from tidings.dispatch.operational import OperationalWebhooks
@@ -43,6 +44,7 @@ def create_app(
     app.state.settings = settings
     app.state.authenticator = Authenticator(store, settings.admin_token)
     app.state.on_new_deliveries = on_new_deliveries
+    app.state.ingest_gate = IngestGate()
     app.state.operational = operational or OperationalWebhooks(store, on_new_deliveries)
     errors.install(app)
     app.include_router(health.router)

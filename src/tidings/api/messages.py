@@ -109,7 +109,9 @@ async def create_message(
     if idempotency_key:
         fingerprint = hashlib.sha256(await request.body()).hexdigest()
         idempotency = Idempotency(key=idempotency_key, fingerprint=fingerprint)
-    created = await store_of(request).create_message(app, message, select_endpoints, idempotency)
+    async with request.app.state.ingest_gate.admit(app.key):
+        store = store_of(request)
+        created = await store.create_message(app, message, select_endpoints, idempotency)
     if created.created and created.deliveries:
         request.app.state.on_new_deliveries()
     return message_out(created.message, with_content)

@@ -16,6 +16,7 @@ _COMMON = ("database_url",)
 _SERVICE = (*_COMMON, "admin_token", "dev", "max_payload_bytes")
 _API = ("host", "port")
 _WORKER = ("retry_schedule", "request_timeout", "allowed_subnets", "worker_concurrency",
+           "endpoint_concurrency",
            "shutdown_grace", "lease_seconds", "disable_after")  # fmt: skip
 _COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "serve": ("Run the API and the delivery worker in one process.", (*_SERVICE, *_API, *_WORKER)),

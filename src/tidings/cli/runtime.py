@@ -107,6 +107,7 @@ def _worker(store: Store, settings: Settings) -> Worker:
         shutdown_grace=settings.shutdown_grace,
         lease_seconds=settings.lease_seconds,
         disable_after_seconds=settings.disable_after,
+        endpoint_concurrency=settings.endpoint_concurrency,
     )
     return Worker(store, options)
 

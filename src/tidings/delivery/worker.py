@@ -1,14 +1,14 @@
 """The delivery worker: claim due deliveries, attempt them, record the outcomes.
 
-One loop claims batches under a lease while attempts run concurrently; outcomes
-are buffered and recorded in batches, so the database sees one claim and one
-completion write per batch rather than per delivery.
+One loop claims batches under a lease; the pacer decides, per endpoint, what
+starts now, what waits for a slot and what goes back to the queue; attempts run
+concurrently; outcomes are buffered and recorded in batches. The database sees
+one claim and one completion write per batch rather than per delivery.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
@@ -19,22 +19,29 @@ import aiohttp
 
 from tidings.delivery import request
 from tidings.delivery.guard import AddressPolicy, GuardedResolver
-from tidings.domain import ids
+from tidings.delivery.pacing import Decision, Pacer, Released
+from tidings.delivery.results import attempt_result
 from tidings.domain.clock import now_ms
 from tidings.domain.models import AttemptResult, ClaimedDelivery, RecordOutcome
-from tidings.domain.outcomes import Verdict, classify
-from tidings.domain.retry import next_retry
 from tidings.storage.base import Store
 
 log = logging.getLogger(__name__)
 
 CLAIM_BATCH = 256
+# Claims shrink to this when the pacer cannot use what they bring (the backlog is
+# on a few busy endpoints), so the worker does not churn rows back to the queue.
+MIN_CLAIM = 16
 # Idle workers re-check the queue at least this often, for work queued by other
 # processes or falling due by schedule.
-IDLE_POLL_SECONDS = 0.25
-# A receiver that asked us to slow down waits at least this long, even where the
-# schedule says to retry at once.
-SLOW_DOWN_MINIMUM_SECONDS = 1.0
+IDLE_POLL_SECONDS = 0.05
+# A full worker looks again this soon even if no attempt has ended (deliveries
+# handed back by the pacer fall due again quickly).
+FULL_POLL_SECONDS = 0.01
+# How often held deliveries are reconsidered (rate limits refill, breakers close).
+PACING_POLL_SECONDS = 0.05
+
+# Told about every recorded batch, e.g. to send operational webhooks.
+RecordedHook = Callable[[Sequence[AttemptResult], RecordOutcome], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -46,14 +53,11 @@ class WorkerOptions:
     shutdown_grace: float = 10.0
     lease_seconds: float = 30.0
     disable_after_seconds: float = 5 * 24 * 3600
+    endpoint_concurrency: int = 32
 
     @property
     def lease_ms(self) -> int:
         return int(self.lease_seconds * 1000)
-
-
-# Told about every recorded batch, e.g. to send operational webhooks.
-RecordedHook = Callable[[Sequence[AttemptResult], RecordOutcome], Awaitable[None]]
 
 
 class Worker:
@@ -63,16 +67,26 @@ class Worker:
         self._store = store
         self._options = options
         self.on_recorded = on_recorded
+        # Held deliveries count against capacity; a quarter of it is the most that may
+        # sit waiting for busy endpoints, so others can always be claimed.
+        self._pacer = Pacer(options.endpoint_concurrency, max_held=options.concurrency // 4)
         self._wakeup = asyncio.Event()
         self._results: list[AttemptResult] = []
         self._results_ready = asyncio.Event()
         self._in_flight: dict[asyncio.Task[None], ClaimedDelivery] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self._slot_freed = asyncio.Event()
         self._rng = random.Random()
+        self._session: aiohttp.ClientSession | None = None
+        self._claim_size = CLAIM_BATCH
 
     def notify(self) -> None:
         """New work was committed in this process: look now rather than at the next poll."""
         self._wakeup.set()
+
+    @property
+    def _free(self) -> int:
+        return self._options.concurrency - len(self._in_flight) - self._pacer.waiting
 
     async def run(self, stopping: asyncio.Event) -> None:
         connector = aiohttp.TCPConnector(
@@ -82,48 +96,75 @@ class Worker:
         )
         # trust_env=False: proxy variables must not route deliveries around the guard.
         async with aiohttp.ClientSession(connector=connector, trust_env=False) as session:
+            self._session = session
             helpers = [
                 asyncio.create_task(self._flush_forever()),
                 asyncio.create_task(self._renew_leases_forever()),
+                asyncio.create_task(self._pace_forever()),
             ]
             try:
-                await self._claim_until(stopping, session)
+                await self._claim_until(stopping)
                 await self._drain()
             finally:
                 for helper in helpers:
                     helper.cancel()
                 await asyncio.gather(*helpers, return_exceptions=True)
+                await asyncio.gather(*self._background, return_exceptions=True)
                 await self._flush()
 
-    async def _claim_until(self, stopping: asyncio.Event, session: aiohttp.ClientSession) -> None:
-        lease_ms = self._options.lease_ms
+    # claiming -----------------------------------------------------------------
+    async def _claim_until(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
-            free = self._options.concurrency - len(self._in_flight)
+            free = self._free
             claimed: list[ClaimedDelivery] = []
+            wasted = False
             if free > 0:
                 self._wakeup.clear()
-                claimed = await self._claim(min(free, CLAIM_BATCH), lease_ms)
-                for delivery in claimed:
-                    self._start(session, delivery)
-            if free <= 0 or not claimed:
-                await self._idle(stopping, full=free <= 0)
+                claimed = await self._claim(min(free, self._claim_size))
+                wasted = bool(claimed) and self._admit(claimed) == len(claimed)
+                self._adapt_claim_size(wasted)
+            if free <= 0 or not claimed or wasted:
+                # Full, or all the due work is for endpoints that cannot take more:
+                # wait for an attempt to end rather than spin.
+                await self._idle(stopping, full=free <= 0 or wasted)
 
-    async def _claim(self, limit: int, lease_ms: int) -> list[ClaimedDelivery]:
+    def _adapt_claim_size(self, wasted: bool) -> None:
+        if wasted:
+            self._claim_size = max(MIN_CLAIM, self._claim_size // 2)
+        else:
+            self._claim_size = min(CLAIM_BATCH, self._claim_size * 2)
+
+    async def _claim(self, limit: int) -> list[ClaimedDelivery]:
         try:
-            return await self._store.claim_due(limit, lease_ms)
+            skip = self._pacer.saturated()
+            return await self._store.claim_due(limit, self._options.lease_ms, skip)
         except Exception as exc:  # the database may be briefly unavailable: retry later
             log.warning("claiming deliveries failed: %s", exc)
             return []
+
+    def _admit(self, claimed: list[ClaimedDelivery]) -> int:
+        """Start, hold or hand back each claimed delivery; return how many overflowed."""
+        deferred = []
+        overflow = 0
+        for delivery in claimed:
+            decision, wait = self._pacer.offer(delivery)
+            if decision == Decision.START:
+                self._start(delivery)
+            elif decision in (Decision.DEFER, Decision.PAUSE):
+                deferred.append((delivery, wait))
+                overflow += decision == Decision.DEFER
+        self._defer(deferred)
+        return overflow
 
     async def _idle(self, stopping: asyncio.Event, full: bool) -> None:
         waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stopping.wait())]
         if full:
             self._slot_freed.clear()
             waiters.append(asyncio.ensure_future(self._slot_freed.wait()))
+            timeout = FULL_POLL_SECONDS
         else:
+            timeout = await self._sleep_for()
             waiters.append(asyncio.ensure_future(self._wakeup.wait()))
-        timeout = IDLE_POLL_SECONDS if full else await self._sleep_for()
-        if not full:
             waiters.append(asyncio.ensure_future(self._store.wait_for_work(timeout)))
         _, pending = await asyncio.wait(waiters, timeout=timeout, return_when="FIRST_COMPLETED")
         for waiter in pending:
@@ -138,8 +179,9 @@ class Worker:
             return IDLE_POLL_SECONDS
         return min(max((due - now_ms()) / 1000, 0.001), IDLE_POLL_SECONDS)
 
-    def _start(self, session: aiohttp.ClientSession, delivery: ClaimedDelivery) -> None:
-        task = asyncio.create_task(self._attempt(session, delivery))
+    # attempts -----------------------------------------------------------------
+    def _start(self, delivery: ClaimedDelivery) -> None:
+        task = asyncio.create_task(self._attempt(delivery))
         self._in_flight[task] = delivery
         task.add_done_callback(self._finished)
 
@@ -147,41 +189,49 @@ class Worker:
         self._in_flight.pop(task, None)
         self._slot_freed.set()
 
-    async def _attempt(self, session: aiohttp.ClientSession, delivery: ClaimedDelivery) -> None:
+    async def _attempt(self, delivery: ClaimedDelivery) -> None:
+        assert self._session is not None
+        options = self._options
         outcome = await request.send(
-            session, delivery, self._options.request_timeout, self._options.policy
+            self._session, delivery, options.request_timeout, options.policy
         )
-        self._results.append(self._result(delivery, outcome))
+        self._results.append(attempt_result(delivery, outcome, options.retry_schedule, self._rng))
         self._results_ready.set()
+        seconds = outcome.duration_ms / 1000
+        self._act(self._pacer.finished(delivery, outcome.succeeded, seconds))
 
-    def _result(self, delivery: ClaimedDelivery, outcome: request.Outcome) -> AttemptResult:
-        finished = now_ms()
-        verdict = classify(outcome.status_code)
-        retry_at = None
-        if verdict in (Verdict.FAILED, Verdict.SLOW_DOWN):
-            slow = verdict == Verdict.SLOW_DOWN
-            decision = next_retry(
-                self._options.retry_schedule,
-                delivery.attempts_made + 1,
-                outcome.retry_after if slow else None,
-                self._rng,
-                minimum=SLOW_DOWN_MINIMUM_SECONDS if slow else 0.0,
-            )
-            if decision.retry:
-                retry_at = finished + int(decision.delay_seconds * 1000)
-        return AttemptResult(
-            attempt_id=ids.new_id(ids.ATTEMPT),
-            delivery=delivery,
-            succeeded=outcome.succeeded,
-            status_code=outcome.status_code,
-            response=outcome.response,
-            duration_ms=outcome.duration_ms,
-            error=outcome.error,
-            finished_at=finished,
-            retry_at=retry_at,
-            verdict=verdict,
-        )
+    def _act(self, released: Released) -> None:
+        for delivery in released.start:
+            self._start(delivery)
+        self._defer(released.defer)
 
+    def _defer(self, deferred: list[tuple[ClaimedDelivery, float]]) -> None:
+        """Hand deliveries back to the queue, due after their wait, no attempt spent."""
+        by_delay: dict[int, list[ClaimedDelivery]] = {}
+        for delivery, wait in deferred:
+            by_delay.setdefault(int(wait * 1000), []).append(delivery)
+        for delay_ms, deliveries in by_delay.items():
+            self._in_background(self._store.release(deliveries, delay_ms))
+
+    def _in_background(self, work: Awaitable[None]) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except Exception as exc:  # a lost hand-back only means waiting for the lease
+                log.warning("handing deliveries back failed: %s", exc)
+
+        task = asyncio.create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _pace_forever(self) -> None:
+        while True:
+            wait = self._pacer.next_poll_in()
+            await asyncio.sleep(min(wait if wait is not None else 1.0, PACING_POLL_SECONDS * 10))
+            self._act(self._pacer.poll())
+            self._pacer.forget_idle()
+
+    # recording ----------------------------------------------------------------
     async def _flush_forever(self) -> None:
         while True:
             await self._results_ready.wait()
@@ -209,32 +259,38 @@ class Worker:
                 log.error("reporting recorded attempts failed: %s", exc)
 
     async def _renew_leases_forever(self) -> None:
-        """Keep the leases of running attempts alive, so a slow but live attempt is
-        never taken for abandoned; a worker that dies stops renewing and its leases
-        lapse."""
+        """Keep the leases of running and held deliveries alive, so a slow but live
+        attempt is never taken for abandoned; a worker that dies stops renewing and
+        its leases lapse."""
         interval = self._options.lease_seconds / 3
         while True:
             await asyncio.sleep(interval)
-            running = list(self._in_flight.values())
-            if not running:
+            mine = [*self._in_flight.values(), *self._pacer.held()]
+            if not mine:
                 continue
             try:
-                await self._store.extend_leases(running, self._options.lease_ms)
+                await self._store.extend_leases(mine, self._options.lease_ms)
             except Exception as exc:
-                log.warning("renewing %d leases failed: %s", len(running), exc)
+                log.warning("renewing %d leases failed: %s", len(mine), exc)
 
+    # stopping -----------------------------------------------------------------
     async def _drain(self) -> None:
         """Let in-flight attempts finish within the grace period; hand back the rest."""
-        if not self._in_flight:
-            return
-        _, unfinished = await asyncio.wait(
-            list(self._in_flight), timeout=self._options.shutdown_grace
-        )
-        abandoned = [self._in_flight[task] for task in unfinished if task in self._in_flight]
+        held = self._pacer.take_all_waiting()
+        unfinished: set[asyncio.Task[None]] = set()
+        if self._in_flight:
+            _, unfinished = await asyncio.wait(
+                list(self._in_flight), timeout=self._options.shutdown_grace
+            )
+        abandoned = held + [self._in_flight[t] for t in unfinished if t in self._in_flight]
         for task in unfinished:
             task.cancel()
         await asyncio.gather(*unfinished, return_exceptions=True)
+        held += self._pacer.take_all_waiting()  # released by attempts that just finished
+        abandoned = list({d.delivery_key: d for d in abandoned + held}.values())
         if abandoned:
-            with contextlib.suppress(Exception):
-                await self._store.release(abandoned)
+            try:
+                await self._store.release(abandoned, 0)
+            except Exception as exc:
+                log.warning("handing back %d deliveries failed: %s", len(abandoned), exc)
             log.info("released %d unfinished deliveries", len(abandoned))

@@ -134,6 +134,8 @@ class ClaimedDelivery:
     payload: bytes
     secrets: list[str]
     headers: dict[str, str]
+    # Attempts per second the endpoint accepts (its `rateLimit`/`throttleRate`).
+    rate_limit: int | None = None
     # For operational webhooks about this delivery.
     app_id: str = ""
     app_uid: str | None = None

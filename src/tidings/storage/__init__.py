@@ -14,5 +14,7 @@ def open_store(database_url: str) -> Store:
 
         return SqliteStore(database_url)
     if database_url.startswith(("postgres://", "postgresql://")):
-        raise ValueError("the PostgreSQL backend is not available in this version yet")
+        from tidings.storage.postgres.store import PostgresStore
+
+        return PostgresStore(database_url)
     raise ValueError(f"unsupported database URL {database_url!r}: use sqlite:///path")

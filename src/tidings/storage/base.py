@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from tidings.domain.models import (
@@ -151,9 +151,12 @@ class Store(abc.ABC):
 
     # deliveries and attempts ---------------------------------------------------
     @abc.abstractmethod
-    async def claim_due(self, limit: int, lease_ms: int) -> list[ClaimedDelivery]:
+    async def claim_due(
+        self, limit: int, lease_ms: int, skip_endpoints: Collection[int] = ()
+    ) -> list[ClaimedDelivery]:
         """Lease up to `limit` due deliveries (pending and due, or sending with an
-        expired lease) under a fresh claim id."""
+        expired lease) under a fresh claim id, taking turns between endpoints and
+        leaving out `skip_endpoints` (those the worker cannot send more to now)."""
 
     @abc.abstractmethod
     async def record_attempts(
@@ -172,8 +175,9 @@ class Store(abc.ABC):
         (only where the claim id still matches)."""
 
     @abc.abstractmethod
-    async def release(self, deliveries: Sequence[ClaimedDelivery]) -> None:
-        """Hand claimed deliveries back, due now, without counting an attempt."""
+    async def release(self, deliveries: Sequence[ClaimedDelivery], delay_ms: int = 0) -> None:
+        """Hand claimed deliveries back, due after `delay_ms`, without counting an
+        attempt (shutdown, a paused endpoint, a full endpoint window)."""
 
     @abc.abstractmethod
     async def resend(self, message: Message, endpoint: Endpoint) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from tidings.domain.clock import now_ms
 from tidings.domain.errors import Conflict, InvalidInput
 from tidings.domain.models import Application, Message, MessageFilter
 from tidings.storage.base import CreatedMessage, EndpointSelector, Idempotency
-from tidings.storage.sqlite import rows
+from tidings.storage.sqlite import lanes, rows
 
 # An eventId is a deduplication key for this long, as an idempotency key is.
 DEDUP_WINDOW_MS = 24 * 3600 * 1000
@@ -35,6 +36,7 @@ def create(
         "VALUES (?, ?, ?, 1, ?, ?)",
         [(app.key, message.key, ep.key, message.created_at, message.created_at) for ep in chosen],
     )
+    lanes.wake(conn, [(ep.key, message.created_at) for ep in chosen])
     if idempotency is not None:
         conn.execute(
             "INSERT INTO idempotency (app_key, key, fingerprint, msg_key, created_at) "
@@ -48,10 +50,16 @@ def _replay(
     conn: sqlite3.Connection, app: Application, idempotency: Idempotency
 ) -> CreatedMessage | None:
     row = conn.execute(
-        "SELECT fingerprint, msg_key FROM idempotency WHERE app_key = ? AND key = ?",
+        "SELECT fingerprint, msg_key, created_at FROM idempotency WHERE app_key = ? AND key = ?",
         (app.key, idempotency.key),
     ).fetchone()
     if row is None:
+        return None
+    if row["created_at"] <= now_ms() - DEDUP_WINDOW_MS:
+        # Keys are kept for 24 h; an older one is free to be used again.
+        conn.execute(
+            "DELETE FROM idempotency WHERE app_key = ? AND key = ?", (app.key, idempotency.key)
+        )
         return None
     if row["fingerprint"] != idempotency.fingerprint:
         raise InvalidInput(

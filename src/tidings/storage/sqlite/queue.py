@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from tidings.domain.clock import now_ms
 from tidings.domain.models import (
@@ -20,28 +20,58 @@ from tidings.domain.models import (
 from tidings.domain.outcomes import Verdict
 from tidings.domain.statuses import DeliveryStatus, TriggerType
 from tidings.storage.base import EndpointSelector
-from tidings.storage.sqlite import rows
+from tidings.storage.sqlite import lanes, rows
 
 # Deliveries of a disabled endpoint wait here, out of the worker's sight, until
 # the endpoint is enabled again; nothing is lost and no attempt is spent.
 PARKED = 1 << 62
 
-_CLAIM = """
-UPDATE delivery SET status = 3, claim_id = :claim, due_at = :lease_until, updated_at = :now
-WHERE key IN (
-    SELECT key FROM delivery WHERE status IN (1, 3) AND due_at <= :now
-    ORDER BY due_at LIMIT :limit
-)
+_LEASE = """
+UPDATE delivery SET status = 3, claim_id = ?, due_at = ?, updated_at = ?
+WHERE key IN ({keys})
 RETURNING key, app_key, msg_key, endpoint_key, attempts, trigger_type
 """
 
 
-def claim_due(conn: sqlite3.Connection, limit: int, lease_ms: int) -> list[ClaimedDelivery]:
+def _pick_fairly(
+    conn: sqlite3.Connection, now: int, limit: int, skip: Collection[int]
+) -> tuple[list[int], list[int]]:
+    """Keys of due deliveries, shared between the due lanes; and the lanes visited.
+
+    Each lane gets an equal share first; what a lane cannot use goes to the lanes
+    that filled theirs, so a lone busy endpoint still gets whole batches."""
+    due = lanes.due(conn, now, skip)
+    if not due:
+        return [], []
+    share = max(limit // len(due), 1)
+    keys: list[int] = []
+    hungry = []
+    # Only lanes actually served count as visited: the rest keep their turn.
+    visited = due[: max(limit // share, 1)]
+    for endpoint_key in visited:
+        picked = lanes.pick(conn, endpoint_key, now, min(share, limit - len(keys)))
+        keys += picked
+        if len(picked) == share:
+            hungry.append(endpoint_key)
+    for endpoint_key in hungry:
+        if len(keys) >= limit:
+            break
+        more = lanes.pick(conn, endpoint_key, now, share + limit - len(keys))
+        keys += more[share:]
+    return keys, visited
+
+
+def claim_due(
+    conn: sqlite3.Connection, limit: int, lease_ms: int, skip: Collection[int]
+) -> list[ClaimedDelivery]:
     now = now_ms()
     claim = secrets.randbits(62)
-    leased = conn.execute(
-        _CLAIM, {"claim": claim, "lease_until": now + lease_ms, "now": now, "limit": limit}
-    ).fetchall()
+    keys, visited = _pick_fairly(conn, now, limit, skip)
+    leased = []
+    if keys:
+        statement = _LEASE.format(keys=",".join("?" * len(keys)))
+        leased = conn.execute(statement, (claim, now + lease_ms, now, *keys)).fetchall()
+    lanes.settle(conn, visited, now)
     if not leased:
         return []
     messages = _by_key(
@@ -101,6 +131,7 @@ def _claimed(
         headers=endpoint.headers,
         endpoint_uid=endpoint.uid,
         event_id=message["event_id"],
+        rate_limit=endpoint.throttle_rate,
     )
 
 
@@ -132,6 +163,9 @@ def record_attempts(
 ) -> RecordOutcome:
     conn.executemany(_INSERT_ATTEMPT, [_attempt_row(result) for result in results])
     conn.executemany(_ADVANCE, [_advance_row(result) for result in results])
+    lanes.wake(
+        conn, [(r.delivery.endpoint_key, r.retry_at) for r in results if r.retry_at is not None]
+    )
     outcome = RecordOutcome()
     _track_health(conn, results)
     now = now_ms()
@@ -208,13 +242,15 @@ def park_for_endpoint(conn: sqlite3.Connection, endpoint_key: int) -> None:
     )
 
 
-def release(conn: sqlite3.Connection, deliveries: Sequence[ClaimedDelivery]) -> None:
+def release(conn: sqlite3.Connection, deliveries: Sequence[ClaimedDelivery], delay_ms: int) -> None:
     now = now_ms()
+    due = now + delay_ms
     conn.executemany(
         "UPDATE delivery SET status = 1, due_at = ?, claim_id = NULL, updated_at = ? "
         "WHERE key = ? AND claim_id = ?",
-        [(now, now, d.delivery_key, d.claim_id) for d in deliveries],
+        [(due, now, d.delivery_key, d.claim_id) for d in deliveries],
     )
+    lanes.wake(conn, [(d.endpoint_key, due) for d in deliveries])
 
 
 def resend(conn: sqlite3.Connection, app_key: int, msg_key: int, endpoint_key: int) -> None:
@@ -231,15 +267,18 @@ def resend(conn: sqlite3.Connection, app_key: int, msg_key: int, endpoint_key: i
         """,
         (app_key, msg_key, endpoint_key, now, now),
     )
+    lanes.wake(conn, [(endpoint_key, now)])
 
 
 def unpark(conn: sqlite3.Connection, endpoint_key: int) -> None:
     now = now_ms()
-    conn.execute(
+    cursor = conn.execute(
         "UPDATE delivery SET due_at = ?, updated_at = ? "
         "WHERE endpoint_key = ? AND status = 1 AND due_at = ?",
         (now, now, endpoint_key, PARKED),
     )
+    if cursor.rowcount:
+        lanes.wake(conn, [(endpoint_key, now)])
 
 
 def cancel_for_endpoint(conn: sqlite3.Connection, endpoint_key: int) -> None:
@@ -248,6 +287,12 @@ def cancel_for_endpoint(conn: sqlite3.Connection, endpoint_key: int) -> None:
         "WHERE endpoint_key = ? AND status IN (1, 3)",
         (now_ms(), endpoint_key),
     )
+
+
+def _woken(conn: sqlite3.Connection, count: int, endpoint_key: int, now: int) -> int:
+    if count:
+        lanes.wake(conn, [(endpoint_key, now)])
+    return count
 
 
 def recover(conn: sqlite3.Connection, endpoint_key: int, since: int, until: int | None) -> int:
@@ -262,7 +307,7 @@ def recover(conn: sqlite3.Connection, endpoint_key: int, since: int, until: int 
         """,
         (now, now, endpoint_key, since, until if until is not None else PARKED),
     )
-    return cursor.rowcount
+    return _woken(conn, cursor.rowcount, endpoint_key, now)
 
 
 def replay_missing(
@@ -287,4 +332,4 @@ def replay_missing(
         "updated_at) VALUES (?, ?, ?, 1, 1, ?, ?)",
         [(endpoint.app_key, key, endpoint.key, now, now) for key in chosen],
     )
-    return len(chosen)
+    return _woken(conn, len(chosen), endpoint.key, now)

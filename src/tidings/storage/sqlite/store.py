@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar
 
 from tidings.domain.clock import now_ms
@@ -109,6 +109,7 @@ class SqliteStore(Store):
 
     # tokens ------------------------------------------------------------------
     async def add_token(self, token_hash: str, name: str) -> None:
+        @_unique("that token")
         def add(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO token (hash, name, created_at) VALUES (?, ?, ?)",
@@ -250,6 +251,12 @@ class SqliteStore(Store):
             for fixed in ("id", "app_key", "created_at"):
                 values.pop(fixed)
             assignments = ", ".join(f"{name} = :{name}" for name in values)
+            if not endpoint.disabled:
+                # Re-enabled: the old run of failures no longer counts against it.
+                conn.execute(
+                    "UPDATE endpoint SET failing_since = NULL WHERE key = ? AND disabled = 1",
+                    (endpoint.key,),
+                )
             conn.execute(
                 f"UPDATE endpoint SET {assignments} WHERE key = :key",
                 {**values, "key": endpoint.key},
@@ -303,25 +310,37 @@ class SqliteStore(Store):
         )
 
     # deliveries and attempts -----------------------------------------------------
-    async def claim_due(self, limit: int, lease_ms: int) -> list[ClaimedDelivery]:
-        return await self._writer.run(functools.partial(queue.claim_due, limit=limit,
-                                                        lease_ms=lease_ms))  # fmt: skip
+    async def claim_due(
+        self, limit: int, lease_ms: int, skip_endpoints: Collection[int] = ()
+    ) -> list[ClaimedDelivery]:
+        return await self._writer.run(
+            functools.partial(queue.claim_due, limit=limit, lease_ms=lease_ms,
+                              skip=tuple(skip_endpoints)),
+            durable=False,  # a forgotten claim only means the delivery is claimed again
+        )  # fmt: skip
 
     async def record_attempts(
         self, results: Sequence[AttemptResult], disable_after_ms: int
     ) -> RecordOutcome:
         return await self._writer.run(
             functools.partial(queue.record_attempts, results=results,
-                              disable_after_ms=disable_after_ms)
+                              disable_after_ms=disable_after_ms),
+            # Losing these to a power cut (not a crash) means the deliveries are sent
+            # again, which at-least-once delivery allows; it saves an fsync per batch.
+            durable=False,
         )  # fmt: skip
 
     async def extend_leases(self, deliveries: Sequence[ClaimedDelivery], lease_ms: int) -> None:
         await self._writer.run(
-            functools.partial(queue.extend_leases, deliveries=deliveries, lease_ms=lease_ms)
+            functools.partial(queue.extend_leases, deliveries=deliveries, lease_ms=lease_ms),
+            durable=False,
         )
 
-    async def release(self, deliveries: Sequence[ClaimedDelivery]) -> None:
-        await self._writer.run(functools.partial(queue.release, deliveries=deliveries))
+    async def release(self, deliveries: Sequence[ClaimedDelivery], delay_ms: int = 0) -> None:
+        await self._writer.run(
+            functools.partial(queue.release, deliveries=deliveries, delay_ms=delay_ms),
+            durable=False,
+        )
 
     async def resend(self, message: Message, endpoint: Endpoint) -> None:
         await self._writer.run(
@@ -331,7 +350,12 @@ class SqliteStore(Store):
 
     async def recover(self, endpoint: Endpoint, since: int, until: int | None) -> int:
         return await self._writer.run(
-            functools.partial(queue.recover, endpoint_key=endpoint.key, since=since, until=until)
+            functools.partial(
+                queue.recover,
+                endpoint_key=endpoint.key,
+                since=since,
+                until=until,
+            )
         )
 
     async def replay_missing(
@@ -343,8 +367,8 @@ class SqliteStore(Store):
         )  # fmt: skip
 
     async def next_due_at(self) -> int | None:
-        row = self._one("SELECT min(due_at) FROM delivery WHERE status IN (1, 3)")
-        return None if row is None or row[0] is None else int(row[0])
+        row = self._one("SELECT min(next_check) FROM lane")
+        return None if row is None or row[0] is None or row[0] >= queue.PARKED else int(row[0])
 
     async def list_attempts(self, app: Application, query: AttemptFilter) -> Page[Attempt]:
         walk = pagination.walk(query.iterator, False, query.limit)

@@ -23,7 +23,8 @@ from tidings.storage.sqlite.connection import connect
 
 T = TypeVar("T")
 Operation = Callable[[sqlite3.Connection], Any]
-_Job = tuple[Operation, asyncio.Future[Any], asyncio.AbstractEventLoop]
+# (operation, caller's future, caller's loop, whether it must survive power loss)
+_Job = tuple[Operation, asyncio.Future[Any], asyncio.AbstractEventLoop, bool]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class GroupCommitWriter:
             target=self._serve, name="tidings-sqlite-writer", daemon=True
         )
         self._conn: sqlite3.Connection | None = None
+        self._durable = True  # connect() sets synchronous=FULL
 
     def start(self) -> None:
         self._conn = connect(self._path)
@@ -53,11 +55,17 @@ class GroupCommitWriter:
             self._conn.close()
             self._conn = None
 
-    async def run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `operation` in the next group; return once its group has committed."""
+    async def run(self, operation: Callable[[sqlite3.Connection], T], durable: bool = True) -> T:
+        """Run `operation` in the next group; return once its group has committed.
+
+        A durable group is fsynced before anyone is answered (synchronous=FULL).
+        Bookkeeping a crash can safely forget (claims, leases) may pass
+        `durable=False`: a group of only such jobs commits without an fsync, which
+        in WAL mode still survives a crash of the process, though not of the machine.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put((operation, future, loop))
+        self._jobs.put((operation, future, loop, durable))
         return await future
 
     def _serve(self) -> None:
@@ -87,8 +95,9 @@ class GroupCommitWriter:
         conn = self._conn
         outcomes: list[tuple[bool, Any]] = []
         try:
+            self._set_durability(any(durable for _, _, _, durable in group))
             conn.execute("BEGIN IMMEDIATE")
-            outcomes = [self._run_one(conn, operation) for operation, _, _ in group]
+            outcomes = [self._run_one(conn, operation) for operation, _, _, _ in group]
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             log.error("SQLite group commit failed: %s", exc)
@@ -96,8 +105,14 @@ class GroupCommitWriter:
                 conn.execute("ROLLBACK")
             failure = StorageUnavailable(f"database write failed: {exc}")
             outcomes = [(False, failure)] * len(group)
-        for (_, future, loop), outcome in zip(group, outcomes, strict=True):
+        for (_, future, loop, _), outcome in zip(group, outcomes, strict=True):
             loop.call_soon_threadsafe(_settle, future, outcome)
+
+    def _set_durability(self, durable: bool) -> None:
+        if durable != self._durable:
+            assert self._conn is not None
+            self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            self._durable = durable
 
     @staticmethod
     def _run_one(conn: sqlite3.Connection, operation: Operation) -> tuple[bool, Any]:

@@ -1,0 +1,1 @@
+"""The PostgreSQL backend: asyncpg, SKIP LOCKED claims, LISTEN/NOTIFY wake-ups."""

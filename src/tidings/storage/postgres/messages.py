@@ -1,0 +1,128 @@
+"""Creating a message on PostgreSQL: idempotency, eventId deduplication, fan-out.
+
+Everything here runs inside one transaction of the caller's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tidings.domain.errors import Conflict, InvalidInput
+from tidings.domain.models import Application, Message
+from tidings.storage.base import CreatedMessage, EndpointSelector, Idempotency
+from tidings.storage.postgres import lanes, rows
+from tidings.storage.postgres.notify import Announcer
+
+# An eventId, like an idempotency key, deduplicates for this long.
+DEDUP_WINDOW_MS = 24 * 3600 * 1000
+# The first key of the two-key advisory locks that serialise messages sharing an
+# eventId (two-key locks never collide with the migrations' one-key lock).
+EVENT_ID_LOCK_SPACE = 0x65_76_69_64  # "evid"
+
+# Taking the key first makes concurrent requests with one key race on this row:
+# the loser's INSERT waits for the winner's transaction, then finds its row. An
+# expired row (older than the window) is taken over in place.
+_CLAIM_KEY = """
+INSERT INTO idempotency (app_key, key, fingerprint, msg_key, created_at)
+VALUES ($1, $2, $3, NULL, $4)
+ON CONFLICT (app_key, key) DO UPDATE
+    SET fingerprint = excluded.fingerprint, msg_key = NULL, created_at = excluded.created_at
+    WHERE idempotency.created_at <= $5
+RETURNING true
+"""
+_EARLIER = "SELECT fingerprint, msg_key FROM idempotency WHERE app_key = $1 AND key = $2"
+_ORIGINAL = f"""
+SELECT {rows.columns(rows.MESSAGE)},
+    (SELECT count(*) FROM delivery WHERE delivery.msg_key = message.key) AS deliveries
+FROM message WHERE key = $1
+"""
+
+# SQLite serialises all writers; here two transactions could both find an eventId
+# free, so each first takes a lock named after (application, eventId).
+_LOCK_EVENT_ID = "SELECT pg_advisory_xact_lock($1, hashtext($2::bigint || ':' || $3::text))"
+_EVENT_ID_TAKEN = """
+SELECT EXISTS (SELECT 1 FROM message WHERE app_key = $1 AND event_id = $2 AND created_at > $3)
+"""
+
+_ENDPOINTS = f"SELECT {rows.columns(rows.ENDPOINT)} FROM endpoint WHERE app_key = $1"
+
+# The message, its deliveries and the idempotency record's pointer, in one statement.
+_INSERT = """
+WITH inserted AS (
+    INSERT INTO message (id, app_key, event_type, event_id, payload, channels, tags, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    RETURNING key
+), queued AS (
+    INSERT INTO delivery (app_key, msg_key, endpoint_key, status, due_at, updated_at)
+    SELECT $2, inserted.key, endpoint_key, 1, $8, $8
+    FROM inserted, unnest($9::bigint[]) AS endpoint_key
+), remembered AS (
+    UPDATE idempotency SET msg_key = inserted.key FROM inserted
+    WHERE idempotency.app_key = $2 AND idempotency.key = $10
+)
+SELECT key FROM inserted
+"""
+
+
+async def create(
+    conn: Any,
+    app: Application,
+    message: Message,
+    select: EndpointSelector,
+    idempotency: Idempotency | None,
+    announce: Announcer,
+) -> CreatedMessage:
+    if idempotency is not None and not await _claim_key(conn, app, idempotency, message):
+        return await _replay(conn, app, idempotency)
+    await _reject_duplicate_event_id(conn, app, message)
+    endpoints = [rows.endpoint(row) for row in await conn.fetch(_ENDPOINTS, app.key)]
+    chosen = select(endpoints, message)
+    message.key = await conn.fetchval(
+        _INSERT,
+        message.id, app.key, message.event_type, message.event_id, message.payload,
+        message.channels, message.tags, message.created_at, [ep.key for ep in chosen],
+        idempotency.key if idempotency else None,
+    )  # fmt: skip
+    if chosen:
+        await lanes.wake(conn, [(ep.key, message.created_at) for ep in chosen])
+        await announce(conn)
+    return CreatedMessage(message=message, created=True, deliveries=len(chosen))
+
+
+async def _claim_key(
+    conn: Any, app: Application, idempotency: Idempotency, message: Message
+) -> bool:
+    """True when this request owns the key; False when an earlier one does."""
+    expired_before = message.created_at - DEDUP_WINDOW_MS
+    claimed = await conn.fetchval(
+        _CLAIM_KEY, app.key, idempotency.key, idempotency.fingerprint, message.created_at,
+        expired_before,
+    )  # fmt: skip
+    return bool(claimed)
+
+
+async def _replay(conn: Any, app: Application, idempotency: Idempotency) -> CreatedMessage:
+    earlier = await conn.fetchrow(_EARLIER, app.key, idempotency.key)
+    if earlier is None or earlier["msg_key"] is None:
+        # Not reachable while keys are only ever claimed and filled in one transaction.
+        raise Conflict("the idempotency-key is in use by a request still in progress")
+    if earlier["fingerprint"] != idempotency.fingerprint:
+        raise InvalidInput(
+            "idempotency-key was already used with a different request body",
+            field="idempotency-key",
+        )
+    original = await conn.fetchrow(_ORIGINAL, earlier["msg_key"])
+    if original is None:
+        raise Conflict("the message this idempotency-key created no longer exists")
+    return CreatedMessage(
+        message=rows.message(original), created=False, deliveries=original["deliveries"]
+    )
+
+
+async def _reject_duplicate_event_id(conn: Any, app: Application, message: Message) -> None:
+    if message.event_id is None:
+        return
+    await conn.execute(_LOCK_EVENT_ID, EVENT_ID_LOCK_SPACE, app.key, message.event_id)
+    window_start = message.created_at - DEDUP_WINDOW_MS
+    if await conn.fetchval(_EVENT_ID_TAKEN, app.key, message.event_id, window_start):
+        raise Conflict(f"a message with eventId {message.event_id!r} already exists")

@@ -1,0 +1,337 @@
+"""The PostgreSQL backend of the Store interface.
+
+One asyncpg pool serves every call; each method is one statement (autocommit)
+or one transaction. Workers additionally hold one LISTEN connection, opened on
+their first wait for work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from typing import Any, TypeVar
+
+from tidings.domain.clock import now_ms
+from tidings.domain.errors import StorageUnavailable
+from tidings.domain.models import (
+    Application,
+    Attempt,
+    AttemptFilter,
+    AttemptResult,
+    ClaimedDelivery,
+    Destination,
+    Endpoint,
+    EventType,
+    Message,
+    MessageFilter,
+    Page,
+    RecordOutcome,
+)
+from tidings.domain.statuses import DeliveryStatus
+from tidings.storage import pagination
+from tidings.storage.base import CreatedMessage, EndpointSelector, Idempotency, Store
+from tidings.storage.postgres import claim, lanes, messages, queries, queue, rows
+from tidings.storage.postgres.connection import connect, create_pool, translated
+from tidings.storage.postgres.filters import (
+    Params,
+    attempt_clauses,
+    message_clauses,
+    page_query,
+    time_clauses,
+)
+from tidings.storage.postgres.migrate import migrate
+from tidings.storage.postgres.notify import Announcer, WorkListener
+
+T = TypeVar("T")
+
+MIN_CONNECTIONS = 1
+MAX_CONNECTIONS = 10
+CLOSE_TIMEOUT_SECONDS = 10.0
+
+
+class PostgresStore(Store):
+    def __init__(
+        self,
+        url: str,
+        min_connections: int = MIN_CONNECTIONS,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
+        self._url = url
+        self._pool_size = (min_connections, max_connections)
+        self._pool: Any = None
+        self._announce = Announcer()
+        self._listener = WorkListener(lambda: connect(url, "tidings-listener"))
+
+    # lifecycle ---------------------------------------------------------------
+    async def open(self) -> None:
+        async with translated(None):
+            conn = await connect(self._url, "tidings-migrate")
+            try:
+                await migrate(conn)
+            finally:
+                await conn.close()
+            self._pool = await create_pool(self._url, *self._pool_size)
+
+    async def close(self) -> None:
+        await self._listener.close()
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        try:
+            await asyncio.wait_for(pool.close(), CLOSE_TIMEOUT_SECONDS)
+        except Exception:
+            pool.terminate()
+
+    async def ping(self) -> None:
+        await self._fetchval(queries.PING)
+
+    # The parameter's name is the interface's.
+    async def wait_for_work(self, timeout: float) -> None:  # noqa: ASYNC109
+        await self._listener.wait(timeout)
+
+    # plumbing ----------------------------------------------------------------
+    def _ready_pool(self) -> Any:
+        if self._pool is None:
+            raise StorageUnavailable("the store is not open")
+        return self._pool
+
+    async def _fetch(self, sql: str, *args: Any) -> list[rows.Row]:
+        pool = self._ready_pool()
+        async with translated(pool):
+            return list(await pool.fetch(sql, *args))
+
+    async def _fetchrow(self, sql: str, *args: Any) -> rows.Row | None:
+        pool = self._ready_pool()
+        async with translated(pool):
+            row: rows.Row | None = await pool.fetchrow(sql, *args)
+            return row
+
+    async def _fetchval(self, sql: str, *args: Any, conflict: str | None = None) -> Any:
+        pool = self._ready_pool()
+        async with translated(pool, conflict):
+            return await pool.fetchval(sql, *args)
+
+    async def _execute(self, sql: str, *args: Any, conflict: str | None = None) -> None:
+        pool = self._ready_pool()
+        async with translated(pool, conflict):
+            await pool.execute(sql, *args)
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self, conflict: str | None = None) -> AsyncIterator[Any]:
+        pool = self._ready_pool()
+        async with translated(pool, conflict), pool.acquire() as conn, conn.transaction():
+            yield conn
+
+    async def _connection(self, work: Callable[[Any], Awaitable[T]]) -> T:
+        """Run `work(conn)` on one pooled connection, outside any transaction."""
+        pool = self._ready_pool()
+        async with translated(pool), pool.acquire() as conn:
+            return await work(conn)
+
+    async def _page(
+        self, select: str, where: list[str], p: Params, walk: pagination.Walk, key: str,
+        convert: Callable[[rows.Row], T],
+    ) -> Page[T]:  # fmt: skip
+        found = await self._fetch(page_query(select, where, p, walk, key), *p.values)
+        return pagination.build_page(walk, [(row["key"], convert(row)) for row in found])
+
+    # tokens ------------------------------------------------------------------
+    async def add_token(self, token_hash: str, name: str) -> None:
+        await self._execute(queries.ADD_TOKEN, token_hash, name, now_ms(), conflict="the token")
+
+    async def has_token(self, token_hash: str) -> bool:
+        return bool(await self._fetchval(queries.HAS_TOKEN, token_hash))
+
+    async def count_tokens(self) -> int:
+        return int(await self._fetchval(queries.COUNT_TOKENS))
+
+    # applications ------------------------------------------------------------
+    async def create_application(self, app: Application) -> Application:
+        app.key = await self._fetchval(
+            queries.INSERT_APPLICATION, app.id, *rows.application_params(app), app.created_at,
+            conflict=f"an application with uid {app.uid!r}",
+        )  # fmt: skip
+        return app
+
+    async def get_application(self, id_or_uid: str) -> Application | None:
+        row = await self._fetchrow(queries.GET_APPLICATION, id_or_uid)
+        return rows.application(row) if row else None
+
+    async def list_applications(
+        self, limit: int, iterator: str | None, ascending: bool
+    ) -> Page[Application]:
+        walk = pagination.walk(iterator, ascending, limit)
+        return await self._page(
+            queries.LIST_APPLICATIONS, [], Params(), walk, "key", rows.application
+        )
+
+    async def update_application(self, app: Application) -> Application:
+        await self._execute(
+            queries.UPDATE_APPLICATION, *rows.application_params(app), app.key,
+            conflict=f"an application with uid {app.uid!r}",
+        )  # fmt: skip
+        return app
+
+    async def delete_application(self, app: Application) -> None:
+        await self._execute(queries.DELETE_APPLICATION, app.key)
+
+    # event types -------------------------------------------------------------
+    async def create_event_type(self, event_type: EventType) -> EventType:
+        await self._execute(
+            queries.INSERT_EVENT_TYPE, *rows.event_type_params(event_type), event_type.created_at,
+            conflict=f"an event type named {event_type.name!r}",
+        )  # fmt: skip
+        return event_type
+
+    async def get_event_type(self, name: str) -> EventType | None:
+        row = await self._fetchrow(queries.GET_EVENT_TYPE, name)
+        return rows.event_type(row) if row else None
+
+    async def list_event_types(
+        self, limit: int, iterator: str | None, ascending: bool, include_archived: bool
+    ) -> Page[EventType]:
+        walk = pagination.walk(iterator, ascending, limit)
+        where = [] if include_archived else ["NOT archived"]
+        return await self._page(
+            queries.LIST_EVENT_TYPES, where, Params(), walk, "key", rows.event_type
+        )
+
+    async def update_event_type(self, event_type: EventType) -> EventType:
+        await self._execute(queries.UPDATE_EVENT_TYPE, *rows.event_type_params(event_type))
+        return event_type
+
+    async def delete_event_type(self, name: str) -> None:
+        await self._execute(queries.DELETE_EVENT_TYPE, name)
+
+    # endpoints ---------------------------------------------------------------
+    async def create_endpoint(self, endpoint: Endpoint) -> Endpoint:
+        endpoint.key = await self._fetchval(
+            queries.INSERT_ENDPOINT, *rows.endpoint_params(endpoint).values(),
+            conflict=f"an endpoint with uid {endpoint.uid!r}",
+        )  # fmt: skip
+        return endpoint
+
+    async def get_endpoint(self, app: Application, id_or_uid: str) -> Endpoint | None:
+        row = await self._fetchrow(queries.GET_ENDPOINT, app.key, id_or_uid)
+        return rows.endpoint(row) if row else None
+
+    async def list_endpoints(
+        self, app: Application, limit: int, iterator: str | None, ascending: bool
+    ) -> Page[Endpoint]:
+        walk = pagination.walk(iterator, ascending, limit)
+        p = Params()
+        where = [f"app_key = {p(app.key)}"]
+        return await self._page(queries.LIST_ENDPOINTS, where, p, walk, "key", rows.endpoint)
+
+    async def update_endpoint(self, endpoint: Endpoint) -> Endpoint:
+        values = rows.endpoint_params(endpoint)
+        changed = [value for name, value in values.items() if name not in queries.ENDPOINT_FIXED]
+        async with self._transaction(conflict=f"an endpoint with uid {endpoint.uid!r}") as conn:
+            if not endpoint.disabled:
+                # Re-enabled: the old run of failures no longer counts against it.
+                await conn.execute(
+                    "UPDATE endpoint SET failing_since = NULL WHERE key = $1 AND disabled",
+                    endpoint.key,
+                )
+            await conn.execute(queries.UPDATE_ENDPOINT, endpoint.key, *changed)
+            if not endpoint.disabled:
+                await queue.unpark(conn, endpoint)
+        return endpoint
+
+    async def delete_endpoint(self, endpoint: Endpoint) -> None:
+        async with self._transaction() as conn:
+            await queue.cancel_for_endpoint(conn, endpoint)
+            await conn.execute(queries.DELETE_ENDPOINT, endpoint.key)
+
+    # messages ----------------------------------------------------------------
+    async def create_message(
+        self,
+        app: Application,
+        message: Message,
+        select: EndpointSelector,
+        idempotency: Idempotency | None,
+    ) -> CreatedMessage:
+        async with self._transaction() as conn:
+            return await messages.create(conn, app, message, select, idempotency, self._announce)
+
+    async def get_message(self, app: Application, id_or_event_id: str) -> Message | None:
+        row = await self._fetchrow(queries.GET_MESSAGE, app.key, id_or_event_id)
+        return rows.message(row) if row else None
+
+    async def list_messages(self, app: Application, query: MessageFilter) -> Page[Message]:
+        walk = pagination.walk(query.iterator, False, query.limit)
+        p = Params()
+        where = [f"app_key = {p(app.key)}", *message_clauses(p, query)]
+        where += time_clauses(p, "created_at", query.before, query.after)
+        return await self._page(queries.LIST_MESSAGES, where, p, walk, "key", rows.message)
+
+    # deliveries and attempts -------------------------------------------------
+    async def claim_due(
+        self, limit: int, lease_ms: int, skip_endpoints: Collection[int] = ()
+    ) -> list[ClaimedDelivery]:
+        pool = self._ready_pool()
+        return await self._connection(
+            lambda conn: claim.claim_due(conn, pool, limit, lease_ms, skip_endpoints)
+        )
+
+    async def record_attempts(
+        self, results: Sequence[AttemptResult], disable_after_ms: int
+    ) -> RecordOutcome:
+        async with self._transaction() as conn:
+            return await queue.record_attempts(conn, results, disable_after_ms)
+
+    async def extend_leases(self, deliveries: Sequence[ClaimedDelivery], lease_ms: int) -> None:
+        await self._connection(lambda conn: queue.extend_leases(conn, deliveries, lease_ms))
+
+    async def release(self, deliveries: Sequence[ClaimedDelivery], delay_ms: int = 0) -> None:
+        async with self._transaction() as conn:
+            await queue.release(conn, deliveries, delay_ms)
+
+    async def resend(self, message: Message, endpoint: Endpoint) -> None:
+        async with self._transaction() as conn:
+            await queue.resend(conn, message.app_key, message.key, endpoint.key, self._announce)
+
+    async def recover(self, endpoint: Endpoint, since: int, until: int | None) -> int:
+        async with self._transaction() as conn:
+            return await queue.recover(conn, endpoint, since, until, self._announce)
+
+    async def replay_missing(
+        self, endpoint: Endpoint, since: int, until: int | None, select: EndpointSelector
+    ) -> int:
+        async with self._transaction() as conn:
+            return await queue.replay_missing(conn, endpoint, since, until, select, self._announce)
+
+    async def next_due_at(self) -> int | None:
+        due = await self._fetchval(lanes.NEXT_CHECK)
+        return None if due is None or due >= lanes.NEVER else int(due)
+
+    async def list_attempts(self, app: Application, query: AttemptFilter) -> Page[Attempt]:
+        walk = pagination.walk(query.iterator, False, query.limit)
+        p = Params()
+        where = attempt_clauses(p, app, query)
+        return await self._page(queries.LIST_ATTEMPTS, where, p, walk, "attempt.key", rows.attempt)
+
+    async def get_attempt(self, app: Application, msg: Message, attempt_id: str) -> Attempt | None:
+        row = await self._fetchrow(queries.GET_ATTEMPT, attempt_id, msg.key, app.key)
+        return rows.attempt(row) if row else None
+
+    async def list_destinations(
+        self, app: Application, msg: Message, limit: int, iterator: str | None
+    ) -> Page[Destination]:
+        walk = pagination.walk(iterator, True, limit)
+        p = Params()
+        where = [f"delivery.msg_key = {p(msg.key)}", f"delivery.app_key = {p(app.key)}"]
+        return await self._page(
+            queries.LIST_DESTINATIONS, where, p, walk, "endpoint.key", _destination
+        )
+
+
+def _destination(row: rows.Row) -> Destination:
+    status = DeliveryStatus(row["d_status"])
+    pending = status == DeliveryStatus.PENDING and row["d_due"] != queue.PARKED
+    return Destination(
+        endpoint=rows.endpoint(row),
+        status=status,
+        next_attempt_at=row["d_due"] if pending else None,
+    )

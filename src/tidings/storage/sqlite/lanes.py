@@ -1,0 +1,75 @@
+"""Per-endpoint lanes: the order in which claims visit endpoints.
+
+A lane's `next_check` is a lower bound on when its endpoint next has a delivery
+due. Anything that makes a delivery due sooner lowers it (`wake`); a claim that
+visits a lane raises it back to the truth (`settle`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection, Iterable
+
+# How many endpoints one claim visits at most.
+LANES_PER_CLAIM = 64
+NEVER = 1 << 62
+
+_WAKE = """
+INSERT INTO lane (endpoint_key, next_check) VALUES (?, ?)
+ON CONFLICT (endpoint_key) DO UPDATE SET next_check = min(next_check, excluded.next_check)
+"""
+
+
+def wake(conn: sqlite3.Connection, due: Iterable[tuple[int, int]]) -> None:
+    """Record that each `(endpoint_key, due_at)` has a delivery due at that time."""
+    earliest: dict[int, int] = {}
+    for endpoint_key, due_at in due:
+        earliest[endpoint_key] = min(due_at, earliest.get(endpoint_key, due_at))
+    conn.executemany(_WAKE, earliest.items())
+
+
+def due(conn: sqlite3.Connection, now: int, skip: Collection[int]) -> list[int]:
+    """Endpoints that may have deliveries due, least recently served first, leaving
+    out `skip` (endpoints the claiming worker cannot send more to now)."""
+    skipping = f"AND endpoint_key NOT IN ({','.join('?' * len(skip))})" if skip else ""
+    return [
+        row[0]
+        for row in conn.execute(
+            f"SELECT endpoint_key FROM lane WHERE next_check <= ? {skipping} "
+            "ORDER BY served_at LIMIT ?",
+            (now, *skip, LANES_PER_CLAIM),
+        )
+    ]
+
+
+def pick(conn: sqlite3.Connection, endpoint_key: int, now: int, limit: int) -> list[int]:
+    """Keys of up to `limit` due deliveries to one endpoint, oldest first."""
+    return [
+        row[0]
+        for row in conn.execute(
+            "SELECT key FROM delivery WHERE endpoint_key = ? AND status IN (1, 3) "
+            "AND due_at <= ? ORDER BY due_at LIMIT ?",
+            (endpoint_key, now, limit),
+        )
+    ]
+
+
+def settle(conn: sqlite3.Connection, endpoint_keys: Iterable[int], now: int) -> None:
+    """After a claim: each visited lane waits for its earliest queued delivery."""
+    for endpoint_key in endpoint_keys:
+        earliest = conn.execute(
+            "SELECT min(due_at) FROM delivery WHERE endpoint_key = ? AND status IN (1, 3)",
+            (endpoint_key,),
+        ).fetchone()[0]
+        if earliest is None:
+            conn.execute("DELETE FROM lane WHERE endpoint_key = ?", (endpoint_key,))
+        else:
+            conn.execute(
+                "UPDATE lane SET next_check = ?, served_at = ? WHERE endpoint_key = ?",
+                (earliest, now, endpoint_key),
+            )
+
+
+def next_check(conn: sqlite3.Connection) -> int | None:
+    value = conn.execute("SELECT min(next_check) FROM lane").fetchone()[0]
+    return None if value is None or value >= NEVER else int(value)

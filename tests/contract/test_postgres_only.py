@@ -1,0 +1,592 @@
+"""What only the PostgreSQL backend has to prove: migrations under concurrency,
+the claim's index, race-safety across connections, LISTEN/NOTIFY wake-ups, and
+recovery when the server goes away.
+
+The "parity" tests at the end run on both backends: they pin behaviour the
+shared suite does not cover yet (endpoint health, leases, recovery, round trips,
+error messages), so the two backends cannot drift apart. They belong in
+test_store.py once its owners adopt them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.contract.test_store import make_app, make_endpoint, send
+from tidings.dispatch import select_endpoints
+from tidings.domain import ids
+from tidings.domain.clock import now_ms
+from tidings.domain.errors import Conflict, InvalidInput, StorageUnavailable
+from tidings.domain.models import (
+    Application,
+    AttemptFilter,
+    AttemptResult,
+    ClaimedDelivery,
+    Endpoint,
+    EventType,
+    Message,
+    MessageFilter,
+    RetiredSecret,
+)
+from tidings.domain.outcomes import Verdict
+from tidings.domain.statuses import DeliveryStatus
+from tidings.storage import CreatedMessage, Idempotency, Store
+from tidings.storage.postgres import claim, migrate, rows
+from tidings.storage.postgres.notify import CHANNEL, Announcer
+from tidings.storage.postgres.store import PostgresStore
+from tidings.testing import free_port
+
+pytestmark = pytest.mark.postgres
+
+Run = Callable[[Awaitable[Any]], Any]
+DAY = 24 * 3600 * 1000
+POSTGRES_PORT = 5432
+STRANDED = """
+SELECT count(*) FROM delivery LEFT JOIN lane USING (endpoint_key)
+WHERE delivery.status IN (1, 3)
+    AND (lane.endpoint_key IS NULL OR lane.next_check > delivery.due_at)
+"""
+
+
+@contextlib.asynccontextmanager
+async def opened(url: str, **options: int) -> Any:
+    store = PostgresStore(url, **options)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@contextlib.asynccontextmanager
+async def raw(url: str) -> Any:
+    conn = await asyncpg.connect(url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def pg_store(run: Run, postgres_database: str) -> Iterator[Store]:
+    store = PostgresStore(postgres_database)
+    run(store.open())
+    yield store
+    run(store.close())
+
+
+def new_message(app: Application, **fields: Any) -> Message:
+    return Message(
+        id=ids.new_id(ids.MESSAGE),
+        app_key=app.key,
+        event_type=fields.pop("event_type", "a"),
+        payload=fields.pop("payload", b"{}"),
+        created_at=fields.pop("created_at", now_ms()),
+        **fields,
+    )
+
+
+async def app_with_endpoints(store: Store, endpoints: int = 1) -> Application:
+    now = now_ms()
+    app = await store.create_application(
+        Application(id=ids.new_id(ids.APP), name="A", created_at=now, updated_at=now)
+    )
+    for _ in range(endpoints):
+        await store.create_endpoint(
+            Endpoint(id=ids.new_id(ids.ENDPOINT), app_key=app.key, url="https://example.com/",
+                     secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        )  # fmt: skip
+    return app
+
+
+def result(delivery: ClaimedDelivery, ok: bool, retry_at: int | None = None) -> AttemptResult:
+    return AttemptResult(
+        attempt_id=ids.new_id(ids.ATTEMPT),
+        delivery=delivery,
+        succeeded=ok,
+        status_code=200 if ok else 500,
+        response="",
+        duration_ms=1,
+        error=None,
+        finished_at=now_ms(),
+        retry_at=retry_at,
+    )
+
+
+# migrations ---------------------------------------------------------------------
+def test_concurrent_starters_apply_each_migration_once(
+    run: Run, empty_postgres_database: str
+) -> None:
+    async def scenario() -> list[int]:
+        stores = [PostgresStore(empty_postgres_database) for _ in range(5)]
+        await asyncio.gather(*(store.open() for store in stores))
+        await asyncio.gather(*(store.close() for store in stores))
+        async with raw(empty_postgres_database) as conn:
+            found = await conn.fetch("SELECT version FROM schema_migration ORDER BY version")
+        return [row["version"] for row in found]
+
+    assert run(scenario()) == [number for number, _, _ in migrate.available()]
+
+
+def test_endpoint_columns_match_the_parameters_written() -> None:
+    endpoint = Endpoint(id="ep_x", app_key=1, url="https://example.com/", secret="whsec_x")
+    assert tuple(rows.endpoint_params(endpoint)) == rows.ENDPOINT_FIELDS
+
+
+# the claim ----------------------------------------------------------------------
+def test_claim_is_served_by_the_partial_due_index(run: Run, postgres_database: str) -> None:
+    async def scenario() -> tuple[str, str, int]:
+        async with opened(postgres_database) as store, raw(postgres_database) as conn:
+            app = await app_with_endpoints(store)
+            endpoint_key = await conn.fetchval("SELECT key FROM endpoint")
+            # A queue that has run a while: 5,000 deliveries, nine in ten long done.
+            await conn.execute(
+                "INSERT INTO message (id, app_key, event_type, payload, created_at) "
+                "SELECT 'msg_' || n, $1, 'a', '\\x7b7d'::bytea, n "
+                "FROM generate_series(1, 5000) AS n",
+                app.key,
+            )
+            await conn.execute(
+                "INSERT INTO delivery (app_key, msg_key, endpoint_key, status, due_at, "
+                "updated_at) SELECT $1, key, $2, CASE WHEN key % 10 = 0 THEN 1 ELSE 0 END, "
+                "created_at, created_at FROM message",
+                app.key, endpoint_key,
+            )  # fmt: skip
+            await conn.execute(
+                "INSERT INTO lane (endpoint_key, next_check) VALUES ($1, 0)", endpoint_key
+            )
+            await conn.execute("ANALYZE")
+            now = now_ms()
+            inner = await conn.fetch("EXPLAIN " + claim.PICK, now, endpoint_key, 256)
+            whole = await conn.fetch("EXPLAIN " + claim.CLAIM, now, 256, 1, now, [])
+            claimed = await store.claim_due(256, 60_000)
+        plan = lambda found: "\n".join(row[0] for row in found)  # noqa: E731
+        return plan(inner), plan(whole), len(claimed)
+
+    inner, whole, claimed = run(scenario())
+    assert "delivery_lane" in inner, inner
+    assert "delivery_lane" in whole, whole
+    assert claimed == 256
+
+
+# race-safety across connections ------------------------------------------------
+def test_concurrent_creates_with_one_idempotency_key_make_one_message(
+    run: Run, postgres_database: str
+) -> None:
+    async def scenario() -> tuple[list[CreatedMessage], int, int]:
+        async with opened(postgres_database, min_connections=20, max_connections=20) as store:
+            app = await app_with_endpoints(store, endpoints=2)
+            key = Idempotency("same-key", "fingerprint")
+            created = await asyncio.gather(
+                *(store.create_message(app, new_message(app), select_endpoints, key)
+                  for _ in range(20))
+            )  # fmt: skip
+            async with raw(postgres_database) as conn:
+                messages = await conn.fetchval("SELECT count(*) FROM message")
+                deliveries = await conn.fetchval("SELECT count(*) FROM delivery")
+        return created, messages, deliveries
+
+    created, messages, deliveries = run(scenario())
+    assert (messages, deliveries) == (1, 2)
+    assert sum(item.created for item in created) == 1
+    assert {item.message.id for item in created} == {created[0].message.id}
+    assert {item.deliveries for item in created} == {2}
+
+
+def test_concurrent_creates_with_other_fingerprints_are_rejected(
+    run: Run, postgres_database: str
+) -> None:
+    async def scenario() -> list[CreatedMessage | BaseException]:
+        async with opened(postgres_database, min_connections=20, max_connections=20) as store:
+            app = await app_with_endpoints(store)
+            keys = [Idempotency("same-key", f"fingerprint-{n % 2}") for n in range(20)]
+            return await asyncio.gather(
+                *(store.create_message(app, new_message(app), select_endpoints, key)
+                  for key in keys),
+                return_exceptions=True,
+            )  # fmt: skip
+
+    outcomes = run(scenario())
+    created = [item for item in outcomes if isinstance(item, CreatedMessage)]
+    rejected = [item for item in outcomes if isinstance(item, InvalidInput)]
+    assert (len(created), len(rejected)) == (10, 10)
+    assert sum(item.created for item in created) == 1
+
+
+def test_concurrent_messages_with_one_event_id_make_one_message(
+    run: Run, postgres_database: str
+) -> None:
+    async def scenario() -> list[CreatedMessage | BaseException]:
+        async with opened(postgres_database, min_connections=10, max_connections=10) as store:
+            app = await app_with_endpoints(store)
+            return await asyncio.gather(
+                *(store.create_message(app, new_message(app, event_id="evt-1"), select_endpoints,
+                                       None) for _ in range(10)),
+                return_exceptions=True,
+            )  # fmt: skip
+
+    outcomes = run(scenario())
+    assert sum(isinstance(item, CreatedMessage) for item in outcomes) == 1
+    assert sum(isinstance(item, Conflict) for item in outcomes) == 9
+
+
+def test_workers_claim_every_delivery_once_while_messages_arrive(
+    run: Run, postgres_database: str
+) -> None:
+    """Three workers and two producers, as separate processes would be: no delivery
+    is claimed twice, and none is stranded behind a lane settled too early."""
+    per_app, apps_count = 150, 3
+
+    async def produce(store: Store, apps: list[Application]) -> None:
+        for _ in range(per_app // 2):
+            for app in apps:
+                await store.create_message(app, new_message(app), select_endpoints, None)
+
+    async def work(store: Store, seen: list[int], producing: asyncio.Task[Any]) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while len(seen) < per_app * apps_count and loop.time() < deadline:
+            claimed = await store.claim_due(20, 60_000)
+            seen.extend(item.delivery_key for item in claimed)
+            await store.record_attempts([result(item, ok=True) for item in claimed], DAY)
+            if not claimed:
+                await asyncio.sleep(0.01 if producing.done() else 0)
+
+    async def watch(conn: Any, broken: list[int], working: asyncio.Future[Any]) -> None:
+        # In every committed state, a queued delivery's lane is due no later than it.
+        while not working.done():
+            broken.append(await conn.fetchval(STRANDED))
+            await asyncio.sleep(0.005)
+
+    async def scenario() -> tuple[list[int], list[int], int | None]:
+        async with contextlib.AsyncExitStack() as stack:
+            stores = [await stack.enter_async_context(opened(postgres_database))
+                      for _ in range(5)]  # fmt: skip
+            conn = await stack.enter_async_context(raw(postgres_database))
+            apps = [await app_with_endpoints(stores[0]) for _ in range(apps_count)]
+            producing = asyncio.gather(*(produce(store, apps) for store in stores[:2]))
+            seen: list[int] = []
+            broken: list[int] = []
+            working = asyncio.gather(producing, *(work(s, seen, producing) for s in stores[2:]))
+            await asyncio.gather(working, watch(conn, broken, working))
+            return seen, broken, await stores[0].next_due_at()
+
+    seen, broken, next_due = run(scenario())
+    assert len(seen) == len(set(seen)) == per_app * apps_count
+    assert set(broken) == {0}
+    # Lanes settle to the last leases' expiry (as on SQLite), not to "due now".
+    assert next_due is None or next_due > now_ms() + 50_000
+
+
+def test_a_lane_waits_for_its_earliest_retry(run: Run, pg_store: Store) -> None:
+    app = make_app(run, pg_store)
+    make_endpoint(run, pg_store, app)
+    send(run, pg_store, app)
+    (claimed,) = run(pg_store.claim_due(10, 600_000))
+    retry_at = now_ms() + 60_000
+    run(pg_store.record_attempts([result(claimed, ok=False, retry_at=retry_at)], DAY))
+    assert run(pg_store.next_due_at()) == retry_at
+    assert run(pg_store.claim_due(10, 60_000)) == []
+
+
+def test_an_expired_idempotency_key_can_be_used_again(run: Run, pg_store: Store) -> None:
+    app = make_app(run, pg_store)
+    create = lambda message, key: run(pg_store.create_message(app, message, select_endpoints, key))  # noqa: E731
+    long_ago = new_message(app, created_at=now_ms() - DAY - 1000)
+    first = create(long_ago, Idempotency("k", "fingerprint-1"))
+    again = create(new_message(app), Idempotency("k", "fingerprint-2"))
+    assert again.created and again.message.id != first.message.id
+    with pytest.raises(InvalidInput):  # the key is taken again, for a day
+        create(new_message(app), Idempotency("k", "fingerprint-1"))
+
+
+# wake-ups -------------------------------------------------------------------------
+def test_a_waiting_worker_wakes_promptly_when_another_process_queues_work(
+    run: Run, postgres_database: str
+) -> None:
+    async def scenario() -> float:
+        async with opened(postgres_database) as waiter, opened(postgres_database) as sender:
+            app = await app_with_endpoints(sender)
+            await waiter.wait_for_work(0.2)  # the first wait opens the LISTEN connection
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            waiting = asyncio.create_task(waiter.wait_for_work(30))
+            await asyncio.sleep(0.05)
+            assert not waiting.done()
+            await sender.create_message(app, new_message(app), select_endpoints, None)
+            await asyncio.wait_for(waiting, 5)
+            return loop.time() - started
+
+    assert run(scenario()) < 2
+
+
+def test_only_messages_with_deliveries_notify(run: Run, postgres_database: str) -> None:
+    async def scenario() -> list[str]:
+        heard: list[str] = []
+        async with opened(postgres_database) as store, raw(postgres_database) as listener:
+            await listener.add_listener(CHANNEL, lambda *args: heard.append(args[2]))
+            nobody = await app_with_endpoints(store, endpoints=0)
+            await store.create_message(nobody, new_message(nobody), select_endpoints, None)
+            await asyncio.sleep(0.3)
+            assert heard == []
+            somebody = await app_with_endpoints(store)
+            await store.create_message(somebody, new_message(somebody), select_endpoints, None)
+            for _ in range(100):
+                if heard:
+                    break
+                await asyncio.sleep(0.02)
+        return heard
+
+    assert run(scenario()) == [CHANNEL]
+
+
+def test_announcements_are_coalesced_per_interval() -> None:
+    clock = [100.0]
+    announcer = Announcer(interval=0.05, clock=lambda: clock[0])
+    assert announcer.allowed_now()
+    assert not announcer.allowed_now()  # the same instant: skipped
+    clock[0] += 0.049
+    assert not announcer.allowed_now()
+    clock[0] += 0.002
+    assert announcer.allowed_now()
+
+
+# failures ---------------------------------------------------------------------------
+class Relay:
+    """A TCP relay to PostgreSQL that a test takes down and brings back, as the
+    network sees a server restart, without touching the shared server."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+
+    async def stop(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        await self._server.wait_closed()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream = await asyncio.open_connection("127.0.0.1", POSTGRES_PORT)
+        self._writers |= {writer, upstream}
+        try:
+            await asyncio.gather(_pipe(reader, upstream), _pipe(upstream_reader, writer))
+        finally:
+            self._writers -= {writer, upstream}
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except OSError:
+        pass
+    finally:
+        writer.transport.abort()
+
+
+def test_the_store_recovers_when_the_server_comes_back(run: Run, postgres_database: str) -> None:
+    database = postgres_database.rsplit("/", 1)[1]
+
+    async def scenario() -> None:
+        relay = Relay()
+        await relay.start()
+        url = f"postgresql://postgres@127.0.0.1:{relay.port}/{database}"
+        async with opened(url) as store, opened(postgres_database) as sender:
+            app = await app_with_endpoints(store)
+            await store.wait_for_work(0.2)  # LISTENing, through the relay
+            await _fail_in_flight_then_while_down(store, relay, postgres_database, app)
+            await store.wait_for_work(0.05)  # no LISTEN connection: polls, does not raise
+            await relay.start()
+            assert (await store.get_application(app.id)) == app
+            await store.wait_for_work(2)  # reconnects LISTEN (and wakes once, to be safe)
+            waiting = asyncio.create_task(store.wait_for_work(30))
+            await asyncio.sleep(0.05)
+            await sender.create_message(app, new_message(app), select_endpoints, None)
+            await asyncio.wait_for(waiting, 5)
+        await relay.stop()
+
+    run(scenario())
+
+
+async def _fail_in_flight_then_while_down(
+    store: Store, relay: Relay, direct_url: str, app: Application
+) -> None:
+    async with raw(direct_url) as blocker, blocker.transaction():
+        # Hold a lock so the store's next read is in flight when the server goes.
+        await blocker.execute("LOCK TABLE application IN ACCESS EXCLUSIVE MODE")
+        reading = asyncio.create_task(store.get_application(app.id))
+        await asyncio.sleep(0.2)
+        await relay.stop()
+        with pytest.raises(StorageUnavailable):
+            await reading
+    with pytest.raises(StorageUnavailable):
+        await store.get_application(app.id)
+
+
+def test_an_unreachable_server_is_storage_unavailable(run: Run) -> None:
+    store = PostgresStore(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere")
+    with pytest.raises(StorageUnavailable):
+        run(store.ping())  # not open
+    with pytest.raises(StorageUnavailable):
+        run(store.open())
+    run(store.close())
+
+
+def test_text_postgresql_cannot_hold_is_invalid_input(run: Run, pg_store: Store) -> None:
+    now = now_ms()
+    for app in (
+        Application(id=ids.new_id(ids.APP), name="nul\x00", created_at=now, updated_at=now),
+        Application(id=ids.new_id(ids.APP), name="A", metadata={"k": "\x00"}, created_at=now),
+    ):
+        with pytest.raises(InvalidInput):
+            run(pg_store.create_application(app))
+
+
+# parity: behaviour the shared suite does not pin yet, run on both backends ----------
+def test_nul_in_a_response_is_recorded_not_fatal(run: Run, store: Store) -> None:
+    app = make_app(run, store)
+    make_endpoint(run, store, app)
+    created = send(run, store, app)
+    (claimed,) = run(store.claim_due(10, 60_000))
+    attempt = result(claimed, ok=True)
+    attempt.response = "a\x00b"
+    run(store.record_attempts([attempt], DAY))
+    (recorded,) = run(store.list_attempts(app, AttemptFilter(msg_key=created.message.key))).items
+    assert recorded.response in ("a\x00b", "a\ufffdb")
+
+
+def test_a_gone_endpoint_is_disabled_and_its_deliveries_parked(run: Run, store: Store) -> None:
+    app = make_app(run, store)
+    endpoint = make_endpoint(run, store, app)
+    send(run, store, app)
+    send(run, store, app)
+    first, second = run(store.claim_due(10, 60_000))
+    gone = result(first, ok=False)
+    gone.verdict = Verdict.GONE
+    outcome = run(store.record_attempts([gone], DAY))
+    assert [event.endpoint_id for event in outcome.disabled] == [endpoint.id]
+    assert run(store.get_endpoint(app, endpoint.id)).disabled
+    run(store.release([second]))
+    assert run(store.claim_due(10, 60_000)) == []  # both parked
+    endpoint.disabled = False
+    run(store.update_endpoint(endpoint))
+    assert len(run(store.claim_due(10, 60_000))) == 2
+
+
+def test_an_endpoint_failing_for_too_long_is_disabled(run: Run, store: Store) -> None:
+    app = make_app(run, store)
+    endpoint = make_endpoint(run, store, app)
+    send(run, store, app)
+    (claimed,) = run(store.claim_due(10, 60_000))
+    first = result(claimed, ok=False, retry_at=now_ms())
+    outcome = run(store.record_attempts([first], DAY))
+    assert outcome.disabled == []
+    assert run(store.get_endpoint(app, endpoint.id)).failing_since == first.finished_at
+    (again,) = run(store.claim_due(10, 60_000))
+    outcome = run(store.record_attempts([result(again, ok=False)], 0))
+    (disabled,) = outcome.disabled
+    assert (disabled.endpoint_id, disabled.failing_since) == (endpoint.id, first.finished_at)
+
+
+def test_a_success_ends_a_run_of_failures(run: Run, store: Store) -> None:
+    app = make_app(run, store)
+    endpoint = make_endpoint(run, store, app)
+    send(run, store, app)
+    (claimed,) = run(store.claim_due(10, 60_000))
+    run(store.record_attempts([result(claimed, ok=False, retry_at=now_ms())], DAY))
+    (again,) = run(store.claim_due(10, 60_000))
+    run(store.record_attempts([result(again, ok=True)], DAY))
+    assert run(store.get_endpoint(app, endpoint.id)).failing_since is None
+
+
+def test_leases_extend_only_for_the_current_claim(run: Run, store: Store) -> None:
+    app = make_app(run, store)
+    make_endpoint(run, store, app)
+    send(run, store, app)
+    (stale,) = run(store.claim_due(10, 0))
+    run(store.extend_leases([stale], 60_000))  # still its claim: extended
+    assert run(store.claim_due(10, 60_000)) == []
+
+
+def test_message_listing_filters_on_both_backends(run: Run, store: Store) -> None:
+    app = make_app(run, store)
+    send(run, store, app, event_type="a", channels=["eu", "us"], tags=["t1"], event_id="e1")
+    send(run, store, app, event_type="b", channels=["us"])
+    by = lambda **f: [m.event_type for m in run(store.list_messages(app, MessageFilter(**f))).items]  # noqa: E731
+    assert by(channel="us") == ["b", "a"]
+    assert by(channel="eu", tag="t1", event_types=["a", "c"]) == ["a"]
+    assert run(store.get_message(app, "e1")).event_type == "a"
+    assert run(store.list_attempts(app, AttemptFilter(status=DeliveryStatus.SUCCESS))).items == []
+
+
+def test_recover_requeues_failed_deliveries_as_manual(run: Run, store: Store) -> None:
+    app = make_app(run, store)
+    endpoint = make_endpoint(run, store, app)
+    send(run, store, app)
+    send(run, store, app)
+    claimed = run(store.claim_due(10, 60_000))
+    run(store.record_attempts([result(item, ok=False) for item in claimed], DAY))
+    assert run(store.recover(endpoint, now_ms() + 60_000, None)) == 0
+    assert run(store.recover(endpoint, 0, None)) == 2
+    again = run(store.claim_due(10, 60_000))
+    assert [(item.attempts_made, item.trigger_type) for item in again] == [(0, 1), (0, 1)]
+
+
+def test_replay_missing_queues_only_what_the_endpoint_never_had(run: Run, store: Store) -> None:
+    app = make_app(run, store)
+    endpoint = make_endpoint(run, store, app, disabled=True, filter_types=["a"])
+    send(run, store, app, event_type="a")
+    send(run, store, app, event_type="b")
+    assert run(store.claim_due(10, 60_000)) == []
+    endpoint.disabled = False
+    run(store.update_endpoint(endpoint))
+    assert run(store.replay_missing(endpoint, 0, None, select_endpoints)) == 1
+    assert run(store.replay_missing(endpoint, 0, None, select_endpoints)) == 0
+    (claimed,) = run(store.claim_due(10, 60_000))
+    assert claimed.trigger_type == 1
+
+
+def test_objects_round_trip_field_for_field(run: Run, store: Store) -> None:
+    now = now_ms()
+    app = Application(id=ids.new_id(ids.APP), name="A", uid="u", throttle_rate=10,
+                      metadata={"k": "v"}, created_at=now, updated_at=now)  # fmt: skip
+    run(store.create_application(app))
+    assert run(store.get_application("u")) == app
+    endpoint = make_endpoint(
+        run, store, app, uid="e", description="d", filter_types=["a", "b"], channels=["c"],
+        headers={"X-A": "1"}, throttle_rate=5, metadata={"m": "n"},
+        retired_secrets=[RetiredSecret("whsec_old", now + 1000)],
+    )  # fmt: skip
+    assert run(store.get_endpoint(app, "e")) == endpoint
+    schemas = {"1": {"type": "object", "properties": {"z": {}, "a": {}}}}
+    event_type = EventType(name="invoice.paid", description="x", schemas=schemas,
+                           group_name="g", feature_flags=["beta"], created_at=now)  # fmt: skip
+    run(store.create_event_type(event_type))
+    found = run(store.get_event_type("invoice.paid"))
+    assert found == event_type
+    assert list(found.schemas["1"]["properties"]) == ["z", "a"]  # as written
+
+
+def test_conflicts_say_what_clashed(run: Run, store: Store) -> None:
+    app = make_app(run, store, uid="same")
+    make_endpoint(run, store, app, uid="hook")
+    with pytest.raises(Conflict, match=r"^an application with uid 'same' already exists$"):
+        make_app(run, store, uid="same")
+    with pytest.raises(Conflict, match=r"^an endpoint with uid 'hook' already exists$"):
+        make_endpoint(run, store, app, uid="hook")
+    send(run, store, app, event_id="evt")
+    with pytest.raises(Conflict, match=r"^a message with eventId 'evt' already exists$"):
+        send(run, store, app, event_id="evt")
