@@ -6,15 +6,14 @@ migration changes no result shape under a process still running older code.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
-from tidings.domain.models import Application, Attempt, Endpoint, EventType, Message, RetiredSecret
-from tidings.domain.statuses import DeliveryStatus, TriggerType
+from tidings.domain.models import Application, Attempt, Endpoint, EventType, Message
+from tidings.storage import records
 
-Row = Mapping[str, Any]
+Row = records.Row
 
 APPLICATION = ("key", "id", "uid", "name", "throttle_rate", "metadata", "created_at", "updated_at")
 EVENT_TYPE = ("key", "name", "description", "archived", "deprecated", "schemas", "group_name",
@@ -50,17 +49,11 @@ def strings(value: Any) -> list[str] | None:
     return None if value is None else list(value)
 
 
+COLUMNS = records.Columns(json=load, strings=strings)
+
+
 def application(row: Row) -> Application:
-    return Application(
-        key=row["key"],
-        id=row["id"],
-        uid=row["uid"],
-        name=row["name"],
-        throttle_rate=row["throttle_rate"],
-        metadata=load(row["metadata"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
+    return records.application(row, COLUMNS)
 
 
 def application_params(app: Application) -> tuple[Any, ...]:
@@ -69,17 +62,7 @@ def application_params(app: Application) -> tuple[Any, ...]:
 
 
 def event_type(row: Row) -> EventType:
-    return EventType(
-        name=row["name"],
-        description=row["description"],
-        archived=row["archived"],
-        deprecated=row["deprecated"],
-        schemas=load(row["schemas"]),
-        group_name=row["group_name"],
-        feature_flags=strings(row["feature_flags"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
+    return records.event_type(row, COLUMNS)
 
 
 def event_type_params(event_type: EventType) -> tuple[Any, ...]:
@@ -97,25 +80,7 @@ def event_type_params(event_type: EventType) -> tuple[Any, ...]:
 
 
 def endpoint(row: Row) -> Endpoint:
-    return Endpoint(
-        key=row["key"],
-        id=row["id"],
-        app_key=row["app_key"],
-        uid=row["uid"],
-        url=row["url"],
-        description=row["description"],
-        disabled=row["disabled"],
-        filter_types=strings(row["filter_types"]),
-        channels=strings(row["channels"]),
-        secret=row["secret"],
-        retired_secrets=[RetiredSecret(**item) for item in load(row["retired_secrets"])],
-        headers=load(row["headers"]),
-        throttle_rate=row["throttle_rate"],
-        metadata=load(row["metadata"]),
-        failing_since=row["failing_since"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
+    return records.endpoint(row, COLUMNS)
 
 
 def endpoint_params(ep: Endpoint) -> dict[str, Any]:
@@ -141,30 +106,8 @@ def endpoint_params(ep: Endpoint) -> dict[str, Any]:
 
 def message(row: Row, with_payload: bool = True) -> Message:
     """`with_payload=False` for rows selected with MESSAGE_META."""
-    return Message(
-        key=row["key"],
-        id=row["id"],
-        app_key=row["app_key"],
-        event_type=row["event_type"],
-        event_id=row["event_id"],
-        payload=bytes(row["payload"]) if with_payload else b"",
-        channels=strings(row["channels"]),
-        tags=strings(row["tags"]),
-        created_at=row["created_at"],
-    )
+    return records.message(row, COLUMNS, with_payload)
 
 
 def attempt(row: Row) -> Attempt:
-    return Attempt(
-        id=row["id"],
-        msg_id=row["msg_id"],
-        endpoint_id=row["endpoint_id"],
-        url=row["url"],
-        status=DeliveryStatus(row["status"]),
-        response_status_code=row["response_status_code"],
-        response=row["response"],
-        response_duration_ms=row["duration_ms"],
-        trigger_type=TriggerType(row["trigger_type"]),
-        error=row["error"],
-        created_at=row["created_at"],
-    )
+    return records.attempt(row)

@@ -1,0 +1,110 @@
+"""Database rows to domain objects, for every backend.
+
+Both drivers hand rows back as mappings by column name; they differ only in how
+structured columns arrive (SQLite: JSON text; PostgreSQL: jsonb text and text[]).
+Each backend passes a `Columns` that says how to read those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tidings.domain.models import Application, Attempt, Endpoint, EventType, Message, RetiredSecret
+from tidings.domain.statuses import DeliveryStatus, TriggerType
+
+
+class Row(Protocol):
+    """A result row, read by column name (sqlite3.Row, asyncpg.Record)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Columns:
+    """How to read a backend's structured columns."""
+
+    # A JSON object or array column (metadata, headers, schemas, retired secrets).
+    json: Callable[[Any], Any]
+    # A list-of-strings column (filters, channels, tags); NULL stays None.
+    strings: Callable[[Any], list[str] | None]
+
+
+def application(row: Row, columns: Columns) -> Application:
+    return Application(
+        key=row["key"],
+        id=row["id"],
+        uid=row["uid"],
+        name=row["name"],
+        throttle_rate=row["throttle_rate"],
+        metadata=columns.json(row["metadata"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def event_type(row: Row, columns: Columns) -> EventType:
+    return EventType(
+        name=row["name"],
+        description=row["description"],
+        archived=bool(row["archived"]),
+        deprecated=bool(row["deprecated"]),
+        schemas=columns.json(row["schemas"]),
+        group_name=row["group_name"],
+        feature_flags=columns.strings(row["feature_flags"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def endpoint(row: Row, columns: Columns) -> Endpoint:
+    return Endpoint(
+        key=row["key"],
+        id=row["id"],
+        app_key=row["app_key"],
+        uid=row["uid"],
+        url=row["url"],
+        description=row["description"],
+        disabled=bool(row["disabled"]),
+        filter_types=columns.strings(row["filter_types"]),
+        channels=columns.strings(row["channels"]),
+        secret=row["secret"],
+        retired_secrets=[RetiredSecret(**item) for item in columns.json(row["retired_secrets"])],
+        headers=columns.json(row["headers"]),
+        throttle_rate=row["throttle_rate"],
+        metadata=columns.json(row["metadata"]),
+        failing_since=row["failing_since"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def message(row: Row, columns: Columns, with_payload: bool = True) -> Message:
+    return Message(
+        key=row["key"],
+        id=row["id"],
+        app_key=row["app_key"],
+        event_type=row["event_type"],
+        event_id=row["event_id"],
+        payload=bytes(row["payload"]) if with_payload else b"",
+        channels=columns.strings(row["channels"]),
+        tags=columns.strings(row["tags"]),
+        created_at=row["created_at"],
+    )
+
+
+def attempt(row: Row) -> Attempt:
+    return Attempt(
+        id=row["id"],
+        msg_id=row["msg_id"],
+        endpoint_id=row["endpoint_id"],
+        url=row["url"],
+        status=DeliveryStatus(row["status"]),
+        response_status_code=row["response_status_code"],
+        response=row["response"],
+        response_duration_ms=row["duration_ms"],
+        trigger_type=TriggerType(row["trigger_type"]),
+        error=row["error"],
+        created_at=row["created_at"],
+    )
