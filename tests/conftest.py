@@ -20,9 +20,18 @@ def _no_tidings_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path).start()
+# PostgreSQL databases for the tests that use them.
+pytest_plugins = ["tests.postgres"]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
+    """The real server as a subprocess, over a fresh SQLite file or PostgreSQL database:
+    every API test runs on both backends."""
+    settings = {}
+    if request.param == "postgres":
+        settings["database_url"] = request.getfixturevalue("postgres_database")
+    process = ServerProcess(tmp_path, **settings).start()
     yield process
     process.stop()
 

@@ -45,6 +45,7 @@ class ServerProcess:
             "TIDINGS_DEV": "true",
             **{f"TIDINGS_{k.upper()}": v for k, v in settings.items()},
         }
+        self.database_url = self.settings["TIDINGS_DATABASE_URL"]
         self.process: subprocess.Popen[bytes] | None = None
         self.log = workdir / f"{command}-{self.port}.log"
 

@@ -103,12 +103,12 @@ def test_healthy_endpoint_is_fast_beside_200_hanging_ones(
     assert p99(latencies) < 1.0, sorted(latencies)[-5:]
 
 
-def test_a_flooding_application_does_not_slow_another(
-    server: ServerProcess, receiver: Receiver
-) -> None:
+def test_a_flooding_application_does_not_slow_another(tmp_path: Path, receiver: Receiver) -> None:
     """Delivery latency (202 to receipt) of a quiet application beside another's
     20,000-message backlog. End-to-end figures (POST to receipt) are printed too: on
-    two cores they also carry the CPU the API and the worker share."""
+    two cores they also carry the CPU the API and the worker share. (SQLite only: the
+    claim order is the same on PostgreSQL, whose ingest rate the benchmarks measure.)"""
+    server = ServerProcess(tmp_path).start()
     api = Api(server)
     try:
         noisy, quiet = api.app("Noisy"), api.app("Quiet")
@@ -126,6 +126,7 @@ def test_a_flooding_application_does_not_slow_another(
         backlog_left = 20_000 - len(receiver.received("/noisy"))
     finally:
         api.http.close()
+        server.stop()
     print(
         f"quiet app delivery p99 alone {p99(alone) * 1000:.1f} ms, beside a 20k flood "
         f"{p99(beside) * 1000:.1f} ms; end to end {p99(alone_e2e) * 1000:.1f} ms and "
