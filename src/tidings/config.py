@@ -69,6 +69,7 @@ class Settings:
     shutdown_grace: float = 10.0
     lease_seconds: float = 30.0
     disable_after: float = 5 * 24 * 3600
+    public_url: str = ""
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -125,6 +126,11 @@ SETTINGS: tuple[Setting, ...] = (
         "disable_after",
         "Seconds of nothing but failed attempts after which an endpoint is disabled.",
         _positive,
+    ),
+    Setting(
+        "public_url",
+        "Base URL senders reach this server at (https://hooks.example.com), used in "
+        "sources' ingest URLs. Unset: taken from each API request's scheme and Host.",
     ),
 )
 

@@ -14,14 +14,17 @@ from tidings.api import (
     errors,
     event_types,
     health,
+    inbound,
     messages,
     recovery,
+    sources,
 )
 from tidings.api.auth import Authenticator, require_token
 from tidings.api.ingest_gate import IngestGate
 from tidings.api.limits import BodyLimit
 from tidings.config import Settings
 from tidings.dispatch.operational import OperationalWebhooks
+from tidings.ingest.receive import Inbox
 from tidings.storage.base import Store
 
 # Room for the envelope (eventType, channels, tags...) around a maximal payload.
@@ -46,11 +49,14 @@ def create_app(
     app.state.on_new_deliveries = on_new_deliveries
     app.state.ingest_gate = IngestGate()
     app.state.operational = operational or OperationalWebhooks(store, on_new_deliveries)
+    app.state.inbox = Inbox(store, on_new_deliveries)
     errors.install(app)
     app.include_router(health.router)
+    app.include_router(inbound.router)  # senders authenticate by signature, not token
     protected = [Depends(require_token)]
     routers = [applications.router, event_types.router, *endpoints.build_routers(),
-               recovery.router, messages.router, attempts.router]  # fmt: skip
+               recovery.router, messages.router, attempts.router,
+               *sources.build_routers()]  # fmt: skip
     for router in routers:
         app.include_router(router, dependencies=protected)
     app.add_middleware(BodyLimit, max_bytes=settings.max_payload_bytes + ENVELOPE_ALLOWANCE)

@@ -9,11 +9,11 @@ from pydantic import Field
 
 from tidings.api.base import ApiModel, InputModel, ListResponse, Ordering, page_response, timestamp
 from tidings.api.deps import app_id, application, store_of
-from tidings.dispatch.operational import OPERATIONAL_APP_UID
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import Conflict, InvalidInput
 from tidings.domain.models import Application
+from tidings.ingest.sources import is_internal_uid
 
 router = APIRouter(prefix="/api/v1/app", tags=["application"])
 
@@ -61,7 +61,7 @@ def app_out(app: Application) -> ApplicationOut:
 
 
 def _check_uid(uid: str | None) -> None:
-    if uid == OPERATIONAL_APP_UID:
+    if is_internal_uid(uid):
         raise InvalidInput(f"uid {uid!r} is reserved by Tidings", field="uid")
 
 
@@ -89,8 +89,8 @@ async def list_applications(
     page = await store_of(request).list_applications(
         limit or 50, iterator, order == Ordering.ascending
     )
-    # Tidings' own application (operational webhooks) is not a customer's.
-    shown = [app_out(app) for app in page.items if app.uid != OPERATIONAL_APP_UID]
+    # Tidings' own applications (operational webhooks, sources) are not a customer's.
+    shown = [app_out(app) for app in page.items if not is_internal_uid(app.uid)]
     return page_response(page, shown)
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import Path, Request
 
-from tidings.dispatch.operational import OPERATIONAL_APP_UID
 from tidings.domain.errors import NotFound
 from tidings.domain.models import Application
+from tidings.ingest.sources import is_internal_uid
 from tidings.storage.base import Store
 
 # Set on a request by `operational_owner`: the application that owns the request's
@@ -26,19 +26,24 @@ def app_id(app_id: str = Path(description="The application's id or uid.")) -> st
 
 async def application(request: Request) -> Application:
     """The application named in the path (by id or uid), or Tidings' own for
-    operational webhook routes; 404 when there is none."""
+    operational webhook and source routes; 404 when there is none."""
     owner: Application | None = request.scope.get(_OWNER)
     if owner is not None:
         return owner
     wanted = request.path_params["app_id"]
     found = await store_of(request).get_application(wanted)
-    if found is None or found.uid == OPERATIONAL_APP_UID:
+    if found is None or is_internal_uid(found.uid):
         raise NotFound(f"application {wanted!r} not found")
     return found
 
 
 async def operational_owner(request: Request) -> None:
-    request.scope[_OWNER] = await request.app.state.operational.application()
+    set_owner(request, await request.app.state.operational.application())
+
+
+def set_owner(request: Request, owner: Application) -> None:
+    """Make `owner`, an internal application, the one this request's objects belong to."""
+    request.scope[_OWNER] = owner
 
 
 def is_operational(request: Request) -> bool:

@@ -18,6 +18,7 @@ from tidings.domain import ids
 from tidings.domain.clock import from_datetime, now_ms
 from tidings.domain.errors import NotFound, PayloadTooLarge
 from tidings.domain.models import Application, Message, MessageFilter
+from tidings.ingest.sources import is_internal_uid
 from tidings.storage.base import Idempotency
 
 router = APIRouter(
@@ -49,8 +50,21 @@ class MessageOut(ApiModel):
     timestamp: datetime
 
 
+def payload_object(raw: bytes) -> dict[str, Any]:
+    """The payload as the JSON object the API shows. Messages sent through the API
+    always are one; a source's inbound bodies are stored as they arrived and may be
+    anything, so those are shown as `{"rawBody": <text>}` instead of failing."""
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        parsed = None
+    if isinstance(parsed, dict):
+        return parsed
+    return {"rawBody": raw.decode("utf-8", "replace")}
+
+
 def message_out(message: Message, with_content: bool = True) -> MessageOut:
-    payload = orjson.loads(message.payload) if with_content and message.payload else {}
+    payload = payload_object(message.payload) if with_content and message.payload else {}
     return MessageOut(
         id=message.id,
         event_type=message.event_type,
@@ -72,6 +86,8 @@ def split_list(values: list[str] | None) -> list[str] | None:
 async def _application_for_message(request: Request, app_id: str, body: MessageIn) -> Application:
     store = store_of(request)
     found = await store.get_application(app_id)
+    if found is not None and is_internal_uid(found.uid):
+        raise NotFound(f"application {app_id!r} not found")
     if found is not None:
         return found
     if body.application is None:

@@ -18,6 +18,7 @@ ENDPOINT = "ep"
 MESSAGE = "msg"
 ATTEMPT = "atmpt"
 TOKEN = "tid"
+SOURCE = "src"
 
 
 def _base62(number: int) -> str:

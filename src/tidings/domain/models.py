@@ -202,3 +202,55 @@ class AttemptFilter:
     after: int | None = None
     msg_key: int | None = None
     endpoint_key: int | None = None
+
+
+# the receiving half ---------------------------------------------------------------
+
+
+@dataclass
+class Source:
+    """An inbound URL that verifies webhooks from a third party (`src_…`).
+
+    `config` is the verifier's config (`{"secrets": [...]}` and the like). Verified
+    events become messages of the source's own internal application (`app_key`),
+    whose endpoints are the source's forward targets. `token` is the secret part of
+    the ingest URL; after a rotation `previous_token` keeps working until
+    `previous_token_expires_at`.
+    """
+
+    id: str
+    name: str
+    type: str
+    token: str
+    config: dict[str, Any] = field(default_factory=dict)
+    uid: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    previous_token: str | None = None
+    previous_token_expires_at: int | None = None
+    app_key: int = 0
+    created_at: int = 0
+    updated_at: int = 0
+    key: int = 0
+
+
+@dataclass
+class InboundEvent:
+    """What arrived with a verified event besides its body (kept in the message)."""
+
+    msg_key: int
+    source_key: int
+    headers: dict[str, str]
+    delivery_id: str | None
+    received_at: int
+
+
+@dataclass
+class Rejection:
+    """An inbound request a source refused, kept so the operator can see why."""
+
+    source_key: int
+    status_code: int
+    reason: str
+    detail: str
+    received_at: int
+    key: int = 0

@@ -21,10 +21,13 @@ from tidings.domain.models import (
     Destination,
     Endpoint,
     EventType,
+    InboundEvent,
     Message,
     MessageFilter,
     Page,
     RecordOutcome,
+    Rejection,
+    Source,
 )
 
 # Chooses, from an application's endpoints, those a new message is for.
@@ -220,3 +223,55 @@ class Store(abc.ABC):
     async def list_destinations(
         self, app: Application, msg: Message, limit: int, iterator: str | None
     ) -> Page[Destination]: ...
+
+    # sources (the receiving half) ------------------------------------------------
+    @abc.abstractmethod
+    async def create_source(self, source: Source, app: Application) -> Source:
+        """Insert the source and its internal application (`app`) in one transaction;
+        Conflict if the uid (of either) is taken."""
+
+    @abc.abstractmethod
+    async def get_source(self, id_or_uid: str) -> Source | None: ...
+
+    @abc.abstractmethod
+    async def find_source_by_token(self, token: str, now: int) -> Source | None:
+        """The source whose current token is `token`, or whose previous token it is
+        and has not expired by `now`."""
+
+    @abc.abstractmethod
+    async def list_sources(
+        self, limit: int, iterator: str | None, ascending: bool
+    ) -> Page[Source]: ...
+
+    @abc.abstractmethod
+    async def update_source(self, source: Source) -> Source:
+        """Write every field of `source` but its id, app and creation time; Conflict
+        if the uid is taken."""
+
+    @abc.abstractmethod
+    async def delete_source(self, source: Source) -> None:
+        """Delete the source with its internal application: its endpoints, events,
+        deliveries, attempts and rejections."""
+
+    @abc.abstractmethod
+    async def create_inbound(
+        self,
+        app: Application,
+        message: Message,
+        inbound: InboundEvent,
+        select: EndpointSelector,
+        idempotency: Idempotency | None,
+    ) -> CreatedMessage:
+        """`create_message` for a verified inbound event, also keeping `inbound`
+        (its headers, delivery id) in the same transaction when the message is new."""
+
+    @abc.abstractmethod
+    async def get_inbound(self, msg_key: int) -> InboundEvent | None: ...
+
+    @abc.abstractmethod
+    async def add_rejection(self, rejection: Rejection, keep: int) -> None:
+        """Record a refused request, keeping only the source's latest `keep`."""
+
+    @abc.abstractmethod
+    async def list_rejections(self, source: Source, limit: int) -> list[Rejection]:
+        """The source's most recent rejections, newest first."""

@@ -11,7 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from tidings.domain.models import Application, Attempt, Endpoint, EventType, Message, RetiredSecret
+from tidings.domain.models import (
+    Application,
+    Attempt,
+    Endpoint,
+    EventType,
+    InboundEvent,
+    Message,
+    Rejection,
+    RetiredSecret,
+    Source,
+)
 from tidings.domain.statuses import DeliveryStatus, TriggerType
 
 
@@ -107,4 +117,43 @@ def attempt(row: Row) -> Attempt:
         trigger_type=TriggerType(row["trigger_type"]),
         error=row["error"],
         created_at=row["created_at"],
+    )
+
+
+def source(row: Row, columns: Columns) -> Source:
+    return Source(
+        key=row["key"],
+        id=row["id"],
+        uid=row["uid"],
+        name=row["name"],
+        type=row["type"],
+        config=columns.json(row["config"]),
+        metadata=columns.json(row["metadata"]),
+        token=row["token"],
+        previous_token=row["previous_token"],
+        previous_token_expires_at=row["previous_token_expires_at"],
+        app_key=row["app_key"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def inbound(row: Row, columns: Columns) -> InboundEvent:
+    return InboundEvent(
+        msg_key=row["msg_key"],
+        source_key=row["source_key"],
+        headers=columns.json(row["headers"]),
+        delivery_id=row["delivery_id"],
+        received_at=row["received_at"],
+    )
+
+
+def rejection(row: Row) -> Rejection:
+    return Rejection(
+        key=row["key"],
+        source_key=row["source_key"],
+        status_code=row["status_code"],
+        reason=row["reason"],
+        detail=row["detail"],
+        received_at=row["received_at"],
     )

@@ -23,15 +23,18 @@ from tidings.domain.models import (
     Destination,
     Endpoint,
     EventType,
+    InboundEvent,
     Message,
     MessageFilter,
     Page,
     RecordOutcome,
+    Rejection,
+    Source,
 )
 from tidings.domain.statuses import DeliveryStatus
 from tidings.storage import pagination
 from tidings.storage.base import CreatedMessage, EndpointSelector, Idempotency, Store
-from tidings.storage.postgres import claim, lanes, messages, queries, queue, rows
+from tidings.storage.postgres import claim, lanes, messages, queries, queue, rows, sources
 from tidings.storage.postgres.connection import connect, create_pool, translated
 from tidings.storage.postgres.filters import (
     Params,
@@ -325,6 +328,60 @@ class PostgresStore(Store):
         return await self._page(
             queries.LIST_DESTINATIONS, where, p, walk, "endpoint.key", _destination
         )
+
+    # sources -------------------------------------------------------------------
+    async def create_source(self, source: Source, app: Application) -> Source:
+        conflict = f"a source with uid {source.uid!r} (or its application)"
+        async with self._transaction(conflict=conflict) as conn:
+            return await sources.create(conn, source, app)
+
+    async def get_source(self, id_or_uid: str) -> Source | None:
+        row = await self._fetchrow(sources.GET, id_or_uid)
+        return sources.source(row) if row else None
+
+    async def find_source_by_token(self, token: str, now: int) -> Source | None:
+        row = await self._fetchrow(sources.BY_TOKEN, token, now)
+        return sources.source(row) if row else None
+
+    async def list_sources(self, limit: int, iterator: str | None, ascending: bool) -> Page[Source]:
+        walk = pagination.walk(iterator, ascending, limit)
+        return await self._page(sources.LIST, [], Params(), walk, "key", sources.source)
+
+    async def update_source(self, source: Source) -> Source:
+        await self._execute(
+            sources.UPDATE, *sources.params(source), source.key,
+            conflict=f"a source with uid {source.uid!r}",
+        )  # fmt: skip
+        return source
+
+    async def delete_source(self, source: Source) -> None:
+        # The source, its events and rejections go with its application (ON DELETE CASCADE).
+        await self._execute(queries.DELETE_APPLICATION, source.app_key)
+
+    async def create_inbound(
+        self,
+        app: Application,
+        message: Message,
+        inbound: InboundEvent,
+        select: EndpointSelector,
+        idempotency: Idempotency | None,
+    ) -> CreatedMessage:
+        async with self._transaction() as conn:
+            return await sources.create_inbound(
+                conn, app, message, inbound, select, idempotency, self._announce
+            )
+
+    async def get_inbound(self, msg_key: int) -> InboundEvent | None:
+        row = await self._fetchrow(sources.GET_INBOUND, msg_key)
+        return sources.inbound(row) if row else None
+
+    async def add_rejection(self, rejection: Rejection, keep: int) -> None:
+        async with self._transaction() as conn:
+            await sources.add_rejection(conn, rejection, keep)
+
+    async def list_rejections(self, source: Source, limit: int) -> list[Rejection]:
+        found = await self._fetch(sources.LIST_REJECTIONS, source.key, limit)
+        return [sources.rejection(row) for row in found]
 
 
 def _destination(row: rows.Row) -> Destination:

@@ -7,7 +7,16 @@ from typing import Any
 
 import orjson
 
-from tidings.domain.models import Application, Attempt, Endpoint, EventType, Message
+from tidings.domain.models import (
+    Application,
+    Attempt,
+    Endpoint,
+    EventType,
+    InboundEvent,
+    Message,
+    Rejection,
+    Source,
+)
 from tidings.storage import records
 
 
@@ -61,3 +70,15 @@ def message(row: sqlite3.Row, with_payload: bool = True) -> Message:
 
 def attempt(row: sqlite3.Row) -> Attempt:
     return records.attempt(row)
+
+
+def source(row: sqlite3.Row) -> Source:
+    return records.source(row, COLUMNS)
+
+
+def inbound(row: sqlite3.Row) -> InboundEvent:
+    return records.inbound(row, COLUMNS)
+
+
+def rejection(row: sqlite3.Row) -> Rejection:
+    return records.rejection(row)

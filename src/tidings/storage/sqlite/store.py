@@ -22,15 +22,18 @@ from tidings.domain.models import (
     Destination,
     Endpoint,
     EventType,
+    InboundEvent,
     Message,
     MessageFilter,
     Page,
     RecordOutcome,
+    Rejection,
+    Source,
 )
 from tidings.domain.statuses import DeliveryStatus
 from tidings.storage import pagination
 from tidings.storage.base import CreatedMessage, EndpointSelector, Idempotency, Store
-from tidings.storage.sqlite import messages, queue, rows
+from tidings.storage.sqlite import messages, queue, rows, sources
 from tidings.storage.sqlite.connection import connect, path_from_url
 from tidings.storage.sqlite.migrate import migrate
 from tidings.storage.sqlite.writer import GroupCommitWriter
@@ -404,6 +407,68 @@ class SqliteStore(Store):
             ["delivery.msg_key = ?", "delivery.app_key = ?"], [msg.key, app.key],
             walk, "endpoint.key", destination,
         )  # fmt: skip
+
+    # sources -------------------------------------------------------------------
+    async def create_source(self, source: Source, app: Application) -> Source:
+        create = _unique(f"a source with uid {source.uid!r}")(sources.create)
+        return await self._writer.run(lambda conn: create(conn, source, app))
+
+    async def get_source(self, id_or_uid: str) -> Source | None:
+        row = self._one(
+            "SELECT * FROM source WHERE id = ? UNION ALL "
+            "SELECT * FROM source WHERE uid = ? LIMIT 1",
+            (id_or_uid, id_or_uid),
+        )
+        return rows.source(row) if row else None
+
+    async def find_source_by_token(self, token: str, now: int) -> Source | None:
+        row = self._one(
+            "SELECT * FROM source WHERE token = ? UNION ALL SELECT * FROM source "
+            "WHERE previous_token = ? AND previous_token_expires_at > ? LIMIT 1",
+            (token, token, now),
+        )
+        return rows.source(row) if row else None
+
+    async def list_sources(self, limit: int, iterator: str | None, ascending: bool) -> Page[Source]:
+        walk = pagination.walk(iterator, ascending, limit)
+        return self._page("SELECT * FROM source", [], [], walk, "key", rows.source)
+
+    async def update_source(self, source: Source) -> Source:
+        update = _unique(f"a source with uid {source.uid!r}")(sources.update)
+        return await self._writer.run(lambda conn: update(conn, source))
+
+    async def delete_source(self, source: Source) -> None:
+        await self._writer.run(functools.partial(sources.delete, source=source))
+
+    async def create_inbound(
+        self,
+        app: Application,
+        message: Message,
+        inbound: InboundEvent,
+        select: EndpointSelector,
+        idempotency: Idempotency | None,
+    ) -> CreatedMessage:
+        return await self._writer.run(
+            functools.partial(sources.create_inbound, app=app, message=message,
+                              inbound=inbound, select=select, idempotency=idempotency)
+        )  # fmt: skip
+
+    async def get_inbound(self, msg_key: int) -> InboundEvent | None:
+        row = self._one("SELECT * FROM inbound_event WHERE msg_key = ?", (msg_key,))
+        return rows.inbound(row) if row else None
+
+    async def add_rejection(self, rejection: Rejection, keep: int) -> None:
+        await self._writer.run(
+            functools.partial(sources.add_rejection, rejection=rejection, keep=keep),
+            durable=False,  # a diagnostic record; losing one to a power cut is harmless
+        )
+
+    async def list_rejections(self, source: Source, limit: int) -> list[Rejection]:
+        found = self._rows(
+            "SELECT * FROM source_rejection WHERE source_key = ? ORDER BY key DESC LIMIT ?",
+            (source.key, limit),
+        )
+        return [rows.rejection(row) for row in found]
 
 
 def _event_type_values(event_type: EventType) -> tuple[Any, ...]:

@@ -1,0 +1,140 @@
+"""Receiving one inbound request: verify, keep durably (once), answer.
+
+The HTTP layer finds the source by its URL token and reads the body under the cap;
+`Inbox` does the rest. A verified event is committed as a message of the source's
+internal application, with its headers, before the sender gets its 2xx; its forward
+targets are that application's endpoints, so the worker delivers it with the same
+retries, attempt records and replay as any message. A repeat of a delivery id
+within 24 h is acknowledged but kept (and forwarded) only once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import orjson
+
+from tidings.dispatch import select_endpoints
+from tidings.domain import ids
+from tidings.domain.clock import now_ms
+from tidings.domain.errors import Conflict, NotFound, StorageUnavailable
+from tidings.domain.models import Application, InboundEvent, Message, Rejection, Source
+from tidings.ingest.sources import SOURCE_APP_UID_PREFIX, verifier_of
+from tidings.ingest.verify import InboundRequest, VerificationFailed, Verified
+from tidings.storage.base import Idempotency, Store
+
+log = logging.getLogger(__name__)
+
+# Rejections kept per source: enough to diagnose, bounded under a flood.
+REJECTIONS_KEPT = 100
+# Headers that carry credentials are never stored; the rest are kept, bounded.
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key",
+                            "api-key", "x-auth-token", "x-gitlab-token"})  # fmt: skip
+MAX_HEADERS = 64
+MAX_HEADER_VALUE = 2048
+# Longer delivery ids (only an unverified sender could choose one) are hashed.
+MAX_DELIVERY_ID = 200
+DEDUP_FINGERPRINT = "inbound"
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+
+
+def _json(status: int, body: dict[str, object]) -> Answer:
+    return Answer(status, orjson.dumps(body))
+
+
+def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    kept: dict[str, str] = {}
+    for name, value in headers.items():
+        if name.lower() in SECRET_HEADERS or len(kept) >= MAX_HEADERS:
+            continue
+        kept[name.lower()] = value[:MAX_HEADER_VALUE]
+    return kept
+
+
+def dedup_id(delivery_id: str | None) -> str | None:
+    if not delivery_id:
+        return None
+    if len(delivery_id) <= MAX_DELIVERY_ID:
+        return delivery_id
+    return "sha256:" + hashlib.sha256(delivery_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class Inbox:
+    def __init__(self, store: Store, notify: Callable[[], None] = lambda: None) -> None:
+        self._store = store
+        self._notify = notify
+
+    async def find(self, token: str) -> Source | None:
+        return await self._store.find_source_by_token(token, now_ms())
+
+    async def reject(self, source: Source, status: int, reason: str, detail: str) -> Answer:
+        """Record why a request was refused (best effort) and say so, briefly."""
+        rejection = Rejection(source_key=source.key, status_code=status, reason=reason,
+                              detail=detail[:500], received_at=now_ms())  # fmt: skip
+        try:
+            await self._store.add_rejection(rejection, REJECTIONS_KEPT)
+        except StorageUnavailable:
+            log.warning("could not record a rejection for source %s", source.id)
+        text = f"{reason}: {detail}" if detail else reason
+        return _json(status, {"code": "verification_failed" if status == 401 else "rejected",
+                              "detail": text})  # fmt: skip
+
+    async def accept(self, source: Source, request: InboundRequest) -> Answer:
+        verified = await self._verify(source, request)
+        if isinstance(verified, Answer):
+            return verified
+        if verified.handshake is not None:
+            status, body, content_type = verified.handshake
+            return Answer(status, body, content_type)
+        return await self._keep(source, request, verified)
+
+    async def _verify(self, source: Source, request: InboundRequest) -> Verified | Answer:
+        try:
+            verifier = verifier_of(source)
+        except ValueError as exc:  # a stored config this release no longer accepts
+            log.error("source %s has an unusable config: %s", source.id, exc)
+            return await self.reject(source, 503, "source misconfigured", str(exc))
+        try:
+            return verifier.verify(request)
+        except VerificationFailed as exc:
+            return await self.reject(source, 401, exc.reason, exc.detail)
+        except Exception:  # a verifier bug must still not answer 500
+            log.exception("verifier of source %s failed", source.id)
+            return await self.reject(source, 401, "malformed request", "")
+
+    async def _keep(self, source: Source, request: InboundRequest, verified: Verified) -> Answer:
+        app = await self._application(source)
+        delivery_id = dedup_id(verified.delivery_id)
+        now = now_ms()
+        message = Message(id=ids.new_id(ids.MESSAGE), app_key=app.key, event_type=source.type,
+                          payload=request.body, event_id=delivery_id, created_at=now)  # fmt: skip
+        headers = kept_headers(request.headers)
+        inbound = InboundEvent(msg_key=0, source_key=source.key, headers=headers,
+                               delivery_id=verified.delivery_id, received_at=now)  # fmt: skip
+        idempotency = (
+            Idempotency(f"delivery:{delivery_id}", DEDUP_FINGERPRINT) if delivery_id else None
+        )
+        try:
+            created = await self._store.create_inbound(
+                app, message, inbound, select_endpoints, idempotency
+            )
+        except Conflict:  # the same delivery id, kept by a concurrent request
+            return _json(200, {"duplicate": True})
+        if created.created and created.deliveries:
+            self._notify()
+        return _json(200, {"id": created.message.id, "duplicate": not created.created})
+
+    async def _application(self, source: Source) -> Application:
+        app = await self._store.get_application(SOURCE_APP_UID_PREFIX + source.id)
+        if app is None:  # deleted between the token lookup and now
+            raise NotFound("no source has this ingest URL")
+        return app

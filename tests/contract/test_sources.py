@@ -1,0 +1,138 @@
+"""Sources, inbound events and rejections: behaviour every Store backend must have."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.contract.test_store import DAY, Run, make_endpoint
+from tidings.dispatch import select_endpoints
+from tidings.domain import ids
+from tidings.domain.clock import now_ms
+from tidings.domain.errors import Conflict
+from tidings.domain.models import Application, InboundEvent, Message, Rejection, Source
+from tidings.storage import Idempotency, Store
+
+
+def make_source(run: Run, store: Store, uid: str | None = None, **fields: Any) -> Source:
+    now = now_ms()
+    source = Source(
+        id=ids.new_id(ids.SOURCE),
+        name="GitHub",
+        type="github",
+        token=ids.new_id("tok"),
+        config={"secrets": ["s3cret"]},
+        uid=uid,
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )
+    uid = f"__tidings_source__{source.id}"
+    app = Application(id=ids.new_id(ids.APP), name="app", uid=uid, created_at=now, updated_at=now)
+    return run(store.create_source(source, app))
+
+
+def internal_app(run: Run, store: Store, source: Source) -> Application:
+    app = run(store.get_application(f"__tidings_source__{source.id}"))
+    assert app is not None and app.key == source.app_key
+    return app
+
+
+def receive(
+    run: Run, store: Store, source: Source, body: bytes, delivery_id: str | None = None
+) -> Any:
+    app = internal_app(run, store, source)
+    now = now_ms()
+    message = Message(id=ids.new_id(ids.MESSAGE), app_key=app.key, event_type=source.type,
+                      payload=body, event_id=delivery_id, created_at=now)  # fmt: skip
+    inbound = InboundEvent(msg_key=0, source_key=source.key, headers={"X-A": "1"},
+                           delivery_id=delivery_id, received_at=now)  # fmt: skip
+    idempotency = Idempotency(f"delivery:{delivery_id}", "inbound") if delivery_id else None
+    return run(store.create_inbound(app, message, inbound, select_endpoints, idempotency))
+
+
+def test_source_round_trip_by_id_uid_and_token(run: Run, store: Store) -> None:
+    source = make_source(run, store, uid="gh", metadata={"team": "x"})
+    for key in (source.id, "gh"):
+        found = run(store.get_source(key))
+        assert found is not None
+        assert (found.key, found.config, found.metadata) == (
+            source.key,
+            {"secrets": ["s3cret"]},
+            {"team": "x"},
+        )
+    assert run(store.find_source_by_token(source.token, now_ms())).id == source.id
+    assert run(store.get_source("missing")) is None
+    assert run(store.find_source_by_token("missing", now_ms())) is None
+
+
+def test_source_uid_is_unique(run: Run, store: Store) -> None:
+    make_source(run, store, uid="same")
+    with pytest.raises(Conflict):
+        make_source(run, store, uid="same")
+
+
+def test_sources_page(run: Run, store: Store) -> None:
+    made = [make_source(run, store).id for _ in range(5)]
+    first = run(store.list_sources(3, None, True))
+    second = run(store.list_sources(3, first.iterator, True))
+    assert [s.id for s in first.items + second.items] == made
+    assert (first.done, second.done) == (False, True)
+
+
+def test_previous_token_works_until_it_expires(run: Run, store: Store) -> None:
+    source = make_source(run, store)
+    old = source.token
+    source.previous_token, source.previous_token_expires_at = old, now_ms() + DAY
+    source.token = ids.new_id("tok")
+    source.name = "renamed"
+    run(store.update_source(source))
+    now = now_ms()
+    assert run(store.find_source_by_token(source.token, now)).name == "renamed"
+    assert run(store.find_source_by_token(old, now)).id == source.id
+    assert run(store.find_source_by_token(old, now + 2 * DAY)) is None
+
+
+def test_inbound_event_is_kept_once_per_delivery_id(run: Run, store: Store) -> None:
+    source = make_source(run, store)
+    app = internal_app(run, store, source)
+    make_endpoint(run, store, app)
+    body = b"not json \xff"
+    first = receive(run, store, source, body, "d-1")
+    again = receive(run, store, source, b"other", "d-1")
+    assert (first.created, first.deliveries) == (True, 1)
+    assert (again.created, again.message.id) == (False, first.message.id)
+    stored = run(store.get_message(app, first.message.id))
+    assert stored.payload == body
+    inbound = run(store.get_inbound(stored.key))
+    assert (inbound.source_key, inbound.headers, inbound.delivery_id) == (
+        source.key,
+        {"X-A": "1"},
+        "d-1",
+    )
+    # Without a delivery id nothing deduplicates.
+    assert receive(run, store, source, body).created
+    assert receive(run, store, source, body).created
+
+
+def test_rejections_keep_the_latest(run: Run, store: Store) -> None:
+    source = make_source(run, store)
+    for number in range(5):
+        rejection = Rejection(source_key=source.key, status_code=401, reason="bad signature",
+                              detail=f"try {number}", received_at=now_ms())  # fmt: skip
+        run(store.add_rejection(rejection, keep=3))
+    found = run(store.list_rejections(source, 10))
+    assert [r.detail for r in found] == ["try 4", "try 3", "try 2"]
+    assert run(store.list_rejections(source, 1))[0].reason == "bad signature"
+
+
+def test_deleting_a_source_removes_its_application_and_events(run: Run, store: Store) -> None:
+    source = make_source(run, store)
+    created = receive(run, store, source, b"{}", "d-1")
+    run(store.add_rejection(Rejection(source.key, 401, "bad signature", "", now_ms()), keep=3))
+    run(store.delete_source(source))
+    assert run(store.get_source(source.id)) is None
+    assert run(store.get_application(f"__tidings_source__{source.id}")) is None
+    assert run(store.get_inbound(created.message.key)) is None
+    assert run(store.find_source_by_token(source.token, now_ms())) is None
