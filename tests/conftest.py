@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from svix.api import Svix, SvixAsync, SvixOptions
 
-from tests.harness import ServerProcess
+from tests.harness import ServerProcess, stop_leftovers
 from tidings.testing import Receiver
 
 
@@ -18,6 +18,12 @@ def _no_tidings_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("TIDINGS_"):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_servers() -> Iterator[None]:
+    yield
+    stop_leftovers()
 
 
 # PostgreSQL databases for the tests that use them.

@@ -12,7 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from tidings.testing import free_port
 
@@ -28,6 +28,9 @@ def clean_environment(extra: dict[str, str]) -> dict[str, str]:
 
 class ServerProcess:
     """`tidings serve` (or `api`/`worker`) on a free port over its own SQLite file."""
+
+    # Every process started, so a test that fails halfway leaks none (see conftest).
+    started: ClassVar[list[ServerProcess]] = []
 
     def __init__(self, workdir: Path, command: str = "serve", **settings: str) -> None:
         self.workdir = workdir
@@ -65,6 +68,7 @@ class ServerProcess:
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
             )
+        ServerProcess.started.append(self)
         if self.command != "worker":
             self._wait_healthy()
         return self
@@ -107,3 +111,11 @@ class ServerProcess:
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
+
+
+def stop_leftovers() -> None:
+    """Kill whatever a test started and did not stop."""
+    while ServerProcess.started:
+        process = ServerProcess.started.pop()
+        if process.process is not None and process.process.poll() is None:
+            process.kill()
