@@ -17,12 +17,14 @@ from tidings.delivery.guard import AddressPolicy
 from tidings.delivery.worker import Worker, WorkerOptions
 from tidings.dispatch.operational import OperationalWebhooks
 from tidings.domain import ids
+from tidings.domain.errors import StorageUnavailable
 from tidings.storage import Store, open_store
 
 log = logging.getLogger("tidings")
 
 _PLACEHOLDER_TOKENS = {"changeme", "change-me", "secret", "token", "admin", "test", "password"}
 MIN_TOKEN_LENGTH = 16
+STARTUP_PATIENCE_SECONDS = 60.0
 
 
 class _Server(uvicorn.Server):
@@ -68,10 +70,31 @@ def address_policy(settings: Settings) -> AddressPolicy:
     return policy
 
 
+async def open_when_ready(store: Store, patience: float = STARTUP_PATIENCE_SECONDS) -> None:
+    """Open the store, waiting for a database that is still starting (or restarting)
+    rather than exiting at once; give up after `patience` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    delay = 0.2
+    while True:
+        try:
+            await store.open()
+            return
+        except StorageUnavailable as exc:
+            if loop.time() + delay > deadline:
+                raise SystemExit(f"tidings: the database is unavailable: {exc}") from None
+            log.warning("database unavailable (%s); retrying in %.1fs", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
 async def run_services(settings: Settings, api: bool, worker: bool) -> None:
     check_admin_token(settings)
     store = open_store(settings.database_url)
-    await store.open()
+    # A database server may still be starting; a SQLite file that cannot be opened
+    # will not fix itself, so that fails at once.
+    remote = not settings.database_url.startswith("sqlite:")
+    await open_when_ready(store, STARTUP_PATIENCE_SECONDS if remote else 0.0)
     try:
         await bootstrap_token(store, settings)
         await _run_until_signal(store, settings, api, worker)

@@ -37,6 +37,9 @@ IDLE_POLL_SECONDS = 0.05
 # A full worker looks again this soon even if no attempt has ended (deliveries
 # handed back by the pacer fall due again quickly).
 FULL_POLL_SECONDS = 0.01
+# A batch of outcomes that fails to record (deadlock, database restart) is retried
+# this many times, backing off, before it is given up and left to the lease.
+RECORD_RETRIES = 5
 # How often held deliveries are reconsidered (rate limits refill, breakers close).
 PACING_POLL_SECONDS = 0.05
 
@@ -79,6 +82,7 @@ class Worker:
         self._rng = random.Random()
         self._session: aiohttp.ClientSession | None = None
         self._claim_size = CLAIM_BATCH
+        self._record_failures = 0
 
     def notify(self) -> None:
         """New work was committed in this process: look now rather than at the next poll."""
@@ -246,10 +250,9 @@ class Worker:
             disable_after_ms = int(self._options.disable_after_seconds * 1000)
             recorded = await self._store.record_attempts(batch, disable_after_ms)
         except Exception as exc:
-            # Unrecorded outcomes are not lost work: the leases expire and the
-            # deliveries are attempted again (at-least-once).
-            log.error("recording %d attempts failed: %s", len(batch), exc)
+            await self._record_failed(batch, exc)
             return
+        self._record_failures = 0
         for event in recorded.disabled:
             log.warning("endpoint %s disabled: %s", event.endpoint_id, event.reason)
         if self.on_recorded is not None:
@@ -258,6 +261,20 @@ class Worker:
             except Exception as exc:  # reporting must never stop delivery
                 log.error("reporting recorded attempts failed: %s", exc)
 
+    async def _record_failed(self, batch: list[AttemptResult], exc: Exception) -> None:
+        """Keep the outcomes and try again later; after repeated failures give them up:
+        unrecorded outcomes are not lost work, as their leases lapse and the
+        deliveries are attempted again (at-least-once)."""
+        self._record_failures += 1
+        if self._record_failures > RECORD_RETRIES:
+            log.error("recording %d attempts failed, giving up: %s", len(batch), exc)
+            self._record_failures = 0
+            return
+        log.warning("recording %d attempts failed, will retry: %s", len(batch), exc)
+        self._results = batch + self._results
+        await asyncio.sleep(min(0.05 * 2**self._record_failures, 2.0))
+        self._results_ready.set()
+
     async def _renew_leases_forever(self) -> None:
         """Keep the leases of running and held deliveries alive, so a slow but live
         attempt is never taken for abandoned; a worker that dies stops renewing and
@@ -265,7 +282,8 @@ class Worker:
         interval = self._options.lease_seconds / 3
         while True:
             await asyncio.sleep(interval)
-            mine = [*self._in_flight.values(), *self._pacer.held()]
+            unrecorded = [result.delivery for result in self._results]
+            mine = [*self._in_flight.values(), *self._pacer.held(), *unrecorded]
             if not mine:
                 continue
             try:

@@ -32,7 +32,15 @@ PARKED = 1 << 62
 # Attempts first, then the fenced advance, as one statement over parallel arrays.
 # An attempt whose message was deleted meanwhile is dropped rather than failing
 # the batch on the foreign key (which would re-send every other delivery in it).
-RECORD = """
+# Every statement that updates a batch of deliveries locks them in key order first:
+# a worker's lease renewal and its recording of outcomes touch overlapping rows at
+# the same time, and in any other order the two could deadlock.
+_LOCK_IN_KEY_ORDER = """
+    SELECT delivery.key FROM delivery JOIN d ON delivery.key = d.key
+    WHERE delivery.claim_id = d.claim_id ORDER BY delivery.key FOR UPDATE OF delivery
+"""
+
+RECORD = f"""
 WITH attempts AS (
     INSERT INTO attempt (id, app_key, msg_key, endpoint_key, msg_id, endpoint_id, url, status,
         response_status_code, response, duration_ms, trigger_type, error, created_at)
@@ -42,12 +50,14 @@ WITH attempts AS (
         AS a(id, app_key, msg_key, endpoint_key, msg_id, endpoint_id, url, status,
             response_status_code, response, duration_ms, trigger_type, error, created_at)
     WHERE EXISTS (SELECT 1 FROM message WHERE message.key = a.msg_key)
-)
+), d AS (
+    SELECT * FROM unnest($15::bigint[], $16::bigint[], $17::smallint[], $18::bigint[],
+        $19::bigint[]) AS d(key, claim_id, status, due_at, finished_at)
+), locked AS ({_LOCK_IN_KEY_ORDER})
 UPDATE delivery SET status = d.status, attempts = delivery.attempts + 1, due_at = d.due_at,
     claim_id = NULL, trigger_type = 0, updated_at = d.finished_at
-FROM unnest($15::bigint[], $16::bigint[], $17::smallint[], $18::bigint[], $19::bigint[])
-    AS d(key, claim_id, status, due_at, finished_at)
-WHERE delivery.key = d.key AND delivery.claim_id = d.claim_id
+FROM d JOIN locked ON locked.key = d.key
+WHERE delivery.key = d.key
 """
 
 # Each endpoint's run of failures: any success ends it, the first failure starts it.
@@ -74,16 +84,18 @@ UPDATE delivery SET due_at = {PARKED}, updated_at = $2
 WHERE endpoint_key = ANY($1::bigint[]) AND status = 1
 """
 
-_EXTEND = """
-UPDATE delivery SET due_at = $3
-FROM unnest($1::bigint[], $2::bigint[]) AS d(key, claim_id)
-WHERE delivery.key = d.key AND delivery.claim_id = d.claim_id AND delivery.status = 3
+_EXTEND = f"""
+WITH d AS (SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS d(key, claim_id)),
+locked AS ({_LOCK_IN_KEY_ORDER})
+UPDATE delivery SET due_at = $3 FROM locked
+WHERE delivery.key = locked.key AND delivery.status = 3
 """
 
-_RELEASE = """
-UPDATE delivery SET status = 1, due_at = $3, claim_id = NULL, updated_at = $4
-FROM unnest($1::bigint[], $2::bigint[]) AS d(key, claim_id)
-WHERE delivery.key = d.key AND delivery.claim_id = d.claim_id
+_RELEASE = f"""
+WITH d AS (SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS d(key, claim_id)),
+locked AS ({_LOCK_IN_KEY_ORDER})
+UPDATE delivery SET status = 1, due_at = $3, claim_id = NULL, updated_at = $4 FROM locked
+WHERE delivery.key = locked.key
 """
 
 # A manual resend restarts the retry schedule; its first attempt counts as manual.
