@@ -71,9 +71,11 @@ def test_rate_limit_allows_the_configured_attempts_per_second() -> None:
     held = [pacer.offer(delivery(rate=2, key=i))[0] for i in range(1, 4)]
     assert held == [Decision.WAIT] * 3  # no token left this second
     assert pacer.next_poll_in() is not None
-    clock.now += 1.0
-    assert len(pacer.poll().start) == 2
+    clock.now += 0.5  # one token per 1/rate seconds, never a burst
+    assert len(pacer.poll().start) == 1
     assert pacer.poll().start == []
+    clock.now += 0.5
+    assert len(pacer.poll().start) == 1
 
 
 def test_breaker_opens_defers_then_probes_once() -> None:

@@ -104,8 +104,10 @@ class _Bucket:
     updated: float
 
     def refill(self, now: float) -> bool:
-        """Add what has accrued (at most a second's worth); True when a token is there."""
-        self.tokens = min(self.rate, self.tokens + (now - self.updated) * self.rate)
+        """Add what has accrued; True when a token is there. At most one token is kept,
+        so attempts are spaced 1/rate apart and no second ever holds more than the
+        limit, even after an idle spell."""
+        self.tokens = min(1.0, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
         return self.tokens >= 1
 

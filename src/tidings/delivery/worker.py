@@ -9,6 +9,7 @@ one claim and one completion write per batch rather than per delivery.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
@@ -40,8 +41,8 @@ FULL_POLL_SECONDS = 0.01
 # A batch of outcomes that fails to record (deadlock, database restart) is retried
 # this many times, backing off, before it is given up and left to the lease.
 RECORD_RETRIES = 5
-# How often held deliveries are reconsidered (rate limits refill, breakers close).
-PACING_POLL_SECONDS = 0.05
+# With nothing rate-limited waiting, held deliveries are reconsidered this often.
+PACING_IDLE_SECONDS = 0.5
 
 # Told about every recorded batch, e.g. to send operational webhooks.
 RecordedHook = Callable[[Sequence[AttemptResult], RecordOutcome], Awaitable[None]]
@@ -83,6 +84,8 @@ class Worker:
         self._session: aiohttp.ClientSession | None = None
         self._claim_size = CLAIM_BATCH
         self._record_failures = 0
+        # Set when deliveries start waiting, so the pacing loop recomputes its sleep.
+        self._pacing_changed = asyncio.Event()
 
     def notify(self) -> None:
         """New work was committed in this process: look now rather than at the next poll."""
@@ -154,7 +157,9 @@ class Worker:
             decision, wait = self._pacer.offer(delivery)
             if decision == Decision.START:
                 self._start(delivery)
-            elif decision in (Decision.DEFER, Decision.PAUSE):
+            elif decision == Decision.WAIT:
+                self._pacing_changed.set()
+            else:
                 deferred.append((delivery, wait))
                 overflow += decision == Decision.DEFER
         self._defer(deferred)
@@ -203,6 +208,8 @@ class Worker:
         self._results_ready.set()
         seconds = outcome.duration_ms / 1000
         self._act(self._pacer.finished(delivery, outcome.succeeded, seconds))
+        if self._pacer.waiting:
+            self._pacing_changed.set()
 
     def _act(self, released: Released) -> None:
         for delivery in released.start:
@@ -229,9 +236,15 @@ class Worker:
         task.add_done_callback(self._background.discard)
 
     async def _pace_forever(self) -> None:
+        """Start rate-limited deliveries the moment a token is due. Sleeping past that
+        would let tokens pile up and then go out in a burst above the limit."""
         while True:
             wait = self._pacer.next_poll_in()
-            await asyncio.sleep(min(wait if wait is not None else 1.0, PACING_POLL_SECONDS * 10))
+            self._pacing_changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._pacing_changed.wait(), PACING_IDLE_SECONDS if wait is None else wait
+                )
             self._act(self._pacer.poll())
             self._pacer.forget_idle()
 
