@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 
@@ -153,3 +155,26 @@ def test_duplicate_event_id_is_409(http: httpx.Client, app_id: str) -> None:
 def test_unknown_route_and_method_are_4xx(http: httpx.Client) -> None:
     assert http.get("/api/v1/nothing-here").status_code == 404
     assert http.delete("/api/v1/app").status_code == 405
+
+
+def test_concurrent_requests_with_one_key_make_one_message(
+    server: ServerProcess, http: httpx.Client, app_id: str
+) -> None:
+    """Requests that find the key still in flight get 409; the rest the same 202."""
+
+    async def fire() -> list[tuple[int, dict[str, object]]]:
+        headers = {"Authorization": f"Bearer {server.token}", "idempotency-key": "same"}
+        body = {"eventType": "a", "payload": {"n": 1}}
+        async with aiohttp.ClientSession(headers=headers) as session:
+
+            async def one() -> tuple[int, dict[str, object]]:
+                url = f"{server.url}/api/v1/app/{app_id}/msg"
+                async with session.post(url, json=body) as response:
+                    return response.status, await response.json()
+
+            return await asyncio.gather(*(one() for _ in range(20)))
+
+    answers = asyncio.run(fire())
+    assert {status for status, _ in answers} <= {202, 409}, answers
+    assert len({str(body["id"]) for status, body in answers if status == 202}) == 1
+    assert len(http.get(f"/api/v1/app/{app_id}/msg").json()["data"]) == 1

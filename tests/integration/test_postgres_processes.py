@@ -463,12 +463,13 @@ def test_one_idempotency_key_at_two_apis_at_once_makes_one_message(tmp_path: Pat
         counts = [fetchval(url, OF_APP.format(table=table, app=app))
                   for table in ("message", "delivery", "idempotency")]  # fmt: skip
     statuses = Counter(status for status, _ in answers)
-    # Seen: every request 202. The losers' INSERT of the key waits on the winner's
-    # row lock and then reads its committed message, so none sees the key in flight (409).
-    assert statuses == {202: 2 * REQUESTS_PER_API}, answers
-    assert len({answer["id"] for _, answer in answers}) == 1
+    # A request that finds the key held by one still in progress, on either process,
+    # gets 409; one that comes after it committed gets the same 202 again.
+    assert set(statuses) == {202, 409}, answers
+    assert len({answer["id"] for status, answer in answers if status == 202}) == 1
     assert counts == [1, 1, 1]  # one message, one delivery, one key
-    assert Counter(status for status, _ in other_body) == {422: 2 * REQUESTS_PER_API}
+    other = Counter(status for status, _ in other_body)
+    assert 422 in other and set(other) <= {422, 409}, other_body
 
 
 # 4. `tidings migrate` ---------------------------------------------------------------

@@ -125,7 +125,7 @@ async def create_message(
     if idempotency_key:
         fingerprint = hashlib.sha256(await request.body()).hexdigest()
         idempotency = Idempotency(key=idempotency_key, fingerprint=fingerprint)
-    async with request.app.state.ingest_gate.admit(app.key):
+    async with request.app.state.ingest_gate.admit(app.key, idempotency_key):
         store = store_of(request)
         created = await store.create_message(app, message, select_endpoints, idempotency)
     if created.created and created.deliveries:

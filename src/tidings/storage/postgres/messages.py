@@ -30,6 +30,8 @@ ON CONFLICT (app_key, key) DO UPDATE
     WHERE idempotency.created_at <= $5
 RETURNING true
 """
+IDEMPOTENCY_LOCK_SPACE = 0x69_64_65_6D  # "idem"
+_TRY_LOCK_KEY = "SELECT pg_try_advisory_xact_lock($1, hashtext($2::bigint || ':' || $3::text))"
 _EARLIER = "SELECT fingerprint, msg_key FROM idempotency WHERE app_key = $1 AND key = $2"
 _ORIGINAL = f"""
 SELECT {rows.columns(rows.MESSAGE)},
@@ -92,7 +94,13 @@ async def create(
 async def _claim_key(
     conn: Any, app: Application, idempotency: Idempotency, message: Message
 ) -> bool:
-    """True when this request owns the key; False when an earlier one does."""
+    """True when this request owns the key; False when an earlier one does.
+
+    A request that finds the key held by another still in progress (on any API
+    process) gets 409 at once rather than waiting for it: the transaction that holds
+    a key also holds an advisory lock named after it until it commits."""
+    if not await conn.fetchval(_TRY_LOCK_KEY, IDEMPOTENCY_LOCK_SPACE, app.key, idempotency.key):
+        raise Conflict("the idempotency-key is in use by a request still in progress")
     expired_before = message.created_at - DEDUP_WINDOW_MS
     claimed = await conn.fetchval(
         _CLAIM_KEY, app.key, idempotency.key, idempotency.fingerprint, message.created_at,
