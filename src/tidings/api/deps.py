@@ -19,8 +19,9 @@ def store_of(request: Request) -> Store:
     return store
 
 
-def app_id(app_id: str = Path(description="The application's id or uid.")) -> str:
-    """Declares the `{app_id}` path parameter for routers whose routes use `application`."""
+async def app_id(app_id: str = Path(description="The application's id or uid.")) -> str:
+    """Declares the `{app_id}` path parameter for routers whose routes use `application`.
+    (Async on purpose: FastAPI runs plain functions in a thread pool, per request.)"""
     return app_id
 
 

@@ -1,0 +1,1 @@
+"""Tidings' benchmark suite: `python -m benchmarks.run [--quick]` (see README.md)."""

@@ -1,0 +1,71 @@
+"""Tidings throughput: ingest through the API with no worker, then time the drain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks.common import Context, Drain, Result, run_loadgen, timed_drain
+from benchmarks.procs import Process
+from benchmarks.services import Fixture, Tidings, create_fixture
+
+
+def ingest_then_drain(
+    ctx: Context,
+    tidings: Tidings,
+    fanout: int,
+    messages: int,
+    workers: int = 1,
+    profile: str | None = None,
+) -> tuple[dict[str, Any], Drain]:
+    """`tidings api` accepts `messages` while no worker runs; then `workers` drain them."""
+    api = tidings.start(ctx.procs, "api")
+    fixture = create_fixture(tidings, ctx.receiver, fanout)
+    ingest = _ingest(ctx, tidings, fixture, messages, api, profile)
+    ctx.procs.stop(api)
+    if ingest["accepted"] != messages:
+        raise RuntimeError(f"only {ingest['accepted']} of {messages} accepted: {ingest}")
+
+    def start_workers() -> list[Process]:
+        return [tidings.start(ctx.procs, "worker", f"worker-{i}") for i in range(workers)]
+
+    drain = timed_drain(
+        ctx, messages * fanout, start_workers, profile and f"{profile}-worker-drain"
+    )
+    return ingest, drain
+
+
+def _ingest(
+    ctx: Context,
+    tidings: Tidings,
+    fixture: Fixture,
+    messages: int,
+    api: Process,
+    profile: str | None,
+) -> dict[str, Any]:
+    return run_loadgen(
+        ctx,
+        tidings,
+        fixture,
+        "ingest",
+        "--n",
+        str(messages),
+        "--concurrency",
+        str(ctx.settings.ingest_concurrency),
+        profile_target=api,
+        profile=profile and f"{profile}-api-ingest",
+    )
+
+
+def drain_and_ingest(ctx: Context) -> Result:
+    tidings = Tidings.on_sqlite(ctx.scratch("drain"))
+    ingest, drain = ingest_then_drain(ctx, tidings, 1, ctx.settings.drain_n, profile="fanout1")
+    metrics = {"ingest_rps": ingest["accepted_per_s"], "drain_rps": drain.rate}
+    return Result(metrics, {"ingest": ingest, "drain": drain.details()})
+
+
+def fanout_drain(ctx: Context) -> Result:
+    tidings = Tidings.on_sqlite(ctx.scratch("fanout"))
+    fanout, messages = ctx.settings.fanout, ctx.settings.fanout_messages
+    ingest, drain = ingest_then_drain(ctx, tidings, fanout, messages, profile="fanout10")
+    details = {"fanout": fanout, "messages": messages, "ingest": ingest, "drain": drain.details()}
+    return Result({"fanout10_drain_rps": drain.rate}, details)
