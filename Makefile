@@ -23,8 +23,8 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check src tests examples tools
-	$(BIN)/ruff format --check src tests examples tools
+	$(BIN)/ruff check src tests examples tools benchmarks
+	$(BIN)/ruff format --check src tests examples tools benchmarks
 	$(BIN)/mypy
 
 clean:
