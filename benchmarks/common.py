@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,9 +30,8 @@ class Context:
     profile_dir: Path | None = None
 
     def scratch(self, name: str) -> Path:
-        folder = self.workdir / name
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+        """A new, empty folder for one run of a scenario (a rerun gets another one)."""
+        return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.workdir))
 
 
 @dataclass

@@ -150,13 +150,28 @@ def _notes(results: Results) -> list[str]:
     if noisy:
         shares = ", ".join(f"{name} {pct:g}%" for name, pct in noisy.items())
         notes.append(
-            f"**Other processes used CPU during some scenarios** ({shares} of the machine): "
+            f"- **Other processes used CPU during some scenarios** ({shares} of the machine): "
             "those figures are pessimistic."
+        )
+    storm = results["details"].get("storm", {})
+    if storm.get("no_storm_p99_ms") is not None:
+        notes.append(
+            f"- Storm: healthy endpoints' p99 {results['storm_healthy_p99_ms']} ms during the "
+            f"storm, {storm['no_storm_p99_ms']} ms in the same run without it "
+            f"(ratio {storm['p99_ratio']})."
         )
     pg = results["details"].get("postgres", {})
     if "skipped" in pg:
         notes.append(f"- `pg_drain_rps_2workers` is null: {pg['skipped']}")
     return ["## Notes", "", *notes, ""] if notes else []
+
+
+def rerender(json_path: Path) -> Path:
+    """Write the Markdown again from a results JSON (the chart needs the raw samples)."""
+    results = orjson.loads(json_path.read_bytes())
+    target = json_path.with_suffix(".md")
+    target.write_text(markdown(results))
+    return target
 
 
 def write(results: Results, series: dict[str, list[float]], folder: Path, name: str) -> list[Path]:
@@ -168,3 +183,10 @@ def write(results: Results, series: dict[str, list[float]], folder: Path, name: 
 
     chart(results, series, paths[2])
     return paths
+
+
+if __name__ == "__main__":
+    import sys
+
+    for name in sys.argv[1:]:
+        print(f"wrote {rerender(Path(name))}")

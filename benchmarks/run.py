@@ -52,7 +52,8 @@ NOTES = (
     "Latencies are receipt time minus the send time stamped into the payload just before the "
     "POST, on one machine clock; messages sent during the warm-up are left out.",
     "The backlog scenario seeds message and delivery rows with SQL (applications and endpoints "
-    "through the API), because ingesting 1,000,000 messages over HTTP would dominate the run.",
+    "through the API), because ingesting 1,000,000 messages over HTTP would dominate the run; "
+    "the large-backlog rate and peak RSS cover its first `backlog_window` deliveries.",
 )
 
 
@@ -197,7 +198,9 @@ def chosen_settings(args: argparse.Namespace) -> BenchSettings:
 def write_profile_summary(folder: Path) -> None:
     sections = [profiles.summary(path, top=25) for path in sorted(folder.glob("*.txt"))]
     summary = folder / "summary.md"
-    summary.write_text("# py-spy profiles\n\n" + "\n".join(sections))
+    commit = str(source.describe().get("commit") or "unknown")[:12]
+    heading = f"# py-spy profiles of Tidings `{commit}` (100 Hz, --nonblocking)\n\n"
+    summary.write_text(heading + "\n".join(sections))
     print(f"wrote {summary.relative_to(ROOT)}")
 
 
