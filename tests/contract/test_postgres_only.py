@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.contract.test_store import make_app, make_endpoint, send
+from tests.contract.test_store import make_app, make_endpoint, result, send
 from tidings.dispatch import select_endpoints
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
@@ -26,8 +26,6 @@ from tidings.domain.errors import Conflict, InvalidInput, StorageUnavailable
 from tidings.domain.models import (
     Application,
     AttemptFilter,
-    AttemptResult,
-    ClaimedDelivery,
     Endpoint,
     EventType,
     Message,
@@ -103,20 +101,6 @@ async def app_with_endpoints(store: Store, endpoints: int = 1) -> Application:
                      secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
         )  # fmt: skip
     return app
-
-
-def result(delivery: ClaimedDelivery, ok: bool, retry_at: int | None = None) -> AttemptResult:
-    return AttemptResult(
-        attempt_id=ids.new_id(ids.ATTEMPT),
-        delivery=delivery,
-        succeeded=ok,
-        status_code=200 if ok else 500,
-        response="",
-        duration_ms=1,
-        error=None,
-        finished_at=now_ms(),
-        retry_at=retry_at,
-    )
 
 
 # migrations ---------------------------------------------------------------------
