@@ -70,6 +70,7 @@ class Settings:
     lease_seconds: float = 30.0
     disable_after: float = 5 * 24 * 3600
     public_url: str = ""
+    config: str = ""
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -131,6 +132,11 @@ SETTINGS: tuple[Setting, ...] = (
         "public_url",
         "Base URL senders reach this server at (https://hooks.example.com), used in "
         "sources' ingest URLs. Unset: taken from each API request's scheme and Host.",
+    ),
+    Setting(
+        "config",
+        "Path of a TOML file declaring sources and their actions (commands, Python "
+        "callables, forwards); re-read when it changes.",
     ),
 )
 

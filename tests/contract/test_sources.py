@@ -40,14 +40,19 @@ def internal_app(run: Run, store: Store, source: Source) -> Application:
 
 
 def receive(
-    run: Run, store: Store, source: Source, body: bytes, delivery_id: str | None = None
+    run: Run,
+    store: Store,
+    source: Source,
+    body: bytes,
+    delivery_id: str | None = None,
+    query: str = "",
 ) -> Any:
     app = internal_app(run, store, source)
     now = now_ms()
     message = Message(id=ids.new_id(ids.MESSAGE), app_key=app.key, event_type=source.type,
                       payload=body, event_id=delivery_id, created_at=now)  # fmt: skip
     inbound = InboundEvent(msg_key=0, source_key=source.key, headers={"X-A": "1"},
-                           delivery_id=delivery_id, received_at=now)  # fmt: skip
+                           delivery_id=delivery_id, received_at=now, query=query)  # fmt: skip
     idempotency = Idempotency(f"delivery:{delivery_id}", "inbound") if delivery_id else None
     return run(store.create_inbound(app, message, inbound, select_endpoints, idempotency))
 
@@ -114,6 +119,23 @@ def test_inbound_event_is_kept_once_per_delivery_id(run: Run, store: Store) -> N
     # Without a delivery id nothing deduplicates.
     assert receive(run, store, source, body).created
     assert receive(run, store, source, body).created
+
+
+def test_inbound_events_list_in_order_with_body_and_query(run: Run, store: Store) -> None:
+    source = make_source(run, store)
+    other = make_source(run, store)
+    first = receive(run, store, source, b"one", "d-1", query="ref=main&x=%20")
+    receive(run, store, other, b"elsewhere")
+    second = receive(run, store, source, b"two \xff")
+    listed = run(store.list_inbound(source, 0, 10))
+    assert [(e.query, m.payload, m.id) for e, m in listed] == [
+        ("ref=main&x=%20", b"one", first.message.id),
+        ("", b"two \xff", second.message.id),
+    ]
+    assert listed[0][0].headers == {"X-A": "1"}
+    after_first = run(store.list_inbound(source, first.message.key, 10))
+    assert [m.id for _, m in after_first] == [second.message.id]
+    assert run(store.list_inbound(source, 0, 1))[0][1].id == first.message.id
 
 
 def test_rejections_keep_the_latest(run: Run, store: Store) -> None:

@@ -12,8 +12,9 @@ from tidings.api.deps import app_id, application, is_operational, operational_ow
 from tidings.api.validation import check_headers, check_url
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
-from tidings.domain.errors import InvalidInput, NotFound
+from tidings.domain.errors import Conflict, InvalidInput, NotFound
 from tidings.domain.models import Application, Endpoint, RetiredSecret
+from tidings.ingest.config_sync import parse_action_url
 from tidings.signing.standard import InvalidSecret, generate_secret, normalize_secret
 
 # The routes are mounted twice: under an application's path for customer endpoints,
@@ -167,6 +168,16 @@ async def announce_update(
         await announce(request, kind, app, endpoint)
 
 
+def _refuse_if_declared(endpoint: Endpoint, change: str) -> None:
+    """An action's endpoint is the config file's: its URL names the action to run,
+    so it can be paused or recovered here but not repointed or removed."""
+    if parse_action_url(endpoint.url) is not None:
+        raise Conflict(
+            f"endpoint {endpoint.uid or endpoint.id} runs an action declared in the config "
+            f"file; {change} it there (disabling, recovery and replay work here)"
+        )
+
+
 def _nonempty(values: list[str] | None) -> list[str] | None:
     return sorted(set(values)) if values else None
 
@@ -231,6 +242,7 @@ async def update_endpoint(
         stored = await store.create_endpoint(created)
         await announce(request, "endpoint.created", app, stored)
         return endpoint_out(stored)
+    _refuse_if_declared(found, "change")
     was_disabled = found.disabled
     replacement = body.model_copy()
     for field in ("description", "disabled", "event_types", "channels", "throttle_rate",
@@ -250,6 +262,8 @@ async def patch_endpoint(
 ) -> EndpointOut:
     if "url" in body.model_fields_set and body.url is None:
         raise InvalidInput("url cannot be null", field="url")
+    if "url" in body.model_fields_set and body.url != endpoint.url:
+        _refuse_if_declared(endpoint, "change its url")
     if "secret" in body.model_fields_set and body.secret is not None:
         endpoint.secret = _secret(body.secret)
     was_disabled = endpoint.disabled
@@ -264,6 +278,7 @@ async def delete_endpoint(
     app: Application = Depends(application),
     endpoint: Endpoint = Depends(endpoint_of),
 ) -> None:
+    _refuse_if_declared(endpoint, "remove")
     await store_of(request).delete_endpoint(endpoint)
     await announce(request, "endpoint.deleted", app, endpoint)
 

@@ -18,6 +18,9 @@ from tidings.delivery.worker import Worker, WorkerOptions
 from tidings.dispatch.operational import OperationalWebhooks
 from tidings.domain import ids
 from tidings.domain.errors import StorageUnavailable
+from tidings.ingest.config_file import ConfigError
+from tidings.ingest.config_watch import ConfigWatcher
+from tidings.ingest.performer import SourcePerformer
 from tidings.storage import Store, open_store
 
 log = logging.getLogger("tidings")
@@ -97,12 +100,29 @@ async def run_services(settings: Settings, api: bool, worker: bool) -> None:
     await open_when_ready(store, STARTUP_PATIENCE_SECONDS if remote else 0.0)
     try:
         await bootstrap_token(store, settings)
-        await _run_until_signal(store, settings, api, worker)
+        watcher = await _config_watcher(store, settings)
+        await _run_until_signal(store, settings, api, worker, watcher)
     finally:
         await store.close()
 
 
-async def _run_until_signal(store: Store, settings: Settings, api: bool, worker: bool) -> None:
+async def _config_watcher(store: Store, settings: Settings) -> ConfigWatcher | None:
+    """The config file's watcher, with the file applied; a bad file stops the start."""
+    if not settings.config:
+        return None
+    try:
+        watcher = ConfigWatcher(settings.config, store)
+    except ConfigError as exc:
+        raise SystemExit(f"tidings: config file: {exc}") from None
+    await watcher.apply()
+    names = ", ".join(source.uid for source in watcher.current.sources) or "none"
+    log.info("config file %s loaded; sources: %s", settings.config, names)
+    return watcher
+
+
+async def _run_until_signal(
+    store: Store, settings: Settings, api: bool, worker: bool, watcher: ConfigWatcher | None
+) -> None:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -111,6 +131,10 @@ async def _run_until_signal(store: Store, settings: Settings, api: bool, worker:
     notify = delivery.notify if delivery is not None else (lambda: None)
     operational = OperationalWebhooks(store, notify)
     tasks = []
+    if watcher is not None:
+        tasks.append(asyncio.create_task(watcher.run(stopping), name="config"))
+    if delivery is not None:
+        delivery.performer = SourcePerformer(store, watcher.get if watcher else lambda: None)
     if delivery is not None:
         delivery.on_recorded = operational.attempts_recorded
         tasks.append(asyncio.create_task(delivery.run(stopping), name="worker"))

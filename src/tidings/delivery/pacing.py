@@ -124,6 +124,8 @@ class _Pace:
     waiting: deque[ClaimedDelivery] = field(default_factory=deque)
     breaker: _Breaker = field(default_factory=_Breaker)
     bucket: _Bucket | None = None
+    # A fixed concurrency (an action's limit) instead of the adaptive one.
+    cap: int | None = None
 
 
 @dataclass
@@ -157,6 +159,9 @@ class Pacer:
             pace = _Pace(limit=min(INITIAL_CONCURRENCY, self._max))
             self._paces[delivery.endpoint_key] = pace
         self._sync_rate(pace, delivery.rate_limit)
+        pace.cap = delivery.concurrency_cap
+        if pace.cap is not None:
+            pace.limit = float(pace.cap)
         return pace
 
     def _sync_rate(self, pace: _Pace, rate: int | None) -> None:
@@ -197,7 +202,8 @@ class Pacer:
         pace, now = self._pace(delivery), self._clock()
         pace.in_flight -= 1
         pace.typical_seconds = 0.8 * pace.typical_seconds + 0.2 * seconds
-        pace.limit = min(pace.limit + 1, self._max) if ok else max(pace.limit / 2, 1.0)
+        if pace.cap is None:
+            pace.limit = min(pace.limit + 1, self._max) if ok else max(pace.limit / 2, 1.0)
         pace.breaker.record(now, ok)
         return self._release(pace, now)
 

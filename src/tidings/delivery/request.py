@@ -63,7 +63,7 @@ def build_headers(delivery: ClaimedDelivery, timestamp: int) -> dict[str, str]:
     }
     headers.update(
         {
-            "content-type": "application/json",
+            "content-type": delivery.content_type,
             "user-agent": USER_AGENT,
             "webhook-id": delivery.msg_id,
             "webhook-timestamp": str(timestamp),

@@ -14,7 +14,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -44,8 +44,24 @@ RECORD_RETRIES = 5
 # With nothing rate-limited waiting, held deliveries are reconsidered this often.
 PACING_IDLE_SECONDS = 0.5
 
+# A delivery this worker cannot perform (an action another worker's config file
+# declares) goes back to the queue for this long, without spending an attempt.
+UNAVAILABLE_DELAY_SECONDS = 5.0
+
 # Told about every recorded batch, e.g. to send operational webhooks.
 RecordedHook = Callable[[Sequence[AttemptResult], RecordOutcome], Awaitable[None]]
+SendHttp = Callable[[ClaimedDelivery], Awaitable[request.Outcome]]
+
+
+class Performer(Protocol):
+    """Performs attempts that are more than a plain POST (the receiving half's
+    actions and forwards); the worker keeps claiming, pacing and recording."""
+
+    def available(self, delivery: ClaimedDelivery) -> bool: ...
+
+    def concurrency_cap(self, delivery: ClaimedDelivery) -> int | None: ...
+
+    async def perform(self, delivery: ClaimedDelivery, send_http: SendHttp) -> request.Outcome: ...
 
 
 @dataclass(frozen=True)
@@ -66,11 +82,16 @@ class WorkerOptions:
 
 class Worker:
     def __init__(
-        self, store: Store, options: WorkerOptions, on_recorded: RecordedHook | None = None
+        self,
+        store: Store,
+        options: WorkerOptions,
+        on_recorded: RecordedHook | None = None,
+        performer: Performer | None = None,
     ) -> None:
         self._store = store
         self._options = options
         self.on_recorded = on_recorded
+        self.performer = performer
         # Held deliveries count against capacity; a quarter of it is the most that may
         # sit waiting for busy endpoints, so others can always be claimed.
         self._pacer = Pacer(options.endpoint_concurrency, max_held=options.concurrency // 4)
@@ -154,6 +175,11 @@ class Worker:
         deferred = []
         overflow = 0
         for delivery in claimed:
+            if self.performer is not None:
+                if not self.performer.available(delivery):
+                    deferred.append((delivery, UNAVAILABLE_DELAY_SECONDS))
+                    continue
+                delivery.concurrency_cap = self.performer.concurrency_cap(delivery)
             decision, wait = self._pacer.offer(delivery)
             if decision == Decision.START:
                 self._start(delivery)
@@ -198,12 +224,17 @@ class Worker:
         self._in_flight.pop(task, None)
         self._slot_freed.set()
 
-    async def _attempt(self, delivery: ClaimedDelivery) -> None:
+    async def _send_http(self, delivery: ClaimedDelivery) -> request.Outcome:
         assert self._session is not None
         options = self._options
-        outcome = await request.send(
-            self._session, delivery, options.request_timeout, options.policy
-        )
+        return await request.send(self._session, delivery, options.request_timeout, options.policy)
+
+    async def _attempt(self, delivery: ClaimedDelivery) -> None:
+        options = self._options
+        if self.performer is None:
+            outcome = await self._send_http(delivery)
+        else:
+            outcome = await self.performer.perform(delivery, self._send_http)
         self._results.append(attempt_result(delivery, outcome, options.retry_schedule, self._rng))
         self._results_ready.set()
         seconds = outcome.duration_ms / 1000

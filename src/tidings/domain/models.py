@@ -141,6 +141,11 @@ class ClaimedDelivery:
     app_uid: str | None = None
     endpoint_uid: str | None = None
     event_id: str | None = None
+    # A forward of an inbound event keeps the content type it arrived with.
+    content_type: str = "application/json"
+    # Most attempts in flight for this endpoint, when fixed (an action's limit)
+    # rather than adapted to the endpoint's health.
+    concurrency_cap: int | None = None
 
 
 @dataclass
@@ -242,6 +247,8 @@ class InboundEvent:
     headers: dict[str, str]
     delivery_id: str | None
     received_at: int
+    # The raw query string of the ingest URL, without the "?".
+    query: str = ""
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -119,7 +120,8 @@ class Inbox:
                           payload=request.body, event_id=delivery_id, created_at=now)  # fmt: skip
         headers = kept_headers(request.headers)
         inbound = InboundEvent(msg_key=0, source_key=source.key, headers=headers,
-                               delivery_id=verified.delivery_id, received_at=now)  # fmt: skip
+                               delivery_id=verified.delivery_id, received_at=now,
+                               query=urllib.parse.urlsplit(request.url).query)  # fmt: skip
         idempotency = (
             Idempotency(f"delivery:{delivery_id}", DEDUP_FINGERPRINT) if delivery_id else None
         )

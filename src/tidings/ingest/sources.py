@@ -8,6 +8,7 @@ config is refused when it is written, never when a request arrives.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -25,6 +26,14 @@ SOURCE_APP_UID_PREFIX = "__tidings_source__"
 PREVIOUS_TOKEN_GRACE_MS = 48 * 3600 * 1000
 TOKEN_BYTES = 24
 INGEST_PATH = "/ingest/in"
+# Config key (beside the verifier's) naming original headers a forward passes on.
+FORWARD_HEADERS = "forwardHeaders"
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# Forwards are signed anew; the original's own framing and signature headers are
+# the receiver's business only if it asks for them by name, and these never pass.
+_NEVER_FORWARDED = frozenset({"host", "content-length", "transfer-encoding", "connection",
+                              "webhook-id", "webhook-timestamp", "webhook-signature",
+                              "svix-id", "svix-timestamp", "svix-signature"})  # fmt: skip
 
 
 def is_internal_uid(uid: str | None) -> bool:
@@ -55,12 +64,35 @@ def check_config(source_type: str, config: Mapping[str, Any]) -> dict[str, Any]:
     if source_type not in SOURCE_TYPES:
         raise ValueError(f"unknown source type {source_type!r}; allowed: {', '.join(SOURCE_TYPES)}")
     mapped = verifier_config(config)
-    build_verifier(source_type, mapped)
+    if FORWARD_HEADERS in mapped:
+        mapped[FORWARD_HEADERS] = _checked_header_names(mapped[FORWARD_HEADERS])
+    build_verifier(source_type, _verifier_part(mapped))
     return mapped
 
 
 def verifier_of(source: Source) -> Verifier:
-    return build_verifier(source.type, source.config)
+    return build_verifier(source.type, _verifier_part(source.config))
+
+
+def forward_headers(source: Source) -> tuple[str, ...]:
+    """Original headers (lower-cased) that forwards of this source's events carry."""
+    return tuple(source.config.get(FORWARD_HEADERS) or ())
+
+
+def _verifier_part(config: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in config.items() if key != FORWARD_HEADERS}
+
+
+def _checked_header_names(value: object) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise ValueError(f"'{FORWARD_HEADERS}' must be a list of header names")
+    names = [name.lower() for name in value]
+    for name in names:
+        if not _HEADER_NAME.match(name):
+            raise ValueError(f"'{FORWARD_HEADERS}': {name!r} is not a header name")
+        if name in _NEVER_FORWARDED:
+            raise ValueError(f"'{FORWARD_HEADERS}': {name!r} is set by Tidings itself")
+    return names
 
 
 def new_source(name: str, source_type: str, config: dict[str, Any]) -> tuple[Source, Application]:

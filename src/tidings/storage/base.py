@@ -269,6 +269,13 @@ class Store(abc.ABC):
     async def get_inbound(self, msg_key: int) -> InboundEvent | None: ...
 
     @abc.abstractmethod
+    async def list_inbound(
+        self, source: Source, after_msg_key: int, limit: int
+    ) -> list[tuple[InboundEvent, Message]]:
+        """The source's events kept after message key `after_msg_key`, oldest first,
+        each with its message (the body)."""
+
+    @abc.abstractmethod
     async def add_rejection(self, rejection: Rejection, keep: int) -> None:
         """Record a refused request, keeping only the source's latest `keep`."""
 

@@ -145,6 +145,7 @@ def inbound(row: Row, columns: Columns) -> InboundEvent:
         headers=columns.json(row["headers"]),
         delivery_id=row["delivery_id"],
         received_at=row["received_at"],
+        query=row["query"],
     )
 
 

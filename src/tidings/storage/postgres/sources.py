@@ -12,7 +12,7 @@ from tidings.storage.postgres.notify import Announcer
 
 SOURCE = ("key", "id", "uid", "name", "type", "config", "metadata", "app_key", "token",
           "previous_token", "previous_token_expires_at", "created_at", "updated_at")  # fmt: skip
-INBOUND = ("msg_key", "source_key", "delivery_id", "headers", "received_at")
+INBOUND = ("msg_key", "source_key", "delivery_id", "headers", "received_at", "query")
 REJECTION = ("key", "source_key", "status_code", "reason", "detail", "received_at")
 
 _SELECT = f"SELECT {rows.columns(SOURCE)} FROM source"
@@ -36,10 +36,16 @@ UPDATE source SET uid = $1, name = $2, type = $3, config = $4, metadata = $5, to
 WHERE key = $10
 """
 INSERT_INBOUND = """
-INSERT INTO inbound_event (msg_key, source_key, delivery_id, headers, received_at)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO inbound_event (msg_key, source_key, delivery_id, headers, received_at, query)
+VALUES ($1, $2, $3, $4, $5, $6)
 """
 GET_INBOUND = f"SELECT {rows.columns(INBOUND)} FROM inbound_event WHERE msg_key = $1"
+# A source's events after a message key, oldest first, with their messages.
+LIST_INBOUND = f"""
+SELECT {rows.columns(INBOUND, "i")}, {rows.columns(rows.MESSAGE, "m")}
+FROM inbound_event i JOIN message m ON m.key = i.msg_key
+WHERE i.source_key = $1 AND i.msg_key > $2 ORDER BY i.msg_key LIMIT $3
+"""
 INSERT_REJECTION = """
 INSERT INTO source_rejection (source_key, status_code, reason, detail, received_at)
 VALUES ($1, $2, $3, $4, $5)
@@ -86,7 +92,7 @@ async def create_inbound(
         inbound.msg_key = created.message.key
         await conn.execute(
             INSERT_INBOUND, inbound.msg_key, inbound.source_key, inbound.delivery_id,
-            rows.dump(inbound.headers), inbound.received_at,
+            rows.dump(inbound.headers), inbound.received_at, inbound.query,
         )  # fmt: skip
     return created
 

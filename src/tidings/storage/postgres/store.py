@@ -375,6 +375,12 @@ class PostgresStore(Store):
         row = await self._fetchrow(sources.GET_INBOUND, msg_key)
         return sources.inbound(row) if row else None
 
+    async def list_inbound(
+        self, source: Source, after_msg_key: int, limit: int
+    ) -> list[tuple[InboundEvent, Message]]:
+        found = await self._fetch(sources.LIST_INBOUND, source.key, after_msg_key, limit)
+        return [(sources.inbound(row), rows.message(row)) for row in found]
+
     async def add_rejection(self, rejection: Rejection, keep: int) -> None:
         async with self._transaction() as conn:
             await sources.add_rejection(conn, rejection, keep)

@@ -70,10 +70,10 @@ def create_inbound(
     if created.created:
         inbound.msg_key = created.message.key
         conn.execute(
-            "INSERT INTO inbound_event (msg_key, source_key, delivery_id, headers, received_at) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO inbound_event (msg_key, source_key, delivery_id, headers, received_at, "
+            "query) VALUES (?, ?, ?, ?, ?, ?)",
             (inbound.msg_key, inbound.source_key, inbound.delivery_id,
-             rows.dump(inbound.headers), inbound.received_at),
+             rows.dump(inbound.headers), inbound.received_at, inbound.query),
         )  # fmt: skip
     return created
 

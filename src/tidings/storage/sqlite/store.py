@@ -457,6 +457,16 @@ class SqliteStore(Store):
         row = self._one("SELECT * FROM inbound_event WHERE msg_key = ?", (msg_key,))
         return rows.inbound(row) if row else None
 
+    async def list_inbound(
+        self, source: Source, after_msg_key: int, limit: int
+    ) -> list[tuple[InboundEvent, Message]]:
+        found = self._rows(
+            "SELECT i.*, m.* FROM inbound_event i JOIN message m ON m.key = i.msg_key "
+            "WHERE i.source_key = ? AND i.msg_key > ? ORDER BY i.msg_key LIMIT ?",
+            (source.key, after_msg_key, limit),
+        )
+        return [(rows.inbound(row), rows.message(row)) for row in found]
+
     async def add_rejection(self, rejection: Rejection, keep: int) -> None:
         await self._writer.run(
             functools.partial(sources.add_rejection, rejection=rejection, keep=keep),

@@ -1,0 +1,166 @@
+"""The command action: run a program for each event.
+
+The program gets its arguments and environment variables from templates, and the
+raw body on stdin. It runs in a new session so that a timeout (or a stopping
+worker) kills the whole process group, grandchildren included. stdout and stderr
+are captured up to a cap; the rest is read and dropped so the program never
+blocks on a full pipe. A non-zero exit is a failed attempt, retried on schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tidings.delivery.request import Outcome
+from tidings.ingest.actions.base import OUTPUT_CAP, Action, did_not_finish, finished
+from tidings.ingest.actions.event import InboundWebhook
+from tidings.ingest.actions.templates import Template
+
+# Variables a program gets from Tidings' own environment unless told otherwise;
+# anything else (database URLs, tokens) stays out unless `inherit_env` names it.
+BASE_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME", "TMPDIR")
+# After SIGTERM, a program has this long to exit before SIGKILL.
+KILL_GRACE_SECONDS = 2.0
+# Once the program has exited, output still buffered is read for at most this
+# long: a background grandchild may keep the pipes open indefinitely.
+OUTPUT_GRACE_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class CommandAction(Action):
+    argv: tuple[Template, ...]
+    env: Mapping[str, Template]
+    inherit_env: tuple[str, ...]
+    stdin: bool
+    cwd: str
+
+    @property
+    def describe(self) -> str:
+        return "command: " + " ".join(t.source for t in self.argv)
+
+    async def run(self, event: InboundWebhook) -> Outcome:
+        argv = [template.render(event) for template in self.argv]
+        return await run_process(argv, self.environment(event), self.stdin_bytes(event),
+                                 self.cwd, self.limits.timeout)  # fmt: skip
+
+    def environment(self, event: InboundWebhook) -> dict[str, str]:
+        names = (*BASE_ENVIRONMENT, *self.inherit_env)
+        env = {name: os.environ[name] for name in names if name in os.environ}
+        env.update(
+            TIDINGS_EVENT_ID=event.id,
+            TIDINGS_SOURCE=event.source_uid or event.source_id,
+            TIDINGS_SOURCE_TYPE=event.source_type,
+            TIDINGS_DELIVERY_ID=event.delivery_id or "",
+            TIDINGS_ATTEMPT=str(event.attempt),
+        )
+        env.update({name: template.render(event) for name, template in self.env.items()})
+        return env
+
+    def stdin_bytes(self, event: InboundWebhook) -> bytes | None:
+        return event.body if self.stdin else None
+
+
+async def run_process(
+    argv: list[str], env: dict[str, str], stdin: bytes | None, cwd: str, limit_seconds: float
+) -> Outcome:
+    started = time.monotonic()
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        return did_not_finish(f"could not start {argv[0]!r}: {exc}", started)
+    output = _Output()
+    streams = ((process.stdout, "stdout"), (process.stderr, "stderr"))
+    readers = [asyncio.create_task(output.read(stream, name)) for stream, name in streams]
+    try:
+        await _feed(process, stdin)
+        async with asyncio.timeout(limit_seconds):
+            code = await process.wait()
+    except TimeoutError:
+        await _kill(process)
+        await _settle(readers)
+        reason = f"killed after the {limit_seconds:g}s timeout"
+        return did_not_finish(reason, started, output.text())
+    except BaseException:  # cancelled (the worker is stopping): leave nothing running
+        await _kill(process)
+        await _settle(readers)
+        raise
+    await _settle(readers)
+    if code == 0:
+        return finished(True, output.text(), started)
+    return finished(False, output.text(), started, _exit_reason(code))
+
+
+async def _feed(process: asyncio.subprocess.Process, stdin: bytes | None) -> None:
+    if process.stdin is None:
+        return
+    # A program that never reads stdin closes it; that is not an error.
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        if stdin:
+            process.stdin.write(stdin)
+            await process.stdin.drain()
+        process.stdin.close()
+
+
+async def _kill(process: asyncio.subprocess.Process) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, sig)
+        try:
+            await asyncio.wait_for(asyncio.shield(process.wait()), KILL_GRACE_SECONDS)
+            return
+        except TimeoutError:
+            continue
+
+
+async def _settle(readers: list[asyncio.Task[None]]) -> None:
+    _, late = await asyncio.wait(readers, timeout=OUTPUT_GRACE_SECONDS)
+    for reader in late:
+        reader.cancel()
+    await asyncio.gather(*late, return_exceptions=True)
+
+
+def _exit_reason(code: int) -> str:
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-code).name}"
+        return f"killed by signal {-code}"
+    return f"exited with status {code}"
+
+
+class _Output:
+    """stdout, then stderr, each kept up to half of OUTPUT_CAP bytes."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
+        self._dropped = 0
+
+    async def read(self, stream: asyncio.StreamReader | None, name: str) -> None:
+        if stream is None:
+            return
+        kept = self._kept[name]
+        while chunk := await stream.read(16 * 1024):
+            room = max(OUTPUT_CAP // 2 - len(kept), 0)
+            kept += chunk[:room]
+            self._dropped += max(len(chunk) - room, 0)
+
+    def text(self) -> str:
+        stdout, stderr = (bytes(self._kept[name]).decode("utf-8", errors="replace")
+                          for name in ("stdout", "stderr"))  # fmt: skip
+        text = stdout + (f"\n--- stderr ---\n{stderr}" if stderr else "")
+        if self._dropped:
+            text += f"\n[… {self._dropped} more bytes of output not kept]"
+        return text

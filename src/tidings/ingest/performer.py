@@ -1,0 +1,97 @@
+"""Performing deliveries of sources' events: actions, and faithful forwards.
+
+The worker asks this before each attempt. A delivery to an `action://` endpoint
+runs that action of the worker's config file with the event as it arrived. A
+forward of a source's event goes out as HTTP like any delivery, but with the
+original content type and the original headers the source names in
+`forwardHeaders`. Everything else is plain HTTP.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from tidings.delivery.request import Outcome
+from tidings.domain.models import ClaimedDelivery, InboundEvent, Source
+from tidings.ingest.actions.base import Action, did_not_finish
+from tidings.ingest.actions.event import InboundWebhook
+from tidings.ingest.config_file import FileConfig
+from tidings.ingest.config_sync import parse_action_url
+from tidings.ingest.sources import SOURCE_APP_UID_PREFIX, forward_headers
+from tidings.storage.base import Store
+
+SendHttp = Callable[[ClaimedDelivery], Awaitable[Outcome]]
+
+
+class SourcePerformer:
+    def __init__(self, store: Store, config: Callable[[], FileConfig | None]) -> None:
+        self._store = store
+        self._config = config
+
+    def _action(self, delivery: ClaimedDelivery) -> Action | None:
+        target = parse_action_url(delivery.url)
+        config = self._config()
+        return config.action(*target) if target and config else None
+
+    def available(self, delivery: ClaimedDelivery) -> bool:
+        """False for an action this worker's config file does not declare: another
+        worker (or this one, after a reload) may, so the delivery is handed back
+        rather than failed."""
+        return parse_action_url(delivery.url) is None or self._action(delivery) is not None
+
+    def concurrency_cap(self, delivery: ClaimedDelivery) -> int | None:
+        action = self._action(delivery)
+        return action.limits.cap if action else None
+
+    async def perform(self, delivery: ClaimedDelivery, send_http: SendHttp) -> Outcome:
+        if not (delivery.app_uid or "").startswith(SOURCE_APP_UID_PREFIX):
+            return await send_http(delivery)
+        try:
+            source, inbound = await self._context(delivery)
+        except Exception as exc:  # the database is briefly away: a retryable failure
+            return did_not_finish(f"could not load the event: {exc}", time.monotonic())
+        if parse_action_url(delivery.url) is None:
+            _carry_original_headers(delivery, source, inbound)
+            return await send_http(delivery)
+        action = self._action(delivery)
+        if action is None:
+            return did_not_finish("no such action in this worker's config file", time.monotonic())
+        return await action.perform(_event(delivery, source, inbound))
+
+    async def _context(
+        self, delivery: ClaimedDelivery
+    ) -> tuple[Source | None, InboundEvent | None]:
+        source_id = (delivery.app_uid or "")[len(SOURCE_APP_UID_PREFIX) :]
+        return await self._store.get_source(source_id), await self._store.get_inbound(
+            delivery.msg_key
+        )
+
+
+def _carry_original_headers(
+    delivery: ClaimedDelivery, source: Source | None, inbound: InboundEvent | None
+) -> None:
+    if inbound is None:
+        return
+    delivery.content_type = inbound.headers.get("content-type") or delivery.content_type
+    passed = forward_headers(source) if source else ()
+    carried = {name: inbound.headers[name] for name in passed if name in inbound.headers}
+    # The endpoint's own configured headers win over the original's.
+    delivery.headers = {**carried, **delivery.headers}
+
+
+def _event(
+    delivery: ClaimedDelivery, source: Source | None, inbound: InboundEvent | None
+) -> InboundWebhook:
+    return InboundWebhook(
+        id=delivery.msg_id,
+        source_id=source.id if source else (delivery.app_uid or "")[len(SOURCE_APP_UID_PREFIX) :],
+        source_uid=source.uid if source else None,
+        source_type=source.type if source else "",
+        body=delivery.payload,
+        headers=dict(inbound.headers) if inbound else {},
+        query=inbound.query if inbound else "",
+        delivery_id=inbound.delivery_id if inbound else None,
+        received_at=inbound.received_at if inbound else 0,
+        attempt=delivery.attempts_made + 1,
+    )
