@@ -158,3 +158,17 @@ def test_deleting_a_source_removes_its_application_and_events(run: Run, store: S
     assert run(store.get_application(f"__tidings_source__{source.id}")) is None
     assert run(store.get_inbound(created.message.key)) is None
     assert run(store.find_source_by_token(source.token, now_ms())) is None
+
+
+def test_internal_applications_are_not_listed_and_pages_stay_full(run: Run, store: Store) -> None:
+    customers = []
+    for number in range(4):
+        make_source(run, store)  # each owns an internal application
+        now = now_ms()
+        app = Application(id=ids.new_id(ids.APP), name=f"c{number}", uid=f"c{number}",
+                          created_at=now, updated_at=now)  # fmt: skip
+        customers.append(run(store.create_application(app)).id)
+    first = run(store.list_applications(2, None, True))
+    second = run(store.list_applications(2, first.iterator, True))
+    assert [a.id for a in first.items + second.items] == customers
+    assert second.done

@@ -17,6 +17,7 @@ from tidings.api import (
     inbound,
     messages,
     recovery,
+    source_events,
     sources,
 )
 from tidings.api.auth import Authenticator, require_token
@@ -56,7 +57,7 @@ def create_app(
     protected = [Depends(require_token)]
     routers = [applications.router, event_types.router, *endpoints.build_routers(),
                recovery.router, messages.router, attempts.router,
-               *sources.build_routers()]  # fmt: skip
+               *sources.build_routers(), source_events.router]  # fmt: skip
     for router in routers:
         app.include_router(router, dependencies=protected)
     app.add_middleware(BodyLimit, max_bytes=settings.max_payload_bytes + ENVELOPE_ALLOWANCE)

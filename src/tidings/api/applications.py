@@ -89,9 +89,8 @@ async def list_applications(
     page = await store_of(request).list_applications(
         limit or 50, iterator, order == Ordering.ascending
     )
-    # Tidings' own applications (operational webhooks, sources) are not a customer's.
-    shown = [app_out(app) for app in page.items if not is_internal_uid(app.uid)]
-    return page_response(page, shown)
+    # The store leaves out Tidings' own applications (operational webhooks, sources).
+    return page_response(page, [app_out(app) for app in page.items])
 
 
 @router.post("", status_code=201, response_model=ApplicationOut)

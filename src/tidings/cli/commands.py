@@ -6,6 +6,7 @@ import argparse
 import logging
 
 from tidings.api.auth import token_hash
+from tidings.cli import listen, trigger
 from tidings.cli.runtime import run_services
 from tidings.config import Settings
 from tidings.domain import ids
@@ -27,6 +28,10 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> None:
         await migrate(settings)
     elif args.command == "token":
         await create_token(settings, args.name)
+    elif args.command == "trigger":
+        await trigger.run(args)
+    elif args.command == "listen":
+        await listen.run(args)
 
 
 async def migrate(settings: Settings) -> None:

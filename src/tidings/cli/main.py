@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from tidings import __version__
+from tidings.cli import listen, trigger
 from tidings.config import SETTINGS, Settings, default_text, from_env, parse_value
 
 # Settings each command accepts as flags; every flag also reads its TIDINGS_* variable.
@@ -50,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     create = token_commands.add_parser("create", help="Create a bearer token and print it once.")
     create.add_argument("--name", default="cli", help="A label to remember the token by.")
     _add_setting_flags(create, _COMMON)
+    trigger.add_parser(commands)
+    listen.add_parser(commands)
     return parser
 
 

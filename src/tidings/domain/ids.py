@@ -20,6 +20,10 @@ ATTEMPT = "atmpt"
 TOKEN = "tid"
 SOURCE = "src"
 
+# Every application whose uid starts so is Tidings' own (operational webhooks, a
+# source's events), never a customer's: it is not listed and cannot be addressed.
+INTERNAL_UID_PREFIX = "__tidings_"
+
 
 def _base62(number: int) -> str:
     chars = []

@@ -18,8 +18,7 @@ from tidings.domain.clock import now_ms
 from tidings.domain.models import Application, Source
 from tidings.ingest.verify import SOURCE_TYPES, Verifier, build_verifier
 
-# Every application whose uid starts so is Tidings' own and never a customer's.
-INTERNAL_UID_PREFIX = "__tidings_"
+INTERNAL_UID_PREFIX = ids.INTERNAL_UID_PREFIX
 SOURCE_APP_UID_PREFIX = "__tidings_source__"
 # A rotated-out ingest URL keeps working this long (as Svix documents), so senders
 # can be switched over without losing events.

@@ -86,7 +86,9 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def list_applications(
         self, limit: int, iterator: str | None, ascending: bool
-    ) -> Page[Application]: ...
+    ) -> Page[Application]:
+        """Customers' applications: Tidings' own (uid starting with
+        `ids.INTERNAL_UID_PREFIX`) are left out, so pages stay full."""
 
     @abc.abstractmethod
     async def update_application(self, app: Application) -> Application:

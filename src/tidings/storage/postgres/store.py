@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from typing import Any, TypeVar
 
+from tidings.domain import ids
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import StorageUnavailable
 from tidings.domain.models import (
@@ -165,8 +166,10 @@ class PostgresStore(Store):
         self, limit: int, iterator: str | None, ascending: bool
     ) -> Page[Application]:
         walk = pagination.walk(iterator, ascending, limit)
+        p = Params()
+        customers = [f"(uid IS NULL OR NOT starts_with(uid, {p(ids.INTERNAL_UID_PREFIX)}))"]
         return await self._page(
-            queries.LIST_APPLICATIONS, [], Params(), walk, "key", rows.application
+            queries.LIST_APPLICATIONS, customers, p, walk, "key", rows.application
         )
 
     async def update_application(self, app: Application) -> Application:

@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar
 
+from tidings.domain import ids
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import Conflict, StorageUnavailable
 from tidings.domain.models import (
@@ -155,7 +156,10 @@ class SqliteStore(Store):
         self, limit: int, iterator: str | None, ascending: bool
     ) -> Page[Application]:
         walk = pagination.walk(iterator, ascending, limit)
-        return self._page("SELECT * FROM application", [], [], walk, "key", rows.application)
+        customers = ["(uid IS NULL OR substr(uid, 1, ?) != ?)"]
+        prefix = ids.INTERNAL_UID_PREFIX
+        return self._page("SELECT * FROM application", customers, [len(prefix), prefix], walk,
+                          "key", rows.application)  # fmt: skip
 
     async def update_application(self, app: Application) -> Application:
         @_unique(f"an application with uid {app.uid!r}")
