@@ -3,40 +3,25 @@
 Endpoint URLs are chosen by customers, so without a guard a customer could aim
 our worker at our own network (databases, admin ports, the cloud metadata
 service). The guard sits in the one place that sees the final addresses: the
-DNS resolver that aiohttp's ``TCPConnector`` calls before it opens a socket.
+lookup the delivery client makes before it opens a socket.
 
-Why the resolver and not a URL check: a hostname can resolve to anything, and
+Why the lookup and not a URL check: a hostname can resolve to anything, and
 the system resolver also turns numeric spellings (``2130706433``, ``0x7f.1``,
 ``127.1``, ``0177.0.0.1``) into 127.0.0.1, so only the resolved answers can be
-trusted. Checking them in the resolver and handing exactly those answers back
-to aiohttp means there is no second lookup an attacker could rebind.
-
-How aiohttp uses the answers (read in aiohttp 3.14.5, ``connector.py``):
-
-* ``TCPConnector._create_direct_connection`` converts our ``ResolveResult``
-  list straight into ``addr_infos`` and connects to those addresses only;
-  nothing re-resolves the name.
-* TLS is still verified against the *hostname*: ``server_hostname`` is
-  ``req.server_hostname or host`` (the URL host, trailing dot stripped), and
-  with the default ``ssl=True`` ``_get_ssl_context`` returns a verifying
-  context. Pinning the IP therefore does not weaken certificate checks.
-* The resolver is NOT consulted for IP-literal hosts: ``_resolve_host`` returns
-  the literal unchanged (after rejecting non-canonical numeric IPv4 forms such
-  as ``2130706433`` with ``InvalidUrlClientError``). Callers must therefore run
-  ``AddressPolicy.check_url_host`` on every URL host, including each redirect
-  hop, or disable redirects.
-* ``DestinationBlocked`` is not an ``OSError``, so aiohttp does not wrap it in
-  ``ClientConnectorDNSError``: it surfaces unchanged from ``session.request``.
+trusted. `GuardedResolver` looks the host up once (IP literals included, so every
+spelling goes through the same check), refuses the destination if any answer is
+forbidden, and the client connects to exactly the vetted addresses, so there is
+no second lookup an attacker could rebind. TLS is still verified against the
+URL's hostname (`server_hostname`), so pinning the address weakens nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-
-import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from tidings.domain.errors import DestinationBlocked
 
@@ -208,28 +193,6 @@ class AddressPolicy:
             f"destination {ip}{origin} is {_with_article(reason)}; blocked by the SSRF policy"
         )
 
-    def check_url_host(self, host: str) -> None:
-        """Check a URL host that is an IP literal; names are left to the resolver.
-
-        Needed because aiohttp connects to IP-literal hosts without calling
-        the resolver, so GuardedResolver never sees ``http://127.0.0.1/``.
-        Hosts that aiohttp's own heuristic takes for a literal (digits and
-        dots, or a colon) but that are not canonical, like ``2130706433``,
-        are refused outright: aiohttp 3.14 rejects them itself, but older
-        releases handed them to the OS unresolved and unchecked.
-        """
-        literal = host.strip("[]")
-        try:
-            ip = ipaddress.ip_address(literal)
-        except ValueError:
-            if ":" in literal or literal.replace(".", "").isdigit():
-                raise DestinationBlocked(
-                    f"destination {host} is a non-canonical numeric address; "
-                    "blocked by the SSRF policy"
-                ) from None
-            return
-        self.check(ip)
-
     def _explicitly_allowed(self, ip: IPAddress) -> bool:
         # Embedded IPv4 (e.g. ::ffff:127.0.0.1) gets here too, via the
         # recursion in reason_blocked, so both rules also apply to it.
@@ -245,45 +208,46 @@ class AddressPolicy:
         return None
 
 
-class GuardedResolver(AbstractResolver):
-    """aiohttp resolver that refuses destinations the policy forbids.
+# host, port -> the addresses (as text) the name resolves to.
+Lookup = Callable[[str, int], Awaitable[list[str]]]
 
-    The host is resolved exactly once and the vetted answers are what aiohttp
-    connects to, so there is no later lookup to rebind. If ANY answer is
-    forbidden the whole destination is refused rather than filtered: a name
-    that hands out internal addresses at all is misconfigured or hostile
-    (rebinding attacks mix a public decoy with internal targets), and
+
+async def system_lookup(host: str, port: int) -> list[str]:
+    """The system resolver's answers, as a socket would get them."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise OSError(f"cannot resolve {host}: {exc.strerror}") from None
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class GuardedResolver:
+    """Resolves a destination once and vets every answer.
+
+    If ANY answer is forbidden the whole destination is refused rather than
+    filtered: a name that hands out internal addresses at all is misconfigured or
+    hostile (rebinding attacks mix a public decoy with internal targets), and
     refusing it makes that visible instead of silently using the remainder.
     """
 
-    def __init__(self, policy: AddressPolicy, resolver: AbstractResolver | None = None) -> None:
+    def __init__(self, policy: AddressPolicy, lookup: Lookup = system_lookup) -> None:
         self._policy = policy
-        # The default ThreadedResolver binds to the running loop in __init__,
-        # so it is created on first use; that lets this class be built outside
-        # a loop (e.g. at wiring time).
-        self._inner = resolver
+        self._lookup = lookup
 
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        if self._inner is None:
-            self._inner = aiohttp.ThreadedResolver()
-        results = await self._inner.resolve(host, port, family)
-        for result in results:
-            self._policy.check(_parse_answer(result, host), host)
-        return results
-
-    async def close(self) -> None:
-        if self._inner is not None:
-            await self._inner.close()
+    async def resolve(self, host: str, port: int) -> list[IPAddress]:
+        answers = [_parse_answer(answer, host) for answer in await self._lookup(host, port)]
+        for address in answers:
+            self._policy.check(address, host)
+        return answers
 
 
-def _parse_answer(result: ResolveResult, host: str) -> IPAddress:
+def _parse_answer(answer: str, host: str) -> IPAddress:
     """Parse a resolver answer; anything unparseable is refused (fail closed)."""
     try:
-        return ipaddress.ip_address(result["host"])
+        return ipaddress.ip_address(answer.partition("%")[0])
     except ValueError as exc:
         raise DestinationBlocked(
-            f"destination {host} resolved to unparseable address {result['host']!r}; "
+            f"destination {host} resolved to unparseable address {answer!r}; "
             "blocked by the SSRF policy"
         ) from exc

@@ -13,11 +13,8 @@ import email.utils
 import time
 from dataclasses import dataclass
 
-import aiohttp
-import yarl
-
 from tidings import __version__
-from tidings.delivery.guard import AddressPolicy
+from tidings.delivery.http1 import Http1Client, ProtocolError, Response, target_of
 from tidings.domain.errors import DestinationBlocked
 from tidings.domain.models import ClaimedDelivery
 from tidings.signing.standard import secret_key, signature_header
@@ -76,65 +73,40 @@ def build_headers(delivery: ClaimedDelivery, timestamp: int) -> dict[str, str]:
     return headers
 
 
-async def send(
-    session: aiohttp.ClientSession,
-    delivery: ClaimedDelivery,
-    deadline: float,
-    policy: AddressPolicy,
-) -> Outcome:
+async def send(client: Http1Client, delivery: ClaimedDelivery, deadline: float) -> Outcome:
     started = time.monotonic()
-    headers = build_headers(delivery, int(time.time()))
     try:
-        # aiohttp connects to IP-literal hosts without asking the resolver, so
-        # those are vetted here; names are vetted by GuardedResolver on connect.
-        policy.check_url_host(yarl.URL(delivery.url).raw_host or "")
+        target = target_of(delivery.url)
+        headers = build_headers(delivery, int(time.time()))
         async with asyncio.timeout(deadline):
-            return await _post(session, delivery, headers, started)
+            response = await client.post(target, headers.items(), delivery.payload, RESPONSE_CAP)
     except TimeoutError:
         return _failure(started, f"no complete response within the {deadline:g}s deadline")
     except DestinationBlocked as exc:
         return _failure(started, str(exc))
-    except aiohttp.ClientConnectorError as exc:
-        blocked = _blocked_cause(exc)
-        return _failure(started, str(blocked) if blocked else f"connection failed: {exc}")
-    except (aiohttp.ClientError, OSError, ValueError) as exc:
-        return _failure(started, f"{type(exc).__name__}: {exc}")
+    except ProtocolError as exc:
+        return _failure(started, str(exc))
+    except OSError as exc:  # refused, reset, unreachable, TLS verification, DNS
+        return _failure(started, f"connection failed: {exc}")
+    except ValueError as exc:  # a URL or header that cannot be sent
+        return _failure(started, f"cannot send: {exc}")
+    return _outcome(response, started)
 
 
-async def _post(
-    session: aiohttp.ClientSession,
-    delivery: ClaimedDelivery,
-    headers: dict[str, str],
-    started: float,
-) -> Outcome:
-    async with session.post(
-        delivery.url, data=delivery.payload, headers=headers, allow_redirects=False
-    ) as response:
-        body = await _read_capped(response)
-        status = response.status
-        error = None
-        if 300 <= status < 400:
-            # Redirects are never followed: the target was not vetted by the guard.
-            error = f"redirect to {response.headers.get('Location', '?')} not followed"
-        return Outcome(
-            succeeded=200 <= status < 300,
-            status_code=status,
-            response=body,
-            duration_ms=_elapsed_ms(started),
-            error=error,
-            retry_after=_retry_after(response.headers.get("Retry-After")),
-        )
-
-
-async def _read_capped(response: aiohttp.ClientResponse) -> str:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_chunked(16 * 1024):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= RESPONSE_CAP:
-            break
-    return b"".join(chunks)[:RESPONSE_CAP].decode("utf-8", errors="replace")
+def _outcome(response: Response, started: float) -> Outcome:
+    status = response.status
+    error = None
+    if 300 <= status < 400:
+        # Redirects are never followed: the target was not vetted by the guard.
+        error = f"redirect to {response.location or '?'} not followed"
+    return Outcome(
+        succeeded=200 <= status < 300,
+        status_code=status,
+        response=response.body.decode("utf-8", errors="replace"),
+        duration_ms=_elapsed_ms(started),
+        error=error,
+        retry_after=_retry_after(response.retry_after),
+    )
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -150,15 +122,6 @@ def _retry_after(value: str | None) -> float | None:
             return None
         seconds = when.timestamp() - time.time()
     return max(seconds, 0.0)
-
-
-def _blocked_cause(exc: BaseException) -> DestinationBlocked | None:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, DestinationBlocked):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
 
 
 def _failure(started: float, error: str) -> Outcome:

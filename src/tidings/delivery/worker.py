@@ -16,10 +16,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import aiohttp
-
 from tidings.delivery import request
 from tidings.delivery.guard import AddressPolicy, GuardedResolver
+from tidings.delivery.http1 import Http1Client
 from tidings.delivery.pacing import Decision, Pacer, Released
 from tidings.delivery.results import attempt_result
 from tidings.domain.clock import now_ms
@@ -102,7 +101,7 @@ class Worker:
         self._background: set[asyncio.Task[None]] = set()
         self._slot_freed = asyncio.Event()
         self._rng = random.Random()
-        self._session: aiohttp.ClientSession | None = None
+        self._client: Http1Client | None = None
         self._claim_size = CLAIM_BATCH
         self._record_failures = 0
         # Set when deliveries start waiting, so the pacing loop recomputes its sleep.
@@ -117,14 +116,9 @@ class Worker:
         return self._options.concurrency - len(self._in_flight) - self._pacer.waiting
 
     async def run(self, stopping: asyncio.Event) -> None:
-        connector = aiohttp.TCPConnector(
-            resolver=GuardedResolver(self._options.policy),
-            limit=self._options.concurrency,
-            ttl_dns_cache=30,
-        )
-        # trust_env=False: proxy variables must not route deliveries around the guard.
-        async with aiohttp.ClientSession(connector=connector, trust_env=False) as session:
-            self._session = session
+        # The client reads no proxy variables: nothing routes deliveries around the guard.
+        self._client = Http1Client(GuardedResolver(self._options.policy))
+        try:
             helpers = [
                 asyncio.create_task(self._flush_forever()),
                 asyncio.create_task(self._renew_leases_forever()),
@@ -139,6 +133,8 @@ class Worker:
                 await asyncio.gather(*helpers, return_exceptions=True)
                 await asyncio.gather(*self._background, return_exceptions=True)
                 await self._flush()
+        finally:
+            self._client.close()
 
     # claiming -----------------------------------------------------------------
     async def _claim_until(self, stopping: asyncio.Event) -> None:
@@ -225,22 +221,28 @@ class Worker:
         self._slot_freed.set()
 
     async def _send_http(self, delivery: ClaimedDelivery) -> request.Outcome:
-        assert self._session is not None
-        options = self._options
-        return await request.send(self._session, delivery, options.request_timeout, options.policy)
+        assert self._client is not None
+        return await request.send(self._client, delivery, self._options.request_timeout)
 
     async def _attempt(self, delivery: ClaimedDelivery) -> None:
         options = self._options
-        if self.performer is None:
-            outcome = await self._send_http(delivery)
-        else:
-            outcome = await self.performer.perform(delivery, self._send_http)
+        outcome = await self._perform(delivery)
         self._results.append(attempt_result(delivery, outcome, options.retry_schedule, self._rng))
         self._results_ready.set()
         seconds = outcome.duration_ms / 1000
         self._act(self._pacer.finished(delivery, outcome.succeeded, seconds))
         if self._pacer.waiting:
             self._pacing_changed.set()
+
+    async def _perform(self, delivery: ClaimedDelivery) -> request.Outcome:
+        started = now_ms()
+        try:
+            if self.performer is None:
+                return await self._send_http(delivery)
+            return await self.performer.perform(delivery, self._send_http)
+        except Exception as exc:  # a bug here must not strand the delivery under its lease
+            log.exception("attempt of delivery %d failed unexpectedly", delivery.delivery_key)
+            return request.Outcome(False, 0, "", now_ms() - started, f"internal error: {exc!r}")
 
     def _act(self, released: Released) -> None:
         for delivery in released.start:

@@ -157,3 +157,19 @@ def test_python_timeouts_fail_sync_and_async() -> None:
         outcome = run(python(function, timeout=0.2))
         assert (outcome.succeeded, outcome.status_code) == (False, 0)
         assert outcome.error == "no result within the 0.2s timeout"
+
+
+def test_programs_that_exit_without_reading_stdin_succeed_every_time(tmp_path: Path) -> None:
+    # Under uvloop, writing to the pipe of a program that already exited raises
+    # RuntimeError rather than BrokenPipeError; either way the run succeeded.
+    import uvloop
+
+    action = command(tmp_path, "exit 0")
+    big = InboundWebhook(id="m", source_id="s", source_uid=None, source_type="x",
+                         body=b"z" * (256 * 1024))  # fmt: skip
+
+    async def many() -> list[Outcome]:
+        return list(await asyncio.gather(*(action.perform(big) for _ in range(30))))
+
+    outcomes = uvloop.run(many())
+    assert [o.error for o in outcomes if not o.succeeded] == []

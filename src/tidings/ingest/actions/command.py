@@ -107,8 +107,10 @@ async def run_process(
 async def _feed(process: asyncio.subprocess.Process, stdin: bytes | None) -> None:
     if process.stdin is None:
         return
-    # A program that never reads stdin closes it; that is not an error.
-    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+    # A program that never reads stdin closes it (or exits first); that is not an
+    # error. uvloop says so with RuntimeError ("handler is closed"), asyncio with
+    # BrokenPipeError.
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError, RuntimeError):
         if stdin:
             process.stdin.write(stdin)
             await process.stdin.drain()
