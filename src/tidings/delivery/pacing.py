@@ -52,6 +52,9 @@ class _Breaker:
     single probe is let through."""
 
     outcomes: deque[tuple[float, bool]] = field(default_factory=deque)
+    # Failures among `outcomes`, kept as they come and go (the window can hold
+    # thousands of outcomes of a busy endpoint; recounting each time is costly).
+    failures: int = 0
     open_until: float | None = None
     cooldown: float = BREAKER_FIRST_COOLDOWN
     probe_out: bool = False
@@ -73,19 +76,20 @@ class _Breaker:
                 self._trip(now)
             return
         self.outcomes.append((now, ok))
+        self.failures += not ok
         while self.outcomes and self.outcomes[0][0] < now - BREAKER_WINDOW_SECONDS:
-            self.outcomes.popleft()
+            self.failures -= not self.outcomes.popleft()[1]
         if self._failing():
             self._trip(now)
 
     def _failing(self) -> bool:
-        failures = sum(1 for _, good in self.outcomes if not good)
         enough = len(self.outcomes) >= BREAKER_MIN_ATTEMPTS
-        return enough and failures >= BREAKER_FAILURE_RATIO * len(self.outcomes)
+        return enough and self.failures >= BREAKER_FAILURE_RATIO * len(self.outcomes)
 
     def _trip(self, now: float) -> None:
         self.open_until = now + self.cooldown
         self.outcomes.clear()
+        self.failures = 0
 
     def admits(self, now: float, in_flight: int, limit: int) -> bool:
         """Whether one more attempt may start; in half-open, only a single probe."""
