@@ -114,6 +114,15 @@ class Process:
                 return int(line.split()[1]) / 1024
         return None
 
+    def cpu_s(self) -> float | None:
+        """CPU time (user + system) the process has used so far, read while it runs."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            return None
+        # utime and stime, fields 14 and 15 of proc(5), counted after the command name.
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def tail(self, lines: int = 30) -> str:
         if not self.log.exists():
             return ""

@@ -22,6 +22,8 @@ class Metric:
     # Returns whether the target is met, or None when it cannot be judged.
     check: Callable[[float, Results], bool | None] | None = None
     throughput: bool = False
+    # The metric this one is compared with in the "vs peer" column.
+    peer: str | None = None
 
 
 def _other(results: Results, name: str) -> float | None:
@@ -34,6 +36,11 @@ def _drain_target(value: float, results: Results) -> bool | None:
     if raw is None or celery is None:
         return None
     return value >= 0.5 * raw and value >= 10 * celery
+
+
+def _peer_target(value: float, results: Results) -> bool | None:
+    peer = _other(results, "webhook_peer_rps")
+    return None if peer is None else value >= peer
 
 
 def _storm_target(value: float, results: Results) -> bool | None:
@@ -54,6 +61,12 @@ METRICS = (
     Metric("backlog_1m_rss_mb", "MB", "≤ 300", lambda v, _: v <= 300),
     Metric("storm_healthy_p99_ms", "ms", "≤ 2× no-storm p99", _storm_target),
     Metric("pg_drain_rps_2workers", "deliveries/s", "≥ 3000", lambda v, _: v >= 3000, True),
+    Metric("webhook_peer_rps", "req/s", "baseline"),
+    Metric("webhook_peer_hmac_rps", "req/s", "baseline", peer="webhook_peer_rps"),
+    Metric(
+        "inbound_accept_rps", "req/s", "≥ 1× webhook peer", _peer_target, peer="webhook_peer_rps"
+    ),
+    Metric("inbound_actions_rps", "runs/s"),
 )
 
 
@@ -86,8 +99,8 @@ def _met(met: bool | None) -> str:
 def table(results: Results) -> list[str]:
     raw, celery = _other(results, "raw_ceiling_rps"), _other(results, "celery_drain_rps")
     rows = [
-        "| metric | value | unit | vs raw ceiling | vs celery | target | met? |",
-        "|---|---:|---|---:|---:|---|---|",
+        "| metric | value | unit | vs raw ceiling | vs celery | vs peer | target | met? |",
+        "|---|---:|---|---:|---:|---:|---|---|",
     ]
     for metric in METRICS:
         value = _other(results, metric.name)
@@ -98,9 +111,11 @@ def table(results: Results) -> list[str]:
         to_celery = (
             _ratio(value, celery) if metric.throughput and "celery" not in metric.name else "—"
         )
+        to_peer = _ratio(value, _other(results, metric.peer)) if metric.peer else "—"
         rows.append(
             f"| `{metric.name}` | {_number(value)} | {metric.unit} | {to_raw} | "
-            f"{to_celery} | {verdict['target']} | {_met(verdict['met'])} |"
+            f"{to_celery} | {to_peer} | "
+            f"{verdict['target']} | {_met(verdict['met'])} |"
         )
     return rows
 
@@ -163,6 +178,11 @@ def _notes(results: Results) -> list[str]:
     pg = results["details"].get("postgres", {})
     if "skipped" in pg:
         notes.append(f"- `pg_drain_rps_2workers` is null: {pg['skipped']}")
+    peer = results["details"].get("inbound", {}).get("peer", {})
+    if "unavailable" in peer:
+        notes.append(
+            f"- `webhook_peer_rps` is null, the peer is unavailable: {peer['unavailable']}"
+        )
     return ["## Notes", "", *notes, ""] if notes else []
 
 

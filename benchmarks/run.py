@@ -26,7 +26,8 @@ from benchmarks import contention, environment, profiles, report, source
 from benchmarks.backlog import backlog
 from benchmarks.baselines import celery_drain, raw_ceiling
 from benchmarks.common import Context, Result
-from benchmarks.drains import drain_and_ingest, fanout_drain
+from benchmarks.drains import drain_and_ingest, fanout_drain, ingest_only
+from benchmarks.inbound import inbound
 from benchmarks.latency import e2e, storm
 from benchmarks.postgres import pg_drain
 from benchmarks.procs import ROOT, Processes
@@ -43,7 +44,10 @@ SCENARIOS: dict[str, Callable[[Context], Result]] = {
     "storm": storm,
     "backlog": backlog,
     "postgres": pg_drain,
+    "inbound": inbound,
 }
+# Run only when named with --only: parts of the scenarios above, for quick measurements.
+EXTRA: dict[str, Callable[[Context], Result]] = {"ingest": ingest_only}
 NOTES = (
     "Rates are counted by the receiver from the first delivery to the last one, so process "
     "start-up is excluded (it is reported per scenario as `startup_s`).",
@@ -54,13 +58,22 @@ NOTES = (
     "The backlog scenario seeds message and delivery rows with SQL (applications and endpoints "
     "through the API), because ingesting 1,000,000 messages over HTTP would dominate the run; "
     "the large-backlog rate and peak RSS cover its first `backlog_window` deliveries.",
+    "`inbound_accept_rps` is signed GitHub requests answered 200 (verified and committed) by "
+    "`tidings serve` with a `/bin/true` action, from 64 concurrent aiohttp clients; the same "
+    "requests to adnanh/webhook running `/bin/true` (no check, nothing stored) give "
+    "`webhook_peer_rps`, and with its HMAC rule `webhook_peer_hmac_rps`.",
 )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes; under 2 minutes")
-    parser.add_argument("--only", nargs="+", choices=SCENARIOS, help="run only these scenarios")
+    parser.add_argument(
+        "--only", nargs="+", choices=[*SCENARIOS, *EXTRA], help="run only these scenarios"
+    )
+    parser.add_argument(
+        "--messages", type=int, help="messages for the drain and ingest scenarios (drain N)"
+    )
     parser.add_argument(
         "--profile", action="store_true", help="sample Tidings with py-spy into results/profile/"
     )
@@ -150,7 +163,7 @@ def run_all(
         receiver = start_receiver(procs, workdir)
         base = Context(settings, receiver, procs, workdir, profile_dir)
         for name in names:
-            outcomes[name] = run_scenario(name, SCENARIOS[name], base)
+            outcomes[name] = run_scenario(name, {**SCENARIOS, **EXTRA}[name], base)
     return outcomes
 
 
@@ -192,6 +205,8 @@ def chosen_settings(args: argparse.Namespace) -> BenchSettings:
         settings = replace(settings, quiet_wait_s=args.quiet_wait)
     if args.noisy_retries is not None:
         settings = replace(settings, noisy_retries=args.noisy_retries)
+    if args.messages is not None:
+        settings = replace(settings, drain_n=args.messages)
     return settings
 
 

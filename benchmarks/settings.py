@@ -34,6 +34,8 @@ class BenchSettings:
     # PostgreSQL
     pg_n: int
     pg_workers: int
+    # receiving: signed GitHub requests to Tidings and to the adnanh/webhook peer (each)
+    inbound_n: int
     # before each scenario, wait up to this long for the rest of the machine to be idle
     quiet_wait_s: float = 60.0
     # run a scenario again (keeping the least disturbed run) while others used the CPU
@@ -71,6 +73,7 @@ FULL = BenchSettings(
     storm_request_timeout=2.0,
     pg_n=50_000,
     pg_workers=2,
+    inbound_n=20_000,
 )
 
 QUICK = replace(
@@ -89,6 +92,7 @@ QUICK = replace(
     storm_rate=200.0,
     storm_duration=4.0,
     pg_n=2_000,
+    inbound_n=1_000,
     quiet_wait_s=0.0,
     noisy_retries=0,
     stall_s=15.0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import Depends, FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tidings import __version__
 from tidings.api import (
@@ -20,9 +21,11 @@ from tidings.api import (
     source_events,
     sources,
 )
+from tidings.api.app_cache import ApplicationCache
 from tidings.api.auth import Authenticator, require_token
 from tidings.api.ingest_gate import IngestGate
 from tidings.api.limits import BodyLimit
+from tidings.api.message_route import MessageRoute
 from tidings.config import Settings
 from tidings.dispatch.operational import OperationalWebhooks
 from tidings.ingest.receive import Inbox
@@ -32,6 +35,20 @@ from tidings.storage.base import Store
 ENVELOPE_ALLOWANCE = 64 * 1024
 
 
+class TidingsApi(FastAPI):
+    """FastAPI, with sending a message answered first by `MessageRoute`, in front of
+    the framework's own per-request work; whatever that does not answer goes on to
+    FastAPI unchanged."""
+
+    lean: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await (self.lean or self.framework)(scope, receive, send)
+
+    async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     store: Store,
     settings: Settings,
@@ -39,7 +56,7 @@ def create_app(
     operational: OperationalWebhooks | None = None,
 ) -> FastAPI:
     """Build the API over an opened store. `on_new_deliveries` wakes an in-process worker."""
-    app = FastAPI(
+    app = TidingsApi(
         title="Tidings",
         version=__version__,
         description="A self-hosted webhook platform with a Svix-compatible API.",
@@ -49,6 +66,7 @@ def create_app(
     app.state.authenticator = Authenticator(store, settings.admin_token)
     app.state.on_new_deliveries = on_new_deliveries
     app.state.ingest_gate = IngestGate()
+    app.state.applications = ApplicationCache(store)
     app.state.operational = operational or OperationalWebhooks(store, on_new_deliveries)
     app.state.inbox = Inbox(store, on_new_deliveries)
     errors.install(app)
@@ -60,5 +78,7 @@ def create_app(
                *sources.build_routers(), source_events.router]  # fmt: skip
     for router in routers:
         app.include_router(router, dependencies=protected)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_payload_bytes + ENVELOPE_ALLOWANCE)
+    max_body = settings.max_payload_bytes + ENVELOPE_ALLOWANCE
+    app.add_middleware(BodyLimit, max_bytes=max_body)
+    app.lean = MessageRoute(app.framework, api=app, max_body=max_body)
     return app

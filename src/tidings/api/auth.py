@@ -27,18 +27,33 @@ class Authenticator:
         self._known: set[str] = set()
 
     async def check(self, authorization: str | None) -> None:
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
-        digest = token_hash(token.strip())
-        if self._admin_hash is not None and hmac.compare_digest(digest.encode(), self._admin_hash):
-            return
-        if digest in self._known:
+        digest = _digest(authorization)
+        if self._known_digest(digest):
             return
         if await self._store.has_token(digest):
             self._known.add(digest)
             return
         raise Unauthorized("invalid token")
+
+    def knows(self, authorization: str) -> bool:
+        """True when `authorization` carries a valid token, as far as this process
+        knows without asking the database (the admin token, or one seen before)."""
+        try:
+            return self._known_digest(_digest(authorization))
+        except Unauthorized:
+            return False
+
+    def _known_digest(self, digest: str) -> bool:
+        if self._admin_hash is not None and hmac.compare_digest(digest.encode(), self._admin_hash):
+            return True
+        return digest in self._known
+
+
+def _digest(authorization: str | None) -> str:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
+    return token_hash(token.strip())
 
 
 async def require_token(request: Request) -> None:

@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import Field
+from starlette.datastructures import State
 
 from tidings.api.applications import ApplicationIn, _new_app
 from tidings.api.base import ApiModel, InputModel, ListResponse, page_response, timestamp
@@ -19,7 +20,7 @@ from tidings.domain.clock import from_datetime, now_ms
 from tidings.domain.errors import NotFound, PayloadTooLarge
 from tidings.domain.models import Application, Message, MessageFilter
 from tidings.ingest.sources import is_internal_uid
-from tidings.storage.base import Idempotency
+from tidings.storage.base import ApplicationChanged, CreatedMessage, Idempotency, Store
 
 router = APIRouter(
     prefix="/api/v1/app/{app_id}/msg", tags=["message"], dependencies=[Depends(app_id)]
@@ -97,20 +98,24 @@ async def _application_for_message(request: Request, app_id: str, body: MessageI
     return await store.create_application(app)
 
 
-@router.post("", status_code=202, response_model=MessageOut)
-async def create_message(
-    request: Request,
-    app_id: str,
-    body: MessageIn,
-    with_content: bool = True,
-    idempotency_key: str | None = Header(default=None, max_length=256),
-) -> MessageOut:
-    """Accept a message; answered only once it and its deliveries are committed."""
+def encode_payload(body: MessageIn, limit: int) -> bytes:
+    """The payload's bytes, exactly what every endpoint receives; 413 over `limit`."""
     payload = orjson.dumps(body.payload)
-    limit = request.app.state.settings.max_payload_bytes
     if len(payload) > limit:
         raise PayloadTooLarge(f"payload is {len(payload)} bytes; the limit is {limit}")
-    app = await _application_for_message(request, app_id, body)
+    return payload
+
+
+async def accept_message(
+    state: State,
+    app: Application,
+    body: MessageIn,
+    payload: bytes,
+    raw_body: bytes,
+    idempotency_key: str | None,
+) -> CreatedMessage:
+    """Commit one message and its deliveries (shared by the route and the lean path
+    in `message_route`); answered only once they are committed."""
     message = Message(
         id=ids.new_id(ids.MESSAGE),
         app_key=app.key,
@@ -123,14 +128,57 @@ async def create_message(
     )
     idempotency = None
     if idempotency_key:
-        fingerprint = hashlib.sha256(await request.body()).hexdigest()
+        fingerprint = hashlib.sha256(raw_body).hexdigest()
         idempotency = Idempotency(key=idempotency_key, fingerprint=fingerprint)
-    async with request.app.state.ingest_gate.admit(app.key, idempotency_key):
-        store = store_of(request)
+    async with state.ingest_gate.admit(app.key, idempotency_key):
+        store: Store = state.store
         created = await store.create_message(app, message, select_endpoints, idempotency)
     if created.created and created.deliveries:
-        request.app.state.on_new_deliveries()
-    return message_out(created.message, with_content)
+        state.on_new_deliveries()
+    return created
+
+
+def message_json(created: CreatedMessage, with_content: bool) -> bytes:
+    """The 202 body, as `MessageOut` would serialise it. A message created by this
+    request shows the very payload bytes it stored."""
+    message = created.message
+    if not with_content or not message.payload:
+        payload: Any = {}
+    elif created.created:
+        payload = orjson.Fragment(message.payload)
+    else:
+        payload = payload_object(message.payload)
+    shown = {
+        "id": message.id,
+        "eventType": message.event_type,
+        "eventId": message.event_id,
+        "payload": payload,
+        "channels": message.channels,
+        "tags": message.tags,
+        "timestamp": timestamp(message.created_at),
+    }
+    return orjson.dumps(shown, option=orjson.OPT_UTC_Z)
+
+
+@router.post("", status_code=202, response_model=MessageOut)
+async def create_message(
+    request: Request,
+    app_id: str,
+    body: MessageIn,
+    with_content: bool = True,
+    idempotency_key: str | None = Header(default=None, max_length=256),
+) -> Response:
+    """Accept a message; answered only once it and its deliveries are committed."""
+    state = request.app.state
+    payload = encode_payload(body, state.settings.max_payload_bytes)
+    raw_body = await request.body() if idempotency_key else b""
+    app = await _application_for_message(request, app_id, body)
+    try:
+        created = await accept_message(state, app, body, payload, raw_body, idempotency_key)
+    except ApplicationChanged:  # renamed or deleted since it was read: read it again
+        app = await _application_for_message(request, app_id, body)
+        created = await accept_message(state, app, body, payload, raw_body, idempotency_key)
+    return Response(message_json(created, with_content), 202, media_type="application/json")
 
 
 @router.get("", response_model=ListResponse[MessageOut])

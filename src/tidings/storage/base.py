@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
+from tidings.domain.errors import NotFound
 from tidings.domain.models import (
     Application,
     Attempt,
@@ -40,6 +41,12 @@ class Idempotency:
 
     key: str
     fingerprint: str
+
+
+class ApplicationChanged(NotFound):
+    """Raised by `create_message`, before it writes anything, when the application
+    was deleted or its uid changed since it was read: a caller that keeps
+    applications in memory reads it again and retries."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +153,9 @@ class Store(abc.ABC):
     ) -> CreatedMessage:
         """Commit the message, one delivery per selected endpoint and the idempotency
         record in one transaction. A repeated key with the same fingerprint returns
-        the original message; with another fingerprint it raises InvalidInput."""
+        the original message; with another fingerprint it raises InvalidInput.
+        ApplicationChanged if `app` no longer exists with this uid. The endpoints
+        `select` chooses from are those committed when the transaction runs."""
 
     @abc.abstractmethod
     async def get_message(self, app: Application, id_or_event_id: str) -> Message | None: ...

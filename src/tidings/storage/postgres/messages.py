@@ -5,11 +5,13 @@ Everything here runs inside one transaction of the caller's.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from tidings.domain.errors import Conflict, InvalidInput
-from tidings.domain.models import Application, Message
-from tidings.storage.base import CreatedMessage, EndpointSelector, Idempotency
+from tidings.domain.models import Application, Endpoint, Message
+from tidings.storage.base import ApplicationChanged, CreatedMessage, EndpointSelector, Idempotency
+from tidings.storage.endpoint_cache import EndpointCache
 from tidings.storage.postgres import lanes, rows
 from tidings.storage.postgres.notify import Announcer
 
@@ -46,7 +48,19 @@ _EVENT_ID_TAKEN = """
 SELECT EXISTS (SELECT 1 FROM message WHERE app_key = $1 AND event_id = $2 AND created_at > $3)
 """
 
-_ENDPOINTS = f"SELECT {rows.columns(rows.ENDPOINT)} FROM endpoint WHERE app_key = $1"
+# The application as it is now, and its endpoints unless the caller keeps those of
+# this version ($2) already: one round trip either way.
+_APPLICATION_ENDPOINTS = f"""
+SELECT application.id AS app_id, application.uid AS app_uid,
+    application.endpoints_version AS app_endpoints_version,
+    {rows.columns(rows.ENDPOINT, "endpoint")}
+FROM application LEFT JOIN endpoint ON endpoint.app_key = application.key
+    AND application.endpoints_version IS DISTINCT FROM $2::bigint
+WHERE application.key = $1
+"""
+_BUMP = """
+UPDATE application SET endpoints_version = endpoints_version + 1 WHERE key = ANY($1::bigint[])
+"""
 
 # The message, its deliveries and the idempotency record's pointer, in one statement.
 _INSERT = """
@@ -73,12 +87,12 @@ async def create(
     select: EndpointSelector,
     idempotency: Idempotency | None,
     announce: Announcer,
+    cache: EndpointCache | None = None,
 ) -> CreatedMessage:
     if idempotency is not None and not await _claim_key(conn, app, idempotency, message):
         return await _replay(conn, app, idempotency)
     await _reject_duplicate_event_id(conn, app, message)
-    endpoints = [rows.endpoint(row) for row in await conn.fetch(_ENDPOINTS, app.key)]
-    chosen = select(endpoints, message)
+    chosen = select(await _endpoints(conn, app, cache), message)
     message.key = await conn.fetchval(
         _INSERT,
         message.id, app.key, message.event_type, message.event_id, message.payload,
@@ -89,6 +103,32 @@ async def create(
         await lanes.wake(conn, [(ep.key, message.created_at) for ep in chosen])
         await announce(conn)
     return CreatedMessage(message=message, created=True, deliveries=len(chosen))
+
+
+async def _endpoints(
+    conn: Any, app: Application, cache: EndpointCache | None
+) -> Sequence[Endpoint]:
+    """The application's endpoints as committed now: kept ones if still current."""
+    kept_version = cache.version(app) if cache is not None else None
+    found = await conn.fetch(_APPLICATION_ENDPOINTS, app.key, kept_version)
+    if not found or (found[0]["app_id"], found[0]["app_uid"]) != (app.id, app.uid):
+        raise ApplicationChanged(f"application {app.id!r} changed or was deleted")
+    version = found[0]["app_endpoints_version"]
+    kept = cache.get(app, version) if cache is not None else None
+    if kept is not None:
+        return kept
+    endpoints = [rows.endpoint(row) for row in found if row["key"] is not None]
+    if cache is not None:
+        cache.put(app, version, endpoints)
+    return endpoints
+
+
+async def endpoints_changed(conn: Any, app_keys: Iterable[int]) -> None:
+    """Record, in the changing transaction, that these applications' endpoints changed
+    (sorted keys: concurrent transactions lock the rows in one order)."""
+    keys = sorted(set(app_keys))
+    if keys:
+        await conn.execute(_BUMP, keys)
 
 
 async def _claim_key(

@@ -23,6 +23,7 @@ from tidings.domain.outcomes import Verdict
 from tidings.domain.statuses import DeliveryStatus
 from tidings.storage.base import EndpointSelector
 from tidings.storage.postgres import lanes, rows
+from tidings.storage.postgres.messages import endpoints_changed
 from tidings.storage.postgres.notify import Announcer
 
 # Deliveries of a disabled endpoint wait here, out of the worker's sight, until
@@ -181,6 +182,7 @@ async def _disable(
     )
     if disabled:
         await conn.execute(_PARK_FOR_ENDPOINTS, [row["key"] for row in disabled], now)
+        await endpoints_changed(conn, [row["app_key"] for row in disabled])
     return [_disabled(row) for row in disabled]
 
 

@@ -35,6 +35,7 @@ from tidings.domain.models import (
 from tidings.domain.statuses import DeliveryStatus
 from tidings.storage import pagination
 from tidings.storage.base import CreatedMessage, EndpointSelector, Idempotency, Store
+from tidings.storage.endpoint_cache import EndpointCache
 from tidings.storage.postgres import claim, lanes, messages, queries, queue, rows, sources
 from tidings.storage.postgres.connection import connect, create_pool, translated
 from tidings.storage.postgres.filters import (
@@ -66,6 +67,7 @@ class PostgresStore(Store):
         self._pool: Any = None
         self._announce = Announcer()
         self._listener = WorkListener(lambda: connect(url, "tidings-listener"))
+        self._endpoints = EndpointCache()
 
     # lifecycle ---------------------------------------------------------------
     async def open(self) -> None:
@@ -212,10 +214,10 @@ class PostgresStore(Store):
 
     # endpoints ---------------------------------------------------------------
     async def create_endpoint(self, endpoint: Endpoint) -> Endpoint:
-        endpoint.key = await self._fetchval(
-            queries.INSERT_ENDPOINT, *rows.endpoint_params(endpoint).values(),
-            conflict=f"an endpoint with uid {endpoint.uid!r}",
-        )  # fmt: skip
+        async with self._transaction(conflict=f"an endpoint with uid {endpoint.uid!r}") as conn:
+            values = rows.endpoint_params(endpoint).values()
+            endpoint.key = await conn.fetchval(queries.INSERT_ENDPOINT, *values)
+            await messages.endpoints_changed(conn, [endpoint.app_key])
         return endpoint
 
     async def get_endpoint(self, app: Application, id_or_uid: str) -> Endpoint | None:
@@ -243,12 +245,14 @@ class PostgresStore(Store):
             await conn.execute(queries.UPDATE_ENDPOINT, endpoint.key, *changed)
             if not endpoint.disabled:
                 await queue.unpark(conn, endpoint)
+            await messages.endpoints_changed(conn, [endpoint.app_key])
         return endpoint
 
     async def delete_endpoint(self, endpoint: Endpoint) -> None:
         async with self._transaction() as conn:
             await queue.cancel_for_endpoint(conn, endpoint)
             await conn.execute(queries.DELETE_ENDPOINT, endpoint.key)
+            await messages.endpoints_changed(conn, [endpoint.app_key])
 
     # messages ----------------------------------------------------------------
     async def create_message(
@@ -259,7 +263,9 @@ class PostgresStore(Store):
         idempotency: Idempotency | None,
     ) -> CreatedMessage:
         async with self._transaction() as conn:
-            return await messages.create(conn, app, message, select, idempotency, self._announce)
+            return await messages.create(
+                conn, app, message, select, idempotency, self._announce, self._endpoints
+            )
 
     async def get_message(self, app: Application, id_or_event_id: str) -> Message | None:
         row = await self._fetchrow(queries.GET_MESSAGE, app.key, id_or_event_id)

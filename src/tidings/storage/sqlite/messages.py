@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import Conflict, InvalidInput
-from tidings.domain.models import Application, Message, MessageFilter
-from tidings.storage.base import CreatedMessage, EndpointSelector, Idempotency
+from tidings.domain.models import Application, Endpoint, Message, MessageFilter
+from tidings.storage.base import ApplicationChanged, CreatedMessage, EndpointSelector, Idempotency
+from tidings.storage.endpoint_cache import EndpointCache
 from tidings.storage.sqlite import lanes, rows
 
 # An eventId is a deduplication key for this long, as an idempotency key is.
 DEDUP_WINDOW_MS = 24 * 3600 * 1000
+
+
+_APPLICATION = "SELECT id, uid, endpoints_version FROM application WHERE key = ?"
+_BUMP = "UPDATE application SET endpoints_version = endpoints_version + 1 WHERE key = ?"
 
 
 def create(
@@ -21,15 +27,16 @@ def create(
     message: Message,
     select: EndpointSelector,
     idempotency: Idempotency | None,
+    cache: EndpointCache | None = None,
 ) -> CreatedMessage:
+    """Without an idempotency key this writes nothing before it may raise (the
+    writer runs it without a savepoint); its first write is the message row."""
     if idempotency is not None:
         earlier = _replay(conn, app, idempotency)
         if earlier is not None:
             return earlier
     _reject_duplicate_event_id(conn, app, message)
-    endpoints = [rows.endpoint(r) for r in conn.execute(
-        "SELECT * FROM endpoint WHERE app_key = ?", (app.key,))]  # fmt: skip
-    chosen = select(endpoints, message)
+    chosen = select(_endpoints(conn, app, cache), message)
     message.key = _insert_message(conn, message)
     conn.executemany(
         "INSERT INTO delivery (app_key, msg_key, endpoint_key, status, due_at, updated_at) "
@@ -44,6 +51,28 @@ def create(
             (app.key, idempotency.key, idempotency.fingerprint, message.key, message.created_at),
         )
     return CreatedMessage(message=message, created=True, deliveries=len(chosen))
+
+
+def _endpoints(
+    conn: sqlite3.Connection, app: Application, cache: EndpointCache | None
+) -> Sequence[Endpoint]:
+    """The application's endpoints as committed now: kept ones if still current."""
+    found = conn.execute(_APPLICATION, (app.key,)).fetchone()
+    if found is None or found[0] != app.id or found[1] != app.uid:
+        raise ApplicationChanged(f"application {app.id!r} changed or was deleted")
+    version = found[2]
+    endpoints = cache.get(app, version) if cache is not None else None
+    if endpoints is None:
+        endpoints = [rows.endpoint(r) for r in conn.execute(
+            "SELECT * FROM endpoint WHERE app_key = ?", (app.key,))]  # fmt: skip
+        if cache is not None:
+            cache.put(app, version, endpoints)
+    return endpoints
+
+
+def endpoints_changed(conn: sqlite3.Connection, app_keys: Iterable[int]) -> None:
+    """Record, in the changing transaction, that these applications' endpoints changed."""
+    conn.executemany(_BUMP, [(key,) for key in sorted(set(app_keys))])
 
 
 def _replay(

@@ -21,6 +21,7 @@ from tidings.domain.outcomes import Verdict
 from tidings.domain.statuses import DeliveryStatus, TriggerType
 from tidings.storage.base import EndpointSelector
 from tidings.storage.sqlite import lanes, rows
+from tidings.storage.sqlite.messages import endpoints_changed
 
 # Deliveries of a disabled endpoint wait here, out of the worker's sight, until
 # the endpoint is enabled again; nothing is lost and no attempt is spent.
@@ -178,6 +179,7 @@ def record_attempts(
             since = None if gone else row["failing_since"]
             outcome.disabled.append(DisabledEndpoint(row["app_key"], row["id"], reason, since))
             park_for_endpoint(conn, key)
+    endpoints_changed(conn, [disabled.app_key for disabled in outcome.disabled])
     return outcome
 
 

@@ -34,6 +34,7 @@ from tidings.domain.models import (
 from tidings.domain.statuses import DeliveryStatus
 from tidings.storage import pagination
 from tidings.storage.base import CreatedMessage, EndpointSelector, Idempotency, Store
+from tidings.storage.endpoint_cache import EndpointCache
 from tidings.storage.sqlite import messages, queue, rows, sources
 from tidings.storage.sqlite.connection import connect, path_from_url
 from tidings.storage.sqlite.migrate import migrate
@@ -63,6 +64,7 @@ class SqliteStore(Store):
         self._path = path_from_url(url)
         self._writer = GroupCommitWriter(self._path)
         self._read: sqlite3.Connection | None = None
+        self._endpoints = EndpointCache()  # used by the writer thread only
 
     # lifecycle ---------------------------------------------------------------
     async def open(self) -> None:
@@ -231,6 +233,7 @@ class SqliteStore(Store):
             marks = ", ".join(f":{name}" for name in values)
             cursor = conn.execute(f"INSERT INTO endpoint ({columns}) VALUES ({marks})", values)
             endpoint.key = cursor.lastrowid or 0
+            messages.endpoints_changed(conn, [endpoint.app_key])
             return endpoint
 
         return await self._writer.run(insert)
@@ -270,6 +273,7 @@ class SqliteStore(Store):
             )
             if not endpoint.disabled:
                 queue.unpark(conn, endpoint.key)
+            messages.endpoints_changed(conn, [endpoint.app_key])
             return endpoint
 
         return await self._writer.run(update)
@@ -278,6 +282,7 @@ class SqliteStore(Store):
         def delete(conn: sqlite3.Connection) -> None:
             queue.cancel_for_endpoint(conn, endpoint.key)
             conn.execute("DELETE FROM endpoint WHERE key = ?", (endpoint.key,))
+            messages.endpoints_changed(conn, [endpoint.app_key])
 
         await self._writer.run(delete)
 
@@ -289,10 +294,10 @@ class SqliteStore(Store):
         select: EndpointSelector,
         idempotency: Idempotency | None,
     ) -> CreatedMessage:
-        return await self._writer.run(
-            functools.partial(messages.create, app=app, message=message, select=select,
-                              idempotency=idempotency)
-        )  # fmt: skip
+        create = functools.partial(messages.create, app=app, message=message, select=select,
+                                   idempotency=idempotency, cache=self._endpoints)  # fmt: skip
+        # Without a key, create writes nothing before it may raise: no savepoint needed.
+        return await self._writer.run(create, savepoint=idempotency is not None)
 
     async def get_message(self, app: Application, id_or_event_id: str) -> Message | None:
         row = self._one(

@@ -5,6 +5,12 @@ transaction runs all of them, each inside its own savepoint, and commits once.
 One fsync is shared by the whole group, and each caller is answered only after
 that commit, so `synchronous=FULL` durability costs one fsync per group rather
 than one per request.
+
+A savepoint costs about as much as a small insert, so an operation that writes
+nothing before it may raise can do without one (`savepoint=False`): its domain
+errors and integrity errors (a failed statement is undone by SQLite itself) fail
+it alone; anything else it raises may follow a partial write, so the whole group
+is rolled back and every caller in it told so.
 """
 
 from __future__ import annotations
@@ -18,13 +24,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tidings.domain.errors import StorageUnavailable
+from tidings.domain.errors import StorageUnavailable, TidingsError
 from tidings.storage.sqlite.connection import connect
 
 T = TypeVar("T")
 Operation = Callable[[sqlite3.Connection], Any]
-# (operation, caller's future, caller's loop, whether it must survive power loss)
-_Job = tuple[Operation, asyncio.Future[Any], asyncio.AbstractEventLoop, bool]
+# (operation, caller's future, caller's loop, whether it must survive power loss,
+#  whether it runs in its own savepoint)
+_Job = tuple[Operation, asyncio.Future[Any], asyncio.AbstractEventLoop, bool, bool]
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +62,24 @@ class GroupCommitWriter:
             self._conn.close()
             self._conn = None
 
-    async def run(self, operation: Callable[[sqlite3.Connection], T], durable: bool = True) -> T:
+    async def run(
+        self,
+        operation: Callable[[sqlite3.Connection], T],
+        durable: bool = True,
+        savepoint: bool = True,
+    ) -> T:
         """Run `operation` in the next group; return once its group has committed.
 
         A durable group is fsynced before anyone is answered (synchronous=FULL).
         Bookkeeping a crash can safely forget (claims, leases) may pass
         `durable=False`: a group of only such jobs commits without an fsync, which
         in WAL mode still survives a crash of the process, though not of the machine.
+        `savepoint=False` is for operations that write nothing before they may
+        raise a `TidingsError` (see the module's docstring).
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put((operation, future, loop, durable))
+        self._jobs.put((operation, future, loop, durable, savepoint))
         return await future
 
     def _serve(self) -> None:
@@ -95,18 +109,26 @@ class GroupCommitWriter:
         conn = self._conn
         outcomes: list[tuple[bool, Any]] = []
         try:
-            self._set_durability(any(durable for _, _, _, durable in group))
+            self._set_durability(any(job[3] for job in group))
             conn.execute("BEGIN IMMEDIATE")
-            outcomes = [self._run_one(conn, operation) for operation, _, _, _ in group]
+            for operation, _, _, _, savepoint in group:
+                outcomes.append(_run_one(conn, operation, savepoint))
             conn.execute("COMMIT")
+        except _Abandoned as abandoned:
+            failed_at = len(outcomes)  # the job that raised it
+            outcomes = self._roll_back(group, abandoned.error)
+            outcomes[failed_at] = (False, abandoned.error)
         except sqlite3.Error as exc:
-            log.error("SQLite group commit failed: %s", exc)
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            failure = StorageUnavailable(f"database write failed: {exc}")
-            outcomes = [(False, failure)] * len(group)
-        for (_, future, loop, _), outcome in zip(group, outcomes, strict=True):
-            loop.call_soon_threadsafe(_settle, future, outcome)
+            outcomes = self._roll_back(group, exc)
+        _answer(group, outcomes)
+
+    def _roll_back(self, group: list[_Job], cause: BaseException) -> list[tuple[bool, Any]]:
+        assert self._conn is not None
+        log.error("SQLite group commit failed: %s", cause)
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+        failure = StorageUnavailable(f"database write failed: {cause}")
+        return [(False, failure)] * len(group)
 
     def _set_durability(self, durable: bool) -> None:
         if durable != self._durable:
@@ -114,18 +136,51 @@ class GroupCommitWriter:
             self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._durable = durable
 
-    @staticmethod
-    def _run_one(conn: sqlite3.Connection, operation: Operation) -> tuple[bool, Any]:
-        conn.execute("SAVEPOINT job")
-        try:
-            result = operation(conn)
-        except Exception as exc:
-            # One request's failure must not undo the others in its group.
-            conn.execute("ROLLBACK TO job")
-            conn.execute("RELEASE job")
-            return False, exc
+
+class _Abandoned(Exception):
+    """An operation without a savepoint failed in a way that may follow a write."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _run_one(conn: sqlite3.Connection, operation: Operation, savepoint: bool) -> tuple[bool, Any]:
+    if not savepoint:
+        return _run_bare(conn, operation)
+    conn.execute("SAVEPOINT job")
+    try:
+        result = operation(conn)
+    except Exception as exc:
+        # One request's failure must not undo the others in its group.
+        conn.execute("ROLLBACK TO job")
         conn.execute("RELEASE job")
-        return True, result
+        return False, exc
+    conn.execute("RELEASE job")
+    return True, result
+
+
+def _run_bare(conn: sqlite3.Connection, operation: Operation) -> tuple[bool, Any]:
+    try:
+        return True, operation(conn)
+    except (TidingsError, sqlite3.IntegrityError) as exc:
+        return False, exc  # raised before any write, or undone with its statement
+    except Exception as exc:
+        raise _Abandoned(exc) from exc
+
+
+def _answer(group: list[_Job], outcomes: list[tuple[bool, Any]]) -> None:
+    """Settle each caller's future on its loop: one wake-up per loop, not per job."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
+    for (_, future, loop, _, _), outcome in zip(group, outcomes, strict=True):
+        by_loop.setdefault(loop, []).append((future, outcome))
+    for loop, settled in by_loop.items():
+        loop.call_soon_threadsafe(_settle_all, settled)
+
+
+def _settle_all(settled: list[tuple[asyncio.Future[Any], tuple[bool, Any]]]) -> None:
+    for future, outcome in settled:
+        _settle(future, outcome)
 
 
 def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:

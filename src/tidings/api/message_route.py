@@ -1,0 +1,194 @@
+"""A lean path for `POST /api/v1/app/{app_id}/msg`, the one route under load.
+
+The FastAPI route in `messages.py` stays the reference (and the OpenAPI schema);
+this ASGI middleware answers the common case of that same request without the
+framework's generic machinery: it validates the raw body with
+`MessageIn.model_validate_json`, checks the token against what `Authenticator` already knows,
+keeps applications in memory (`ApplicationCache`), and writes the 202 with orjson.
+Whatever it does not handle itself (an unknown token, invalid input, an unknown
+application, an oversized body, any unusual header or query) goes to the FastAPI
+route unchanged, with the body it read replayed, before anything is written: error
+answers therefore come from one place and stay exactly as they were.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tidings.api.app_cache import ApplicationCache
+from tidings.api.auth import Authenticator
+from tidings.api.messages import MessageIn, accept_message, encode_payload, message_json
+from tidings.domain.errors import PayloadTooLarge, TidingsError
+from tidings.domain.models import Application
+from tidings.storage.base import ApplicationChanged, CreatedMessage
+
+_PATH = re.compile(r"/api/v1/app/([^/]+)/msg")
+_QUERIES = {b"": True, b"with_content=true": True, b"with_content=false": False}
+_WANTED = (b"authorization", b"content-type", b"content-length", b"idempotency-key")
+# FastAPI's limit on the idempotency-key header (`Header(max_length=256)`).
+_MAX_KEY = 256
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class _Pass(Exception):
+    """The lean path does not handle this request: the FastAPI route does."""
+
+
+class MessageRoute:
+    """In front of the whole FastAPI app (see `app.TidingsApi`): `app` is the app's
+    own entry point, which gets every request this does not answer."""
+
+    def __init__(self, app: ASGIApp, api: FastAPI, max_body: int) -> None:
+        self._app = app
+        self._api = api
+        self._max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = None
+        if scope["type"] == "http" and scope["method"] == "POST":
+            match = _PATH.fullmatch(scope["path"])
+        if match is None:
+            await self._app(scope, receive, send)
+            return
+        received: list[Message] = []
+        try:
+            answer = await self._lean(scope, receive, match[1], received)
+        except Exception as exc:
+            # What the app's ServerErrorMiddleware does: the 500 handler, then re-raise.
+            handler: Any = self._api.exception_handlers[Exception]
+            await (await handler(Request(scope, receive), exc))(scope, receive, send)
+            raise
+        if answer is None:
+            await self._app(scope, _replay(received, receive), send)
+        elif isinstance(answer, bytes):
+            await _send_json(send, 202, answer)
+        else:
+            await answer(scope, receive, send)
+
+    async def _lean(
+        self, scope: Scope, receive: Receive, app_id: str, received: list[Message]
+    ) -> bytes | Response | None:
+        """The 202 body, an error response, or None for the route to answer."""
+        try:
+            headers = _headers(scope)
+            with_content = _with_content(scope)
+            self._check_token(headers.get(b"authorization"))
+            raw_body = await self._read(headers, receive, received)
+            body, payload = self._parse(raw_body)
+            app = await self._application(app_id)
+            key = headers.get(b"idempotency-key")
+            idempotency_key = key.decode("latin-1") if key else None
+            created = await self._accept(app_id, app, body, payload, raw_body, idempotency_key)
+        except _Pass:
+            return None
+        except TidingsError as exc:
+            # The answer the app's own exception handler gives (errors.py).
+            handler: Any = self._api.exception_handlers[TidingsError]
+            response: Response = await handler(Request(scope, receive), exc)
+            return response
+        return message_json(created, with_content)
+
+    def _check_token(self, authorization: bytes | None) -> None:
+        authenticator: Authenticator = self._api.state.authenticator
+        if authorization is None or not authenticator.knows(authorization.decode("latin-1")):
+            raise _Pass
+
+    async def _read(
+        self, headers: dict[bytes, bytes], receive: Receive, received: list[Message]
+    ) -> bytes:
+        """The whole body, or _Pass if it is over the limit (BodyLimit answers 413)."""
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self._max_body):
+            raise _Pass
+        size, more = 0, True
+        while more:
+            message = await receive()
+            received.append(message)
+            if message["type"] != "http.request":
+                raise _Pass
+            size += len(message.get("body", b""))
+            if size > self._max_body:
+                raise _Pass
+            more = message.get("more_body", False)
+        return b"".join(message.get("body", b"") for message in received)
+
+    def _parse(self, raw_body: bytes) -> tuple[MessageIn, bytes]:
+        """Parsed and validated in one step. (Not `orjson.loads` first, though faster:
+        it reads integers over 64 bits as floats, silently changing the payload.)"""
+        try:
+            body = MessageIn.model_validate_json(raw_body)
+            return body, encode_payload(body, self._api.state.settings.max_payload_bytes)
+        except (ValidationError, PayloadTooLarge):
+            raise _Pass from None
+
+    async def _application(self, app_id: str) -> Application:
+        applications: ApplicationCache = self._api.state.applications
+        found = await applications.find(app_id)
+        if found is None:
+            raise _Pass  # 404, or created from the body's `application`
+        return found
+
+    async def _accept(
+        self,
+        app_id: str,
+        app: Application,
+        body: MessageIn,
+        payload: bytes,
+        raw_body: bytes,
+        idempotency_key: str | None,
+    ) -> CreatedMessage:
+        state = self._api.state
+        try:
+            return await accept_message(state, app, body, payload, raw_body, idempotency_key)
+        except ApplicationChanged:
+            # Nothing was written: the route reads the application afresh.
+            state.applications.forget(app_id)
+            raise _Pass from None
+
+
+def _headers(scope: Scope) -> dict[bytes, bytes]:
+    found: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:
+        if name in _WANTED:
+            if name in found:
+                raise _Pass
+            found[name] = value
+    content_type = found.get(b"content-type", b"").partition(b";")[0].strip().lower()
+    if content_type != b"application/json":
+        raise _Pass
+    if len(found.get(b"idempotency-key", b"")) > _MAX_KEY:
+        raise _Pass
+    return found
+
+
+def _with_content(scope: Scope) -> bool:
+    shown = _QUERIES.get(scope.get("query_string", b""))
+    if shown is None:
+        raise _Pass
+    return shown
+
+
+def _replay(received: list[Message], receive: Receive) -> Receive:
+    """A receive channel that first gives back what the lean path already read."""
+    pending = list(received)
+
+    async def replayed() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replayed
+
+
+async def _send_json(send: Send, status: int, body: bytes) -> None:
+    length = (b"content-length", str(len(body)).encode())
+    start = {"type": "http.response.start", "status": status, "headers": [length, *_JSON_HEADERS]}
+    await send(start)
+    await send({"type": "http.response.body", "body": body})
