@@ -45,6 +45,12 @@ def start(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Start]:
         process.stop()
 
 
+def github_config(uid: str, actions: str) -> str:
+    """A config file with one GitHub source and the given [[source.action]] tables."""
+    head = f'[[source]]\nuid = "{uid}"\ntype = "github"\nsecrets = ["{GITHUB_SECRET}"]\n'
+    return head + textwrap.dedent(actions)
+
+
 def script(tmp_path: Path, name: str, body: str) -> Path:
     path = tmp_path / name
     path.write_text("#!/bin/sh\n" + textwrap.dedent(body))
@@ -76,18 +82,18 @@ def test_github_push_runs_a_command_with_retries_and_attempt_records(
         echo "$1 $GIT_REF $TIDINGS_EVENT_ID $(cat)" >> {ran}
         echo deployed
     """)  # fmt: skip
-    server = start(f"""
-        [[source]]
-        uid = "deploys"
-        type = "github"
-        secrets = ["{GITHUB_SECRET}"]
-
+    server = start(
+        github_config(
+            "deploys",
+            """
           [[source.action]]
           name = "deploy"
-          command = ["./deploy.sh", "{{payload.repository.full_name}}"]
-          env = {{ GIT_REF = "{{payload.ref}}" }}
-          match = {{ "header.x-github-event" = "pull_request" }}
-    """)
+          command = ["./deploy.sh", "{payload.repository.full_name}"]
+          env = { GIT_REF = "{payload.ref}" }
+          match = { "header.x-github-event" = "pull_request" }
+    """,
+        )
+    )
     url = ingest_url(server, "deploys")
     push = {"ref": "refs/heads/main", "repository": {"full_name": "acme/api"}}
     answer = github(url, push, delivery="delivery-1")
@@ -115,16 +121,16 @@ def test_a_python_callable_is_retried_until_it_succeeds(start: Start, tmp_path: 
                 raise RuntimeError("database is down")
             return {"id": event.id, "ref": event.json()["ref"], "q": event.query_params}
     """))  # fmt: skip
-    server = start(f"""
-        [[source]]
-        uid = "py"
-        type = "github"
-        secrets = ["{GITHUB_SECRET}"]
-
+    server = start(
+        github_config(
+            "py",
+            """
           [[source.action]]
           name = "record"
           python = "hooks_for_test:record"
-    """)
+    """,
+        )
+    )
     answer = github(ingest_url(server, "py") + "?team=core", {"ref": "refs/tags/v1"})
     tries = eventually(lambda: attempts(server, "py", "config.record"),
                        lambda found: len(found) == 2)  # fmt: skip
@@ -141,17 +147,17 @@ def test_serial_actions_never_overlap_and_extra_runs_queue(start: Start, tmp_pat
         sleep 0.3
         echo "end $1 $(date +%s.%N)" >> {log}
     """)  # fmt: skip
-    server = start(f"""
-        [[source]]
-        uid = "serial"
-        type = "github"
-        secrets = ["{GITHUB_SECRET}"]
-
+    server = start(
+        github_config(
+            "serial",
+            """
           [[source.action]]
           name = "one-at-a-time"
-          command = ["./slow.sh", "{{payload.n}}"]
+          command = ["./slow.sh", "{payload.n}"]
           serial = true
-    """)
+    """,
+        )
+    )
     url = ingest_url(server, "serial")
     for number in range(5):
         assert github(url, {"n": number}).status_code == 200
@@ -206,16 +212,14 @@ def test_a_changed_file_is_reloaded_and_a_broken_one_keeps_the_last_good(
     log = tmp_path / "runs.log"
     for name in ("first", "second"):
         script(tmp_path, f"{name}.sh", f'echo "{name} $1" >> {log}\n')
-    text = f"""
-        [[source]]
-        uid = "reloading"
-        type = "github"
-        secrets = ["{GITHUB_SECRET}"]
-
+    text = github_config(
+        "reloading",
+        """
           [[source.action]]
           name = "first"
-          command = ["./first.sh", "{{payload.n}}"]
-    """
+          command = ["./first.sh", "{payload.n}"]
+    """,
+    )
     server = start(text)
     config = Path(server.settings["TIDINGS_CONFIG"])
     url = ingest_url(server, "reloading")
@@ -239,16 +243,16 @@ def test_action_endpoints_cannot_be_repointed_or_removed_through_the_api(
     start: Start, tmp_path: Path
 ) -> None:
     script(tmp_path, "noop.sh", "exit 0\n")
-    server = start(f"""
-        [[source]]
-        uid = "guarded"
-        type = "github"
-        secrets = ["{GITHUB_SECRET}"]
-
+    server = start(
+        github_config(
+            "guarded",
+            """
           [[source.action]]
           name = "noop"
           command = ["./noop.sh"]
-    """)
+    """,
+        )
+    )
     base = f"{server.url}/ingest/api/v1/source/guarded/endpoint/config.noop"
     auth = {"Authorization": f"Bearer {server.token}"}
     put = httpx.put(base, json={"url": "https://example.com/x"}, headers=auth)
