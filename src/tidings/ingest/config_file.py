@@ -179,8 +179,9 @@ def _name(reader: _Reader) -> str:
 
 def _limits(reader: _Reader) -> tuple[Limits, tuple[Condition, ...]]:
     timeout = reader.number("timeout", 60.0)
-    concurrency = int(reader.number("concurrency", 4))
-    if timeout <= 0 or concurrency < 1 or concurrency != reader.number("concurrency", 4):
+    wanted = reader.number("concurrency", 4)
+    concurrency = int(wanted)
+    if timeout <= 0 or concurrency < 1 or concurrency != wanted:
         raise reader.error("timeout" if timeout <= 0 else "concurrency",
                            "must be a positive number (concurrency a whole one)")  # fmt: skip
     serial = reader.flag("serial", False)

@@ -62,10 +62,13 @@ class SourcePerformer:
     async def _context(
         self, delivery: ClaimedDelivery
     ) -> tuple[Source | None, InboundEvent | None]:
-        source_id = (delivery.app_uid or "")[len(SOURCE_APP_UID_PREFIX) :]
-        return await self._store.get_source(source_id), await self._store.get_inbound(
-            delivery.msg_key
-        )
+        source = await self._store.get_source(_source_id(delivery))
+        return source, await self._store.get_inbound(delivery.msg_key)
+
+
+def _source_id(delivery: ClaimedDelivery) -> str:
+    """The source whose internal application the delivery belongs to."""
+    return (delivery.app_uid or "")[len(SOURCE_APP_UID_PREFIX) :]
 
 
 def _carry_original_headers(
@@ -85,7 +88,7 @@ def _event(
 ) -> InboundWebhook:
     return InboundWebhook(
         id=delivery.msg_id,
-        source_id=source.id if source else (delivery.app_uid or "")[len(SOURCE_APP_UID_PREFIX) :],
+        source_id=source.id if source else _source_id(delivery),
         source_uid=source.uid if source else None,
         source_type=source.type if source else "",
         body=delivery.payload,
