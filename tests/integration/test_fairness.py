@@ -41,11 +41,11 @@ class Api:
         self.post(f"/api/v1/app/{app}/endpoint", {"url": url, "channels": [channel]})
 
 
-def _latencies(
+def _windows(
     api: Api, receiver: Receiver, app: str, path: str, channel: str, since: str = "sent"
-) -> list[float]:
-    """Send SAMPLES messages at 20/s; the time to receipt from just before each POST
-    (`since="sent"`) or from its 202 (`since="accepted"`)."""
+) -> list[tuple[float, float]]:
+    """Send SAMPLES messages at 20/s; for each, the moment it started (just before its
+    POST with `since="sent"`, at its 202 with `since="accepted"`) and its receipt."""
     before = len(receiver.received(path))
     start: dict[str, float] = {}
     for i in range(SAMPLES):
@@ -56,7 +56,13 @@ def _latencies(
         time.sleep(0.05)
     arrived = receiver.wait_for(before + SAMPLES, path, timeout=60)
     ids = [r.headers["webhook-id"] for r in arrived]
-    return [r.at - start[i] for r, i in zip(arrived, ids, strict=True) if i in start]
+    return [(start[i], r.at) for r, i in zip(arrived, ids, strict=True) if i in start]
+
+
+def _latencies(
+    api: Api, receiver: Receiver, app: str, path: str, channel: str, since: str = "sent"
+) -> list[float]:
+    return [end - begin for begin, end in _windows(api, receiver, app, path, channel, since)]
 
 
 async def _flood(server: ServerProcess, app: str, count: int, channels: list[str]) -> None:
@@ -121,18 +127,26 @@ def test_a_flooding_application_does_not_slow_another(tmp_path: Path, receiver: 
         alone_e2e = _latencies(api, receiver, quiet, "/quiet", "q")
 
         asyncio.run(_flood(server, noisy, 20_000, ["n"]))
-        beside = _latencies(api, receiver, quiet, "/quiet", "q", since="accepted")
+        windows = _windows(api, receiver, quiet, "/quiet", "q", since="accepted")
         beside_e2e = _latencies(api, receiver, quiet, "/quiet", "q")
-        backlog_left = 20_000 - len(receiver.received("/noisy"))
+        flood_arrivals = [r.at for r in receiver.received("/noisy")]
+        backlog_left = 20_000 - len(flood_arrivals)
     finally:
         api.http.close()
         server.stop()
+    beside = [end - begin for begin, end in windows]
+    # How many flood messages reached their endpoint while each quiet message waited:
+    # a count, not a clock, so a busy machine cannot fake a failure or a pass.
+    overtaken = [sum(begin < at <= end for at in flood_arrivals) for begin, end in windows]
     print(
         f"quiet app delivery p99 alone {p99(alone) * 1000:.1f} ms, beside a 20k flood "
         f"{p99(beside) * 1000:.1f} ms; end to end {p99(alone_e2e) * 1000:.1f} ms and "
-        f"{p99(beside_e2e) * 1000:.1f} ms; flood backlog left {backlog_left}"
+        f"{p99(beside_e2e) * 1000:.1f} ms; flood backlog left {backlog_left}; flood messages "
+        f"delivered while a quiet one waited: median {statistics.median(overtaken)}, "
+        f"max {max(overtaken)}"
     )
-    assert backlog_left > 0, "the flood drained before the measurement ended"
-    # In one queue served oldest first, these messages would wait behind the ~10,000
-    # left of the flood: about 30 s at this endpoint's pace. They must not.
-    assert p99(beside) < 0.05, (p99(alone), p99(beside))
+    assert backlog_left > 1_000, "the flood drained before the measurement ended"
+    # In one queue served oldest first, each quiet message would wait behind the
+    # thousands of flood messages still queued. With fair claiming it waits for at
+    # most the flood deliveries already in flight or claimed beside it.
+    assert max(overtaken) < 200, sorted(overtaken)[-5:]
