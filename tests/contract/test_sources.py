@@ -13,6 +13,7 @@ from tidings.domain.clock import now_ms
 from tidings.domain.errors import Conflict
 from tidings.domain.models import Application, InboundEvent, Message, Rejection, Source
 from tidings.storage import Idempotency, Store
+from tidings.storage.base import SourceChanged
 
 
 def make_source(run: Run, store: Store, uid: str | None = None, **fields: Any) -> Source:
@@ -54,7 +55,7 @@ def receive(
     inbound = InboundEvent(msg_key=0, source_key=source.key, headers={"X-A": "1"},
                            delivery_id=delivery_id, received_at=now, query=query)  # fmt: skip
     idempotency = Idempotency(f"delivery:{delivery_id}", "inbound") if delivery_id else None
-    return run(store.create_inbound(app, message, inbound, select_endpoints, idempotency))
+    return run(store.create_inbound(source, app, message, inbound, select_endpoints, idempotency))
 
 
 def test_source_round_trip_by_id_uid_and_token(run: Run, store: Store) -> None:
@@ -172,3 +173,46 @@ def test_internal_applications_are_not_listed_and_pages_stay_full(run: Run, stor
     second = run(store.list_applications(2, first.iterator, True))
     assert [a.id for a in first.items + second.items] == customers
     assert second.done
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"config": {"secrets": ["rotated"]}},
+        {"type": "stripe"},
+        {"token": "tok_replaced"},
+        {"previous_token": "tok_old", "previous_token_expires_at": 1},
+    ],
+)
+def test_an_event_verified_with_a_stale_source_is_refused(
+    run: Run, store: Store, change: dict[str, Any]
+) -> None:
+    """A process that verified with a source read before another process changed
+    it must not keep the event: it reads the source again instead."""
+    source = make_source(run, store)
+    stale = Source(**vars(source))
+    app = internal_app(run, store, source)
+    make_endpoint(run, store, app)
+    for name, value in change.items():
+        setattr(source, name, value)
+    run(store.update_source(source))
+    with pytest.raises(SourceChanged):
+        receive(run, store, stale, b"{}", "d-stale")
+    assert run(store.list_inbound(source, 0, 10)) == []
+    # A change that does not touch verification (the name) does not refuse.
+    fresh = run(store.get_source(source.id))
+    fresh.name = "renamed"
+    run(store.update_source(fresh))
+    assert receive(run, store, source, b"{}", "d-fresh").created
+
+
+def test_an_event_for_a_deleted_source_is_refused(run: Run, store: Store) -> None:
+    source = make_source(run, store)
+    app = internal_app(run, store, source)
+    run(store.delete_source(source))
+    message = Message(id=ids.new_id(ids.MESSAGE), app_key=app.key, event_type="github",
+                      payload=b"{}", created_at=now_ms())  # fmt: skip
+    inbound = InboundEvent(msg_key=0, source_key=source.key, headers={}, delivery_id=None,
+                           received_at=now_ms())  # fmt: skip
+    with pytest.raises(SourceChanged):
+        run(store.create_inbound(source, app, message, inbound, select_endpoints, None))

@@ -15,7 +15,6 @@ from tidings.api import (
     errors,
     event_types,
     health,
-    inbound,
     messages,
     recovery,
     source_events,
@@ -23,6 +22,7 @@ from tidings.api import (
 )
 from tidings.api.app_cache import ApplicationCache
 from tidings.api.auth import Authenticator, require_token
+from tidings.api.inbound import InboundRoute
 from tidings.api.ingest_gate import IngestGate
 from tidings.api.limits import BodyLimit
 from tidings.api.message_route import MessageRoute
@@ -36,9 +36,10 @@ ENVELOPE_ALLOWANCE = 64 * 1024
 
 
 class TidingsApi(FastAPI):
-    """FastAPI, with sending a message answered first by `MessageRoute`, in front of
-    the framework's own per-request work; whatever that does not answer goes on to
-    FastAPI unchanged."""
+    """FastAPI, with the two routes under load answered first by lean ASGI paths in
+    front of the framework's own per-request work: receiving at an ingest URL
+    (`InboundRoute`) and sending a message (`MessageRoute`). Whatever they do not
+    answer goes on to FastAPI unchanged."""
 
     lean: ASGIApp | None = None
 
@@ -71,7 +72,6 @@ def create_app(
     app.state.inbox = Inbox(store, on_new_deliveries)
     errors.install(app)
     app.include_router(health.router)
-    app.include_router(inbound.router)  # senders authenticate by signature, not token
     protected = [Depends(require_token)]
     routers = [applications.router, event_types.router, *endpoints.build_routers(),
                recovery.router, messages.router, attempts.router,
@@ -80,5 +80,6 @@ def create_app(
         app.include_router(router, dependencies=protected)
     max_body = settings.max_payload_bytes + ENVELOPE_ALLOWANCE
     app.add_middleware(BodyLimit, max_bytes=max_body)
-    app.lean = MessageRoute(app.framework, api=app, max_body=max_body)
+    # Senders of inbound webhooks authenticate by signature, not token (inbound.py).
+    app.lean = InboundRoute(MessageRoute(app.framework, api=app, max_body=max_body), api=app)
     return app

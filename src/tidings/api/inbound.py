@@ -1,55 +1,121 @@
-"""POST /ingest/in/{token}: where third parties send webhooks to a source.
+"""/ingest/in/{token}: where third parties send webhooks to a source.
 
 No bearer token: the URL's token picks the source and the sender proves itself by
-its signature, checked over the exact bytes received. Only POST is routed (others
-get 405); an unknown token gets 404; a body over the payload limit gets 413.
+its signature, checked over the exact bytes received. Only POST is accepted
+(others get 405); an unknown token gets 404; a body over the payload limit 413.
+
+This is the route senders flood, so it is a plain ASGI app in front of FastAPI
+(see `app.TidingsApi`) rather than a framework route: no dependency injection, no
+request object per call. It is not in the OpenAPI schema, which describes the
+management API. Errors are answered by the app's own exception handlers, so they
+have the same shape as everywhere else.
 """
 
 from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, Request, Response
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tidings.api.sources import public_base
-from tidings.domain.errors import NotFound, PayloadTooLarge
+from tidings.api.asgi import send_body, send_error
+from tidings.config import Settings
+from tidings.domain.errors import NotFound, PayloadTooLarge, TidingsError
 from tidings.ingest.receive import Inbox
 from tidings.ingest.sources import INGEST_PATH
 from tidings.ingest.verify import Headers, InboundRequest
 
-router = APIRouter(tags=["ingest"])
+_PREFIX = INGEST_PATH + "/"
 
 
-@router.post(INGEST_PATH + "/{token}", include_in_schema=False)
-async def receive(request: Request, token: str) -> Response:
-    inbox: Inbox = request.app.state.inbox
-    source = await inbox.find(token)
-    if source is None:
-        raise NotFound("no source has this ingest URL")
-    limit: int = request.app.state.settings.max_payload_bytes
-    body = await _read_capped(request, limit)
-    if body is None:
-        detail = f"the limit is {limit} bytes"
-        await inbox.reject(source, 413, "body too large", detail)
-        raise PayloadTooLarge(f"body too large: {detail}")
-    url = public_base(request) + request.url.path
-    if request.url.query:
-        url += "?" + request.url.query
-    headers = Headers(request.headers.items())
-    answer = await inbox.accept(source, InboundRequest("POST", url, headers, body, time.time()))
-    return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
+class InboundRoute:
+    """`app` gets every request that is not for an ingest URL."""
+
+    def __init__(self, app: ASGIApp, api: FastAPI) -> None:
+        self._app = app
+        self._api = api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = _token(scope)
+        if token is None:
+            await self._app(scope, receive, send)
+            return
+        try:
+            status, body, content_type = await self._receive(scope, receive, token)
+        except (TidingsError, HTTPException) as exc:
+            await send_error(self._api, scope, receive, send, exc)
+            return
+        except _Disconnected:  # nobody is left to answer; nothing was kept
+            return
+        except Exception as exc:
+            # What the app's ServerErrorMiddleware does: the 500 handler, then re-raise.
+            await send_error(self._api, scope, receive, send, exc)
+            raise
+        await send_body(send, status, body, content_type.encode("latin-1"))
+
+    async def _receive(self, scope: Scope, receive: Receive, token: str) -> tuple[int, bytes, str]:
+        if scope["method"] != "POST":
+            raise HTTPException(405, headers={"Allow": "POST"})
+        inbox: Inbox = self._api.state.inbox
+        known = await inbox.find(token)
+        if known is None:
+            raise NotFound("no source has this ingest URL")
+        settings: Settings = self._api.state.settings
+        limit = settings.max_payload_bytes
+        pairs = [(name.decode("latin-1"), value.decode("latin-1"))
+                 for name, value in scope["headers"]]  # fmt: skip
+        headers = Headers(pairs)
+        body = await _read_capped(headers, receive, limit)
+        if body is None:
+            detail = f"the limit is {limit} bytes"
+            await inbox.reject(known.source, 413, "body too large", detail)
+            raise PayloadTooLarge(f"body too large: {detail}")
+        request = InboundRequest("POST", _public_url(scope, settings), headers, body, time.time())
+        answer = await inbox.accept(token, known, request)
+        return answer.status, answer.body, answer.content_type
 
 
-async def _read_capped(request: Request, limit: int) -> bytes | None:
+def _token(scope: Scope) -> str | None:
+    """The ingest token of an ingest URL's path, else None."""
+    if scope["type"] != "http":
+        return None
+    path: str = scope["path"]
+    if not path.startswith(_PREFIX):
+        return None
+    token = path[len(_PREFIX) :]
+    return token if token and "/" not in token else None
+
+
+def _public_url(scope: Scope, settings: Settings) -> str:
+    """The URL the sender called (some schemes sign it): the operator's public URL
+    if set, else this request's own base, with the path and query as received."""
+    request = Request(scope)
+    url = (settings.public_url or str(request.base_url)).rstrip("/") + request.url.path
+    query = scope.get("query_string", b"")
+    return url + "?" + query.decode("latin-1") if query else url
+
+
+async def _read_capped(headers: Headers, receive: Receive, limit: int) -> bytes | None:
     """The body, or None as soon as it is known to exceed `limit` bytes."""
-    declared = request.headers.get("content-length")
+    declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         return None
     chunks: list[bytes] = []
-    received = 0
-    async for chunk in request.stream():
+    received, more = 0, True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":  # the sender went away
+            raise _Disconnected
+        chunk: bytes = message.get("body", b"")
         received += len(chunk)
         if received > limit:
             return None
         chunks.append(chunk)
+        more = message.get("more_body", False)
     return b"".join(chunks)
+
+
+class _Disconnected(Exception):
+    """The client closed the connection before the body was complete."""

@@ -14,15 +14,13 @@ answers therefore come from one place and stay exactly as they were.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from fastapi import FastAPI
 from pydantic import ValidationError
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tidings.api.app_cache import ApplicationCache
+from tidings.api.asgi import send_body, send_error
 from tidings.api.auth import Authenticator
 from tidings.api.messages import MessageIn, accept_message, encode_payload, message_json
 from tidings.domain.errors import PayloadTooLarge, TidingsError
@@ -34,7 +32,6 @@ _QUERIES = {b"": True, b"with_content=true": True, b"with_content=false": False}
 _WANTED = (b"authorization", b"content-type", b"content-length", b"idempotency-key")
 # FastAPI's limit on the idempotency-key header (`Header(max_length=256)`).
 _MAX_KEY = 256
-_JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
 class _Pass(Exception):
@@ -60,22 +57,23 @@ class MessageRoute:
         received: list[Message] = []
         try:
             answer = await self._lean(scope, receive, match[1], received)
+        except TidingsError as exc:
+            await send_error(self._api, scope, receive, send, exc)
+            return
         except Exception as exc:
             # What the app's ServerErrorMiddleware does: the 500 handler, then re-raise.
-            handler: Any = self._api.exception_handlers[Exception]
-            await (await handler(Request(scope, receive), exc))(scope, receive, send)
+            await send_error(self._api, scope, receive, send, exc)
             raise
         if answer is None:
             await self._app(scope, _replay(received, receive), send)
-        elif isinstance(answer, bytes):
-            await _send_json(send, 202, answer)
         else:
-            await answer(scope, receive, send)
+            await send_body(send, 202, answer)
 
     async def _lean(
         self, scope: Scope, receive: Receive, app_id: str, received: list[Message]
-    ) -> bytes | Response | None:
-        """The 202 body, an error response, or None for the route to answer."""
+    ) -> bytes | None:
+        """The 202 body, or None for the route to answer; a TidingsError is answered
+        as the app's handler answers it."""
         try:
             headers = _headers(scope)
             with_content = _with_content(scope)
@@ -88,11 +86,6 @@ class MessageRoute:
             created = await self._accept(app_id, app, body, payload, raw_body, idempotency_key)
         except _Pass:
             return None
-        except TidingsError as exc:
-            # The answer the app's own exception handler gives (errors.py).
-            handler: Any = self._api.exception_handlers[TidingsError]
-            response: Response = await handler(Request(scope, receive), exc)
-            return response
         return message_json(created, with_content)
 
     def _check_token(self, authorization: bytes | None) -> None:
@@ -185,10 +178,3 @@ def _replay(received: list[Message], receive: Receive) -> Receive:
         return await receive()
 
     return replayed
-
-
-async def _send_json(send: Send, status: int, body: bytes) -> None:
-    length = (b"content-length", str(len(body)).encode())
-    start = {"type": "http.response.start", "status": status, "headers": [length, *_JSON_HEADERS]}
-    await send(start)
-    await send({"type": "http.response.body", "body": body})

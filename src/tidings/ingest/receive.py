@@ -1,7 +1,8 @@
 """Receiving one inbound request: verify, keep durably (once), answer.
 
-The HTTP layer finds the source by its URL token and reads the body under the cap;
-`Inbox` does the rest. A verified event is committed as a message of the source's
+The HTTP layer finds the source by its URL token (kept in memory by `SourceCache`,
+re-checked when the event is committed) and reads the body under the cap; `Inbox`
+does the rest. A verified event is committed as a message of the source's
 internal application, with its headers, before the sender gets its 2xx; its forward
 targets are that application's endpoints, so the worker delivers it with the same
 retries, attempt records and replay as any message. A repeat of a delivery id
@@ -22,10 +23,10 @@ from tidings.dispatch import select_endpoints
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import Conflict, NotFound, StorageUnavailable
-from tidings.domain.models import Application, InboundEvent, Message, Rejection, Source
-from tidings.ingest.sources import SOURCE_APP_UID_PREFIX, verifier_of
+from tidings.domain.models import InboundEvent, Message, Rejection, Source
+from tidings.ingest.source_cache import KnownSource, SourceCache
 from tidings.ingest.verify import InboundRequest, VerificationFailed, Verified
-from tidings.storage.base import Idempotency, Store
+from tidings.storage.base import ApplicationChanged, Idempotency, SourceChanged, Store
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +70,18 @@ def dedup_id(delivery_id: str | None) -> str | None:
     return "sha256:" + hashlib.sha256(delivery_id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+class _ReadAgain(Exception):
+    """A source kept in memory refused a request: refuse only once it is read afresh."""
+
+
 class Inbox:
     def __init__(self, store: Store, notify: Callable[[], None] = lambda: None) -> None:
         self._store = store
         self._notify = notify
+        self._sources = SourceCache(store)
 
-    async def find(self, token: str) -> Source | None:
-        return await self._store.find_source_by_token(token, now_ms())
+    async def find(self, token: str) -> KnownSource | None:
+        return await self._sources.find(token)
 
     async def reject(self, source: Source, status: int, reason: str, detail: str) -> Answer:
         """Record why a request was refused (best effort) and say so, briefly."""
@@ -83,37 +89,60 @@ class Inbox:
                               detail=detail[:500], received_at=now_ms())  # fmt: skip
         try:
             await self._store.add_rejection(rejection, REJECTIONS_KEPT)
-        except StorageUnavailable:
-            log.warning("could not record a rejection for source %s", source.id)
+        except Exception:  # unavailable, or the source was deleted a moment ago
+            log.warning("could not record a rejection for source %s", source.id, exc_info=True)
         text = f"{reason}: {detail}" if detail else reason
         return _json(status, {"code": "verification_failed" if status == 401 else "rejected",
                               "detail": text})  # fmt: skip
 
-    async def accept(self, source: Source, request: InboundRequest) -> Answer:
-        verified = await self._verify(source, request)
+    async def accept(self, token: str, known: KnownSource, request: InboundRequest) -> Answer:
+        """Verify and keep `request`, sent to `token`'s URL, as `known` says to. If
+        `known` came from memory and refuses the request, or the source changed
+        since it was read, the source is read again and the request verified
+        afresh, once; a source changing under it again answers 503 (retry)."""
+        try:
+            return await self._accept(known, request)
+        except (SourceChanged, ApplicationChanged, _ReadAgain):
+            self._sources.forget(token)
+        fresh = await self._sources.find(token)
+        if fresh is None:
+            raise NotFound("no source has this ingest URL")
+        try:
+            return await self._accept(fresh, request)
+        except (SourceChanged, ApplicationChanged):
+            self._sources.forget(token)
+            raise StorageUnavailable("the source changed while this request was received") from None
+
+    async def _accept(self, known: KnownSource, request: InboundRequest) -> Answer:
+        verified = await self._verify(known, request)
         if isinstance(verified, Answer):
             return verified
         if verified.handshake is not None:
             status, body, content_type = verified.handshake
             return Answer(status, body, content_type)
-        return await self._keep(source, request, verified)
+        return await self._keep(known, request, verified)
 
-    async def _verify(self, source: Source, request: InboundRequest) -> Verified | Answer:
+    async def _verify(self, known: KnownSource, request: InboundRequest) -> Verified | Answer:
+        source = known.source
+        if known.verifier is None:  # a stored config this release no longer accepts
+            if known.kept:
+                raise _ReadAgain
+            log.error("source %s has an unusable config: %s", source.id, known.problem)
+            return await self.reject(source, 503, "source misconfigured", known.problem)
         try:
-            verifier = verifier_of(source)
-        except ValueError as exc:  # a stored config this release no longer accepts
-            log.error("source %s has an unusable config: %s", source.id, exc)
-            return await self.reject(source, 503, "source misconfigured", str(exc))
-        try:
-            return verifier.verify(request)
+            return known.verifier.verify(request)
         except VerificationFailed as exc:
+            if known.kept:
+                raise _ReadAgain from None
             return await self.reject(source, 401, exc.reason, exc.detail)
         except Exception:  # a verifier bug must still not answer 500
             log.exception("verifier of source %s failed", source.id)
             return await self.reject(source, 401, "malformed request", "")
 
-    async def _keep(self, source: Source, request: InboundRequest, verified: Verified) -> Answer:
-        app = await self._application(source)
+    async def _keep(
+        self, known: KnownSource, request: InboundRequest, verified: Verified
+    ) -> Answer:
+        source, app = known.source, known.app
         delivery_id = dedup_id(verified.delivery_id)
         now = now_ms()
         message = Message(id=ids.new_id(ids.MESSAGE), app_key=app.key, event_type=source.type,
@@ -127,16 +156,10 @@ class Inbox:
         )
         try:
             created = await self._store.create_inbound(
-                app, message, inbound, select_endpoints, idempotency
+                source, app, message, inbound, select_endpoints, idempotency
             )
         except Conflict:  # the same delivery id, kept by a concurrent request
             return _json(200, {"duplicate": True})
         if created.created and created.deliveries:
             self._notify()
         return _json(200, {"id": created.message.id, "duplicate": not created.created})
-
-    async def _application(self, source: Source) -> Application:
-        app = await self._store.get_application(SOURCE_APP_UID_PREFIX + source.id)
-        if app is None:  # deleted between the token lookup and now
-            raise NotFound("no source has this ingest URL")
-        return app

@@ -49,6 +49,24 @@ class ApplicationChanged(NotFound):
     applications in memory reads it again and retries."""
 
 
+class SourceChanged(NotFound):
+    """Raised by `create_inbound`, before it writes anything, when the source's
+    verification settings (type, config, tokens) or its application are not those
+    the event was verified with, or it was deleted: a caller that keeps sources in
+    memory reads it again and verifies afresh."""
+
+
+def verifies_alike(kept: Source, current: Source | None) -> bool:
+    """Whether `current` (the committed row) verifies and routes as `kept` does."""
+    return current is not None and (
+        current.id, current.type, current.config, current.token, current.previous_token,
+        current.previous_token_expires_at, current.app_key,
+    ) == (
+        kept.id, kept.type, kept.config, kept.token, kept.previous_token,
+        kept.previous_token_expires_at, kept.app_key,
+    )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class CreatedMessage:
     message: Message
@@ -267,14 +285,17 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def create_inbound(
         self,
+        source: Source,
         app: Application,
         message: Message,
         inbound: InboundEvent,
         select: EndpointSelector,
         idempotency: Idempotency | None,
     ) -> CreatedMessage:
-        """`create_message` for a verified inbound event, also keeping `inbound`
-        (its headers, delivery id) in the same transaction when the message is new."""
+        """`create_message` for an inbound event verified with `source` as given,
+        also keeping `inbound` (its headers, delivery id) in the same transaction
+        when the message is new. SourceChanged, before anything is written, if the
+        committed source no longer `verifies_alike` the one given."""
 
     @abc.abstractmethod
     async def get_inbound(self, msg_key: int) -> InboundEvent | None: ...

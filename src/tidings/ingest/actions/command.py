@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tidings.delivery.request import Outcome
+from tidings.ingest.actions import spawn
 from tidings.ingest.actions.base import OUTPUT_CAP, Action, did_not_finish, finished
 from tidings.ingest.actions.event import InboundWebhook
 from tidings.ingest.actions.templates import Template
@@ -70,69 +71,38 @@ async def run_process(
     argv: list[str], env: dict[str, str], stdin: bytes | None, cwd: str, limit_seconds: float
 ) -> Outcome:
     started = time.monotonic()
+    output = _Output()
     try:
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-            cwd=cwd,
-            start_new_session=True,
-        )
+        child = spawn.start(argv, env, cwd, stdin, output.add)
     except OSError as exc:
         return did_not_finish(f"could not start {argv[0]!r}: {exc}", started)
-    output = _Output()
-    streams = ((process.stdout, "stdout"), (process.stderr, "stderr"))
-    readers = [asyncio.create_task(output.read(stream, name)) for stream, name in streams]
     try:
-        await _feed(process, stdin)
-        async with asyncio.timeout(limit_seconds):
-            code = await process.wait()
-    except TimeoutError:
-        await _kill(process)
-        await _settle(readers)
-        reason = f"killed after the {limit_seconds:g}s timeout"
-        return did_not_finish(reason, started, output.text())
-    except BaseException:  # cancelled (the worker is stopping): leave nothing running
-        await _kill(process)
-        await _settle(readers)
-        raise
-    await _settle(readers)
+        try:
+            async with asyncio.timeout(limit_seconds):
+                code = await child.wait()
+        except TimeoutError:
+            await _kill(child)
+            await child.drain(OUTPUT_GRACE_SECONDS)
+            reason = f"killed after the {limit_seconds:g}s timeout"
+            return did_not_finish(reason, started, output.text())
+        except BaseException:  # cancelled (the worker is stopping): leave nothing running
+            await _kill(child)
+            raise
+        await child.drain(OUTPUT_GRACE_SECONDS)
+    finally:
+        child.close()  # whatever happened above: no pipe left open, no process left running
     if code == 0:
         return finished(True, output.text(), started)
     return finished(False, output.text(), started, _exit_reason(code))
 
 
-async def _feed(process: asyncio.subprocess.Process, stdin: bytes | None) -> None:
-    if process.stdin is None:
-        return
-    # A program that never reads stdin closes it (or exits first); that is not an
-    # error. uvloop says so with RuntimeError ("handler is closed"), asyncio with
-    # BrokenPipeError.
-    with contextlib.suppress(BrokenPipeError, ConnectionResetError, RuntimeError):
-        if stdin:
-            process.stdin.write(stdin)
-            await process.stdin.drain()
-        process.stdin.close()
-
-
-async def _kill(process: asyncio.subprocess.Process) -> None:
+async def _kill(child: spawn.Child) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, sig)
-        try:
-            await asyncio.wait_for(asyncio.shield(process.wait()), KILL_GRACE_SECONDS)
+        child.signal_group(sig)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(KILL_GRACE_SECONDS):
+                await child.wait()
             return
-        except TimeoutError:
-            continue
-
-
-async def _settle(readers: list[asyncio.Task[None]]) -> None:
-    _, late = await asyncio.wait(readers, timeout=OUTPUT_GRACE_SECONDS)
-    for reader in late:
-        reader.cancel()
-    await asyncio.gather(*late, return_exceptions=True)
 
 
 def _exit_reason(code: int) -> str:
@@ -150,14 +120,11 @@ class _Output:
         self._kept: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
         self._dropped = 0
 
-    async def read(self, stream: asyncio.StreamReader | None, name: str) -> None:
-        if stream is None:
-            return
+    def add(self, name: str, chunk: bytes) -> None:
         kept = self._kept[name]
-        while chunk := await stream.read(16 * 1024):
-            room = max(OUTPUT_CAP // 2 - len(kept), 0)
-            kept += chunk[:room]
-            self._dropped += max(len(chunk) - room, 0)
+        room = max(OUTPUT_CAP // 2 - len(kept), 0)
+        kept += chunk[:room]
+        self._dropped += max(len(chunk) - room, 0)
 
     def text(self) -> str:
         stdout, stderr = (bytes(self._kept[name]).decode("utf-8", errors="replace")

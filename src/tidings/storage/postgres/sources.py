@@ -6,7 +6,14 @@ from typing import Any
 
 from tidings.domain.models import Application, InboundEvent, Message, Rejection, Source
 from tidings.storage import records
-from tidings.storage.base import CreatedMessage, EndpointSelector, Idempotency
+from tidings.storage.base import (
+    CreatedMessage,
+    EndpointSelector,
+    Idempotency,
+    SourceChanged,
+    verifies_alike,
+)
+from tidings.storage.endpoint_cache import EndpointCache
 from tidings.storage.postgres import messages, queries, rows
 from tidings.storage.postgres.notify import Announcer
 
@@ -22,6 +29,7 @@ INSERT INTO source (uid, name, type, config, metadata, token, previous_token,
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 RETURNING key
 """
+BY_KEY = f"{_SELECT} WHERE key = $1"
 GET = f"{_SELECT} WHERE id = $1 UNION ALL {_SELECT} WHERE uid = $1 LIMIT 1"
 BY_TOKEN = f"""
 {_SELECT} WHERE token = $1
@@ -80,14 +88,19 @@ async def create(conn: Any, source: Source, app: Application) -> Source:
 
 async def create_inbound(
     conn: Any,
+    verified: Source,
     app: Application,
     message: Message,
     inbound: InboundEvent,
     select: EndpointSelector,
     idempotency: Idempotency | None,
     announce: Announcer,
+    cache: EndpointCache | None = None,
 ) -> CreatedMessage:
-    created = await messages.create(conn, app, message, select, idempotency, announce)
+    current = await conn.fetchrow(BY_KEY, verified.key)
+    if not verifies_alike(verified, source(current) if current else None):
+        raise SourceChanged(f"source {verified.id!r} changed or was deleted")
+    created = await messages.create(conn, app, message, select, idempotency, announce, cache)
     if created.created:
         inbound.msg_key = created.message.key
         await conn.execute(

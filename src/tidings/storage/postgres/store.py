@@ -369,6 +369,7 @@ class PostgresStore(Store):
 
     async def create_inbound(
         self,
+        source: Source,
         app: Application,
         message: Message,
         inbound: InboundEvent,
@@ -377,8 +378,9 @@ class PostgresStore(Store):
     ) -> CreatedMessage:
         async with self._transaction() as conn:
             return await sources.create_inbound(
-                conn, app, message, inbound, select, idempotency, self._announce
-            )
+                conn, source, app, message, inbound, select, idempotency, self._announce,
+                self._endpoints,
+            )  # fmt: skip
 
     async def get_inbound(self, msg_key: int) -> InboundEvent | None:
         row = await self._fetchrow(sources.GET_INBOUND, msg_key)

@@ -6,7 +6,14 @@ import sqlite3
 from typing import Any
 
 from tidings.domain.models import Application, InboundEvent, Message, Rejection, Source
-from tidings.storage.base import CreatedMessage, EndpointSelector, Idempotency
+from tidings.storage.base import (
+    CreatedMessage,
+    EndpointSelector,
+    Idempotency,
+    SourceChanged,
+    verifies_alike,
+)
+from tidings.storage.endpoint_cache import EndpointCache
 from tidings.storage.sqlite import messages, rows
 
 # Every column a create or update writes, by name.
@@ -60,13 +67,18 @@ def delete(conn: sqlite3.Connection, source: Source) -> None:
 
 def create_inbound(
     conn: sqlite3.Connection,
+    source: Source,
     app: Application,
     message: Message,
     inbound: InboundEvent,
     select: EndpointSelector,
     idempotency: Idempotency | None,
+    cache: EndpointCache | None = None,
 ) -> CreatedMessage:
-    created = messages.create(conn, app, message, select, idempotency)
+    current = conn.execute("SELECT * FROM source WHERE key = ?", (source.key,)).fetchone()
+    if not verifies_alike(source, rows.source(current) if current else None):
+        raise SourceChanged(f"source {source.id!r} changed or was deleted")
+    created = messages.create(conn, app, message, select, idempotency, cache)
     if created.created:
         inbound.msg_key = created.message.key
         conn.execute(

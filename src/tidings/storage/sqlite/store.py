@@ -451,16 +451,18 @@ class SqliteStore(Store):
 
     async def create_inbound(
         self,
+        source: Source,
         app: Application,
         message: Message,
         inbound: InboundEvent,
         select: EndpointSelector,
         idempotency: Idempotency | None,
     ) -> CreatedMessage:
-        return await self._writer.run(
-            functools.partial(sources.create_inbound, app=app, message=message,
-                              inbound=inbound, select=select, idempotency=idempotency)
-        )  # fmt: skip
+        create = functools.partial(sources.create_inbound, source=source, app=app,
+                                   message=message, inbound=inbound, select=select,
+                                   idempotency=idempotency, cache=self._endpoints)  # fmt: skip
+        # As for create_message: only an idempotency key can raise after a write.
+        return await self._writer.run(create, savepoint=idempotency is not None)
 
     async def get_inbound(self, msg_key: int) -> InboundEvent | None:
         row = self._one("SELECT * FROM inbound_event WHERE msg_key = ?", (msg_key,))
