@@ -5,9 +5,11 @@ Both get the same traffic from this module run as a load generator process: 64 a
 clients in a closed loop POSTing GitHub `push` events of 1-2 KB, each signed
 (`X-Hub-Signature-256`) and with its own `X-GitHub-Delivery`.
 
-* Tidings: `tidings serve --config` with one `github` source whose action runs `/bin/true`.
-  A 200 comes after the signature is checked and the event committed; the action runs
-  afterwards in the same process. Its runs are counted from the attempts in the SQLite file.
+* Tidings: `tidings api --config` and `tidings worker --config` (two processes, one
+  SQLite file) with one `github` source whose action runs `/bin/true`; then the same
+  in one `tidings serve --config` process. A 200 comes after the signature is checked
+  and the event committed; the action runs afterwards, in the worker. Its runs are
+  counted from the attempts in the SQLite file.
 * Peer: `webhook -hooks hooks.json`, one hook running `/bin/true` and nothing else (it
   neither verifies nor stores, and answers before the command runs); then the same hook
   with a `payload-hmac-sha256` rule on the signature header.
@@ -61,17 +63,24 @@ secrets = ["{SECRET}"]
 SUCCEEDED = "SELECT count(*), min(created_at), max(created_at) FROM attempt WHERE status = ?"
 WAITING = "SELECT count(*) FROM delivery WHERE status IN (?, ?)"
 VARIANTS = 200
+# The peer is one Go process, using both cores. Tidings' matching deployment is an
+# API process and a worker process (the API's group commits, HTTP and signature
+# checks on one core, the actions' claims, spawns and records on the other); one
+# `tidings serve` process, whose Python code runs on one core, is measured too.
+SPLIT, ONE_PROCESS = ("api", "worker"), ("serve",)
 _WORDS = ("fix", "retry", "cache", "parser", "docs", "tests", "bump", "deps", "config", "flaky")
 
 
 def inbound(ctx: Context) -> Result:
-    tidings = _tidings(ctx)
+    tidings = _tidings(ctx, SPLIT)
+    serve = _tidings(ctx, ONE_PROCESS)
     binary, version = webhook_binary()
     peer = _peer(ctx, binary, False) if binary else {"unavailable": version}
     peer_hmac = _peer(ctx, binary, True) if binary else peer
     metrics = {
         "inbound_accept_rps": tidings["loadgen"]["accepted_per_s"],
         "inbound_actions_rps": tidings["actions"]["rate_per_s"],
+        "inbound_serve_accept_rps": serve["loadgen"]["accepted_per_s"],
         "webhook_peer_rps": peer.get("loadgen", {}).get("accepted_per_s"),
         "webhook_peer_hmac_rps": peer_hmac.get("loadgen", {}).get("accepted_per_s"),
     }
@@ -80,25 +89,29 @@ def inbound(ctx: Context) -> Result:
         "concurrency": ctx.settings.ingest_concurrency,
         "peer_version": version if binary else None,
         "tidings": tidings,
+        "tidings_serve": serve,
         "peer": peer,
         "peer_hmac": peer_hmac,
     }
     return Result(metrics, details)
 
 
-def _tidings(ctx: Context) -> dict[str, Any]:
-    folder = ctx.scratch("inbound")
+def _tidings(ctx: Context, commands: tuple[str, ...]) -> dict[str, Any]:
+    """Tidings on SQLite run as `commands` (one process each), the first serving HTTP."""
+    folder = ctx.scratch("inbound-" + "-".join(commands))
     (folder / "tidings.toml").write_text(CONFIG)
     tidings = Tidings.on_sqlite(folder, config=str(folder / "tidings.toml"))
-    serve = tidings.start(ctx.procs, "serve")
+    processes = [tidings.start(ctx.procs, command) for command in commands]
     url = _ingest_url(tidings)
-    found: dict[str, Any] = {"bad_signature_status": bad_signature_status(url)}
-    found["loadgen"] = _load(ctx, folder, url, serve, "inbound-serve")
+    found: dict[str, Any] = {"processes": list(commands),
+                             "bad_signature_status": bad_signature_status(url)}  # fmt: skip
+    found["loadgen"] = _load(ctx, folder, url, processes[0], "inbound-" + commands[0])
     # The queued runs get as long again as the load took (at most `stall_s`) to finish.
     wait_s = min(found["loadgen"]["elapsed_s"], ctx.settings.stall_s)
-    found["actions"] = _actions(tidings.sqlite_path, wait_s, serve)
-    found["peak_rss_mb"] = serve.peak_rss_mb()
-    ctx.procs.stop(serve)
+    found["actions"] = _actions(tidings.sqlite_path, wait_s, processes[-1])
+    found["peak_rss_mb"] = sum(process.peak_rss_mb() for process in processes)
+    for process in processes:
+        ctx.procs.stop(process)
     return found
 
 

@@ -29,8 +29,11 @@ def create(
     idempotency: Idempotency | None,
     cache: EndpointCache | None = None,
 ) -> CreatedMessage:
-    """Without an idempotency key this writes nothing before it may raise (the
-    writer runs it without a savepoint); its first write is the message row."""
+    """This writes nothing before it may raise, so the writer runs it without a
+    savepoint: its first write is the message row, after every check, and nothing
+    after that can fail (endpoints and keys were read in this same transaction,
+    which only this writer's thread writes to). The one exception, removing an
+    idempotency key older than the window, stands whatever follows."""
     if idempotency is not None:
         earlier = _replay(conn, app, idempotency)
         if earlier is not None:

@@ -296,8 +296,8 @@ class SqliteStore(Store):
     ) -> CreatedMessage:
         create = functools.partial(messages.create, app=app, message=message, select=select,
                                    idempotency=idempotency, cache=self._endpoints)  # fmt: skip
-        # Without a key, create writes nothing before it may raise: no savepoint needed.
-        return await self._writer.run(create, savepoint=idempotency is not None)
+        # create writes nothing before it may raise: no savepoint needed.
+        return await self._writer.run(create, savepoint=False)
 
     async def get_message(self, app: Application, id_or_event_id: str) -> Message | None:
         row = self._one(
@@ -461,8 +461,8 @@ class SqliteStore(Store):
         create = functools.partial(sources.create_inbound, source=source, app=app,
                                    message=message, inbound=inbound, select=select,
                                    idempotency=idempotency, cache=self._endpoints)  # fmt: skip
-        # As for create_message: only an idempotency key can raise after a write.
-        return await self._writer.run(create, savepoint=idempotency is not None)
+        # As for create_message, and the source is checked before anything is written.
+        return await self._writer.run(create, savepoint=False)
 
     async def get_inbound(self, msg_key: int) -> InboundEvent | None:
         row = self._one("SELECT * FROM inbound_event WHERE msg_key = ?", (msg_key,))
