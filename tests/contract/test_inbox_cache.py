@@ -15,6 +15,7 @@ import pytest
 
 from tests.contract.test_sources import make_source
 from tests.contract.test_store import Run
+from tidings.domain.clock import now_ms
 from tidings.domain.errors import NotFound
 from tidings.domain.models import Source
 from tidings.ingest.receive import Answer, Inbox
@@ -24,15 +25,16 @@ from tidings.storage import Store
 BODY = b'{"zen": "Keep it logically awesome."}'
 
 
-def post(run: Run, inbox: Inbox, source: Source, secret: str) -> Answer:
+def post(run: Run, inbox: Inbox, source: Source, secret: str, token: str | None = None) -> Answer:
+    token = token or source.token
     digest = hmac.new(secret.encode(), BODY, hashlib.sha256).hexdigest()
     headers = {"X-Hub-Signature-256": f"sha256={digest}", "X-GitHub-Event": "ping",
                "X-GitHub-Delivery": str(uuid.uuid4())}  # fmt: skip
-    known = run(inbox.find(source.token))
+    known = run(inbox.find(token))
     assert known is not None
-    url = f"https://hooks.example/ingest/in/{source.token}"
+    url = f"https://hooks.example/ingest/in/{token}"
     request = InboundRequest("POST", url, headers, BODY, time.time())
-    answer: Answer = run(inbox.accept(source.token, known, request))
+    answer: Answer = run(inbox.accept(token, known, request))
     return answer
 
 
@@ -68,3 +70,16 @@ def test_a_deleted_source_stops_receiving_at_once(run: Run, store: Store) -> Non
     run(store.delete_source(source))
     with pytest.raises(NotFound):  # the route answers 404
         post(run, inbox, source, "s3cret")
+
+
+def test_a_rotated_out_token_stops_at_its_expiry_even_when_kept(run: Run, store: Store) -> None:
+    source = make_source(run, store)
+    old = source.token
+    source.token, source.previous_token = "tok_new", old
+    source.previous_token_expires_at = now_ms() + 300
+    run(store.update_source(source))
+    inbox = Inbox(store)
+    assert post(run, inbox, source, "s3cret", token=old).status == 200  # kept in memory
+    time.sleep(0.4)
+    assert run(inbox.find(old)) is None
+    assert post(run, inbox, source, "s3cret").status == 200

@@ -84,7 +84,8 @@ def _token(scope: Scope) -> str | None:
     path: str = scope["path"]
     if not path.startswith(_PREFIX):
         return None
-    token = path[len(_PREFIX) :]
+    # One trailing slash is tolerated (FastAPI's route used to redirect it).
+    token = path[len(_PREFIX) :].removesuffix("/")
     return token if token and "/" not in token else None
 
 

@@ -52,7 +52,7 @@ class SourceCache:
     async def find(self, token: str) -> KnownSource | None:
         """The source whose ingest URL has `token`, with its application."""
         kept = self._kept.get(token)
-        if kept is not None and time.monotonic() - kept.read_at < MAX_AGE_SECONDS:
+        if kept is not None and _usable(kept, token):
             return kept
         found = await self._read(token)
         self._kept.pop(token, None)
@@ -76,3 +76,12 @@ class SourceCache:
             return KnownSource(source, app, verifier_of(source))
         except ValueError as exc:
             return KnownSource(source, app, None, str(exc))
+
+
+def _usable(kept: KnownSource, token: str) -> bool:
+    """Young enough; and a rotated-out token works until its expiry, not until the
+    entry is read again."""
+    if time.monotonic() - kept.read_at >= MAX_AGE_SECONDS:
+        return False
+    expires_at = kept.source.previous_token_expires_at
+    return token == kept.source.token or (expires_at is not None and expires_at > now_ms())

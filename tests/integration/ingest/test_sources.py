@@ -223,7 +223,10 @@ def test_size_method_and_token_are_checked(client: Svix, server: ServerProcess) 
     assert github_post(url, body=b"x" * (1024 * 1024)).status_code == 200
     assert httpx.get(url).status_code == 405
     assert httpx.put(url, content=BODY).status_code == 405
+    assert httpx.get(url).headers["allow"] == "POST"
     assert github_post(server.url + "/ingest/in/unknown-token").status_code == 404
+    assert github_post(url + "/").status_code == 200  # one trailing slash is tolerated
+    assert github_post(url + "/more").status_code == 404
     rejections = server.get_json(f"/ingest/api/v1/source/{source_id}/rejections")["data"]
     assert rejections[0]["statusCode"] == 413
 

@@ -29,7 +29,11 @@ INSERT INTO source (uid, name, type, config, metadata, token, previous_token,
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 RETURNING key
 """
-BY_KEY = f"{_SELECT} WHERE key = $1"
+# An inbound event's transaction holds the source as it was checked until it commits:
+# a change to its secret or a deletion waits. The application is locked first, in the
+# order `delete_source` takes them (application, then its source by cascade).
+LOCK_APPLICATION = "SELECT 1 FROM application WHERE key = $1 FOR KEY SHARE"
+BY_KEY_SHARED = f"{_SELECT} WHERE key = $1 FOR SHARE"
 GET = f"{_SELECT} WHERE id = $1 UNION ALL {_SELECT} WHERE uid = $1 LIMIT 1"
 BY_TOKEN = f"""
 {_SELECT} WHERE token = $1
@@ -97,7 +101,8 @@ async def create_inbound(
     announce: Announcer,
     cache: EndpointCache | None = None,
 ) -> CreatedMessage:
-    current = await conn.fetchrow(BY_KEY, verified.key)
+    await conn.execute(LOCK_APPLICATION, verified.app_key)
+    current = await conn.fetchrow(BY_KEY_SHARED, verified.key)
     if not verifies_alike(verified, source(current) if current else None):
         raise SourceChanged(f"source {verified.id!r} changed or was deleted")
     created = await messages.create(conn, app, message, select, idempotency, announce, cache)
