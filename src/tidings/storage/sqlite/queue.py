@@ -80,20 +80,20 @@ def claim_due(
     )
     endpoints = _by_key(conn, "SELECT * FROM endpoint", {r["endpoint_key"] for r in leased})
     apps = _by_key(conn, "SELECT key, id, uid FROM application", {r["app_key"] for r in leased})
+    # Each endpoint is decoded once per claim, however many of its deliveries it holds.
+    decoded = {key: rows.endpoint(row) for key, row in endpoints.items() if not row["disabled"]}
     claimed, cancelled, parked = [], [], []
     for row in leased:
-        endpoint_row = endpoints.get(row["endpoint_key"])
+        endpoint = decoded.get(row["endpoint_key"])
         message_row = messages.get(row["msg_key"])
-        if endpoint_row is None or message_row is None:
+        if row["endpoint_key"] not in endpoints or message_row is None:
             cancelled.append((now, row["key"]))
-        elif endpoint_row["disabled"]:
+        elif endpoint is None:  # disabled
             parked.append((PARKED, now, row["key"]))
         else:
-            delivery = _claimed(row, claim, message_row, rows.endpoint(endpoint_row), now)
-            delivery.app_id, delivery.app_uid = (
-                apps[row["app_key"]]["id"],
-                apps[row["app_key"]]["uid"],
-            )
+            delivery = _claimed(row, claim, message_row, endpoint, now)
+            app = apps[row["app_key"]]
+            delivery.app_id, delivery.app_uid = app["id"], app["uid"]
             claimed.append(delivery)
     conn.executemany(
         "UPDATE delivery SET status = 4, claim_id = NULL, updated_at = ? WHERE key = ?", cancelled

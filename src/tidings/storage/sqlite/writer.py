@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tidings.domain.errors import StorageUnavailable, TidingsError
+from tidings.storage.sqlite.checkpoint import Checkpointer
 from tidings.storage.sqlite.connection import connect
 
 T = TypeVar("T")
@@ -49,15 +50,20 @@ class GroupCommitWriter:
         )
         self._conn: sqlite3.Connection | None = None
         self._durable = True  # connect() sets synchronous=FULL
+        self._checkpointer = Checkpointer(path)
 
     def start(self) -> None:
         self._conn = connect(self._path)
+        # Commits never checkpoint: the checkpointer's thread does (checkpoint.py).
+        self._conn.execute("PRAGMA wal_autocheckpoint=0")
         self._thread.start()
+        self._checkpointer.start()
 
     def stop(self) -> None:
         if self._thread.is_alive():
             self._jobs.put(_STOP)
             self._thread.join()
+        self._checkpointer.stop()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
