@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from fastapi import Depends, FastAPI
@@ -70,6 +71,8 @@ def create_app(
     app.state.applications = ApplicationCache(store)
     app.state.operational = operational or OperationalWebhooks(store, on_new_deliveries)
     app.state.inbox = Inbox(store, on_new_deliveries)
+    # Set when the server starts stopping: long polls answer at once (source_events.py).
+    app.state.stopping = asyncio.Event()
     errors.install(app)
     app.include_router(health.router)
     protected = [Depends(require_token)]

@@ -81,7 +81,9 @@ async def _poll(
     while True:
         found = await store.list_inbound(source, after, fetch)
         remaining = deadline - loop.time()
-        if found or remaining <= 0 or await request.is_disconnected():
+        # A stopping server answers long polls at once rather than holding its exit.
+        stopping: asyncio.Event = request.app.state.stopping
+        if found or remaining <= 0 or stopping.is_set() or await request.is_disconnected():
             return found
         await asyncio.sleep(min(POLL_INTERVAL, remaining))
 

@@ -6,7 +6,7 @@ import argparse
 import logging
 
 from tidings.api.auth import token_hash
-from tidings.cli import listen, trigger
+from tidings.cli import trigger
 from tidings.cli.runtime import run_services
 from tidings.config import Settings
 from tidings.domain import ids
@@ -31,6 +31,8 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> None:
     elif args.command == "trigger":
         await trigger.run(args)
     elif args.command == "listen":
+        from tidings.cli import listen  # aiohttp and rich: only this command needs them
+
         await listen.run(args)
 
 

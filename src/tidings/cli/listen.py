@@ -30,13 +30,13 @@ import yarl
 from rich.console import Console
 from rich.text import Text
 
-from tidings.config import Settings
+from tidings.cli.listen_args import (
+    DEFAULT_SERVER,
+    DEFAULT_TYPE,
+    SERVER_ENV,
+    TOKEN_ENV,
+)
 
-SERVER_ENV = "TIDINGS_SERVER_URL"
-TOKEN_ENV = "TIDINGS_TOKEN"
-DEFAULT_SERVER = f"http://{Settings.host}:{Settings.port}"
-DEFAULT_SOURCE = "listen"
-DEFAULT_TYPE = "generic-webhook"
 SOURCES = "/ingest/api/v1/source"
 # Seconds each long poll waits on the server (its maximum is 30).
 POLL_WAIT = 25
@@ -404,36 +404,6 @@ async def _until_signal(work: Coroutine[Any, Any, None]) -> bool:
         return True
     task.result()
     return False
-
-
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    summary = "Forward a source's events, as they arrive, to a local URL."
-    parser = commands.add_parser("listen", help=summary, description=summary)
-    parser.add_argument(
-        "--forward-to",
-        required=True,
-        metavar="URL",
-        help="where each event is POSTed, e.g. http://localhost:3000/hooks",
-    )
-    parser.add_argument(
-        "--server",
-        metavar="URL",
-        help=f"the Tidings API [env {SERVER_ENV}; default {DEFAULT_SERVER}]",
-    )
-    parser.add_argument("--token", help=f"an API token [env {TOKEN_ENV}]")
-    parser.add_argument(
-        "--source",
-        default=DEFAULT_SOURCE,
-        metavar="UID",
-        help=f"the source to follow, by uid; created when missing [default {DEFAULT_SOURCE}]",
-    )
-    parser.add_argument(
-        "--type",
-        dest="source_type",
-        metavar="TYPE",
-        help=f"type of a source created now: github, stripe, ... [default {DEFAULT_TYPE}]",
-    )
-    parser.add_argument("--secret", help="the sender's signing secret, for a source created now")
 
 
 async def run(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> None:

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from tidings import __version__
-from tidings.cli import listen, trigger
+from tidings.cli import listen_args, trigger
 from tidings.config import SETTINGS, Settings, default_text, from_env, parse_value
 
 # Settings each command accepts as flags; every flag also reads its TIDINGS_* variable.
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", default="cli", help="A label to remember the token by.")
     _add_setting_flags(create, _COMMON)
     trigger.add_parser(commands)
-    listen.add_parser(commands)
+    listen_args.add_parser(commands)
     return parser
 
 

@@ -181,6 +181,7 @@ async def _serve_api(
     serving = asyncio.create_task(server.serve())
     await asyncio.wait([serving, asyncio.ensure_future(stopping.wait())],
                        return_when="FIRST_COMPLETED")  # fmt: skip
+    app.state.stopping.set()
     server.should_exit = True
     await serving
     if server.started:

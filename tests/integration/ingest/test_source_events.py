@@ -9,6 +9,7 @@ import hmac
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -179,3 +180,28 @@ def test_unknown_source_is_404_and_a_token_is_required(server: ServerProcess) ->
     assert httpx.get(path).status_code == 401
     bad = httpx.get(path, headers={"Authorization": f"Bearer {server.token}x"})
     assert bad.status_code == 401
+
+
+def test_a_stopping_server_answers_long_polls_at_once(tmp_path: Path) -> None:
+    """A listener's long poll must not hold the server's exit for its grace period:
+    it gets its (empty) answer, where it would otherwise be cut off unanswered."""
+    server = ServerProcess(tmp_path).start()
+    try:
+        source = new_source(server)
+        start = events(server, source["id"], iterator="latest")["iterator"]
+        answers: list[Any] = []
+
+        def poll() -> None:
+            try:
+                answers.append(events_response(server, source["id"], 60, iterator=start, wait=30))
+            except httpx.HTTPError as exc:
+                answers.append(exc)
+
+        polling = threading.Thread(target=poll)
+        polling.start()
+        time.sleep(0.5)  # the poll is now waiting on the server
+    finally:
+        assert server.stop() == 0
+    polling.join(timeout=20)
+    assert isinstance(answers[0], httpx.Response), answers
+    assert answers[0].status_code == 200 and answers[0].json()["data"] == []

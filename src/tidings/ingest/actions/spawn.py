@@ -15,6 +15,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 from collections.abc import Callable
 from typing import IO
 
@@ -125,10 +126,17 @@ class Child:
         try:
             pidfd = os.pidfd_open(self._popen.pid)
         except (OSError, AttributeError):
-            waiting = self._loop.run_in_executor(None, self._popen.wait)
-            waiting.add_done_callback(lambda _: self._reaped())
+            # A thread of its own, not the loop's shared executor: many long-running
+            # programs must not use up the threads other work needs.
+            name = f"tidings-wait-{self._popen.pid}"
+            threading.Thread(target=self._wait_in_thread, name=name, daemon=True).start()
             return
         self._loop.add_reader(pidfd, self._on_exit, pidfd)
+
+    def _wait_in_thread(self) -> None:
+        self._popen.wait()
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            self._loop.call_soon_threadsafe(self._reaped)
 
     def _on_exit(self, pidfd: int) -> None:
         if self._popen.poll() is None:
