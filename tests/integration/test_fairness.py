@@ -146,7 +146,8 @@ def test_a_flooding_application_does_not_slow_another(tmp_path: Path, receiver: 
         f"max {max(overtaken)}"
     )
     assert backlog_left > 1_000, "the flood drained before the measurement ended"
-    # In one queue served oldest first, each quiet message would wait behind the
-    # thousands of flood messages still queued. With fair claiming it waits for at
-    # most the flood deliveries already in flight or claimed beside it.
-    assert max(overtaken) < 200, sorted(overtaken)[-5:]
+    # In one queue served oldest first, each quiet message would wait behind every
+    # flood message still queued: more than `backlog_left`. With fair claiming it
+    # waits for at most the flood deliveries already in flight or claimed beside it
+    # (16 at most when measured; the bound leaves room for a stalled machine).
+    assert max(overtaken) < 500, sorted(overtaken)[-5:]
