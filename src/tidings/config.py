@@ -53,11 +53,19 @@ def _positive(text: str) -> float:
     return value
 
 
+def _pool_size(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 1000:
+        raise ValueError(f"expected 1 to 1000 connections, got {text!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8040
     database_url: str = "sqlite:///.tidings/tidings.db"
+    database_pool_size: int = 10
     admin_token: str | None = None
     retry_schedule: tuple[float, ...] = DEFAULT_SCHEDULE
     request_timeout: float = 15.0
@@ -82,6 +90,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "database_url",
         "sqlite:///path/to/file.db (embedded) or postgresql://user@host/db.",
+    ),
+    Setting(
+        "database_pool_size",
+        "Most PostgreSQL connections each process keeps open (a worker holds one more, "
+        "for LISTEN). Ignored with SQLite.",
+        _pool_size,
     ),
     Setting(
         "admin_token",

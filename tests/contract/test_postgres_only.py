@@ -34,7 +34,7 @@ from tidings.domain.models import (
 )
 from tidings.domain.outcomes import Verdict
 from tidings.domain.statuses import DeliveryStatus
-from tidings.storage import CreatedMessage, Idempotency, Store
+from tidings.storage import CreatedMessage, Idempotency, Store, open_store
 from tidings.storage.postgres import claim, migrate, rows
 from tidings.storage.postgres.notify import CHANNEL, Announcer
 from tidings.storage.postgres.store import PostgresStore
@@ -116,6 +116,16 @@ def test_concurrent_starters_apply_each_migration_once(
         return [row["version"] for row in found]
 
     assert run(scenario()) == [number for number, _, _ in migrate.available()]
+
+
+def test_the_pool_size_setting_caps_the_connections(run: Run, postgres_database: str) -> None:
+    store = open_store(postgres_database, pool_size=3)
+    run(store.open())
+    try:
+        assert isinstance(store, PostgresStore)
+        assert store._pool.get_max_size() == 3
+    finally:
+        run(store.close())
 
 
 def test_endpoint_columns_match_the_parameters_written() -> None:

@@ -45,6 +45,9 @@ def test_settings_from_environment() -> None:
 def test_bad_setting_is_reported_by_variable_name() -> None:
     with pytest.raises(ValueError, match="TIDINGS_REQUEST_TIMEOUT"):
         from_env({"TIDINGS_REQUEST_TIMEOUT": "-1"})
+    with pytest.raises(ValueError, match="TIDINGS_DATABASE_POOL_SIZE"):
+        from_env({"TIDINGS_DATABASE_POOL_SIZE": "0"})
+    assert from_env({"TIDINGS_DATABASE_POOL_SIZE": "25"}).database_pool_size == 25
 
 
 def test_settings_table_documents_every_setting() -> None:

@@ -13,7 +13,7 @@ from tidings.cli import listen_args, trigger
 from tidings.config import SETTINGS, Settings, default_text, from_env, parse_value
 
 # Settings each command accepts as flags; every flag also reads its TIDINGS_* variable.
-_COMMON = ("database_url",)
+_COMMON = ("database_url", "database_pool_size")
 _SERVICE = (*_COMMON, "admin_token", "dev", "max_payload_bytes", "config")
 _API = ("host", "port")
 _WORKER = ("retry_schedule", "request_timeout", "allowed_subnets", "worker_concurrency",

@@ -93,7 +93,7 @@ async def open_when_ready(store: Store, patience: float = STARTUP_PATIENCE_SECON
 
 async def run_services(settings: Settings, api: bool, worker: bool) -> None:
     check_admin_token(settings)
-    store = open_store(settings.database_url)
+    store = open_store(settings.database_url, settings.database_pool_size)
     # A database server may still be starting; a SQLite file that cannot be opened
     # will not fix itself, so that fails at once.
     remote = not settings.database_url.startswith("sqlite:")
