@@ -63,11 +63,12 @@ secrets = ["{SECRET}"]
 SUCCEEDED = "SELECT count(*), min(created_at), max(created_at) FROM attempt WHERE status = ?"
 WAITING = "SELECT count(*) FROM delivery WHERE status IN (?, ?)"
 VARIANTS = 200
-# The peer is one Go process, using both cores. Tidings' matching deployment is an
-# API process and a worker process (the API's group commits, HTTP and signature
-# checks on one core, the actions' claims, spawns and records on the other); one
-# `tidings serve` process, whose Python code runs on one core, is measured too.
+# The peer is one Go process, using both cores. Tidings' matching deployment is
+# `tidings api` with one HTTP process per core (HTTP, signature checks and group
+# commits) and a `tidings worker` process (the actions' claims, spawns and records);
+# one `tidings serve` process, whose Python code runs on one core, is measured too.
 SPLIT, ONE_PROCESS = ("api", "worker"), ("serve",)
+API_PROCESSES = 2
 _WORDS = ("fix", "retry", "cache", "parser", "docs", "tests", "bump", "deps", "config", "flaky")
 
 
@@ -100,7 +101,9 @@ def _tidings(ctx: Context, commands: tuple[str, ...]) -> dict[str, Any]:
     """Tidings on SQLite run as `commands` (one process each), the first serving HTTP."""
     folder = ctx.scratch("inbound-" + "-".join(commands))
     (folder / "tidings.toml").write_text(CONFIG)
-    tidings = Tidings.on_sqlite(folder, config=str(folder / "tidings.toml"))
+    tidings = Tidings.on_sqlite(
+        folder, config=str(folder / "tidings.toml"), api_processes=str(API_PROCESSES)
+    )
     processes = [tidings.start(ctx.procs, command) for command in commands]
     url = _ingest_url(tidings)
     found: dict[str, Any] = {"processes": list(commands),

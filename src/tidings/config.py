@@ -53,6 +53,13 @@ def _positive(text: str) -> float:
     return value
 
 
+def _process_count(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 64:
+        raise ValueError(f"expected 1 to 64 processes, got {text!r}")
+    return value
+
+
 def _pool_size(text: str) -> int:
     value = int(text)
     if not 1 <= value <= 1000:
@@ -79,6 +86,7 @@ class Settings:
     disable_after: float = 5 * 24 * 3600
     public_url: str = ""
     config: str = ""
+    api_processes: int = 1
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -87,6 +95,12 @@ class Settings:
 SETTINGS: tuple[Setting, ...] = (
     Setting("host", "Address the HTTP API listens on."),
     Setting("port", "Port the HTTP API listens on.", int),
+    Setting(
+        "api_processes",
+        "HTTP processes `tidings api` runs on its one port, to use more than one core "
+        "(each has its own database connections).",
+        _process_count,
+    ),
     Setting(
         "database_url",
         "sqlite:///path/to/file.db (embedded) or postgresql://user@host/db.",

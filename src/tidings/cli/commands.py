@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 
 from tidings.api.auth import token_hash
-from tidings.cli import trigger
+from tidings.cli import api_processes, trigger
 from tidings.cli.runtime import run_services
 from tidings.config import Settings
 from tidings.domain import ids
@@ -20,8 +21,7 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> None:
         log.info("Tidings listening on http://%s:%d", settings.host, settings.port)
         await run_services(settings, api=True, worker=True)
     elif args.command == "api":
-        log.info("Tidings API listening on http://%s:%d", settings.host, settings.port)
-        await run_services(settings, api=True, worker=False)
+        await _api(args, settings)
     elif args.command == "worker":
         await run_services(settings, api=False, worker=True)
     elif args.command == "migrate":
@@ -34,6 +34,18 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> None:
         from tidings.cli import listen  # aiohttp and rich: only this command needs them
 
         await listen.run(args)
+
+
+async def _api(args: argparse.Namespace, settings: Settings) -> None:
+    if args.listen_fd is not None:  # one of the processes below
+        listener = socket.socket(fileno=args.listen_fd)
+        await run_services(settings, api=True, worker=False, listener=listener)
+        return
+    log.info("Tidings API listening on http://%s:%d", settings.host, settings.port)
+    if settings.api_processes > 1:
+        await api_processes.run(settings, args.argv)
+    else:
+        await run_services(settings, api=True, worker=False)
 
 
 async def migrate(settings: Settings) -> None:

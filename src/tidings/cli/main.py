@@ -19,9 +19,11 @@ _API = ("host", "port")
 _WORKER = ("retry_schedule", "request_timeout", "allowed_subnets", "worker_concurrency",
            "endpoint_concurrency",
            "shutdown_grace", "lease_seconds", "disable_after")  # fmt: skip
+# How `tidings api --api-processes N` hands its children the socket it bound.
+LISTEN_FD_FLAG = "--listen-fd"
 _COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "serve": ("Run the API and the delivery worker in one process.", (*_SERVICE, *_API, *_WORKER)),
-    "api": ("Run only the HTTP API.", (*_SERVICE, *_API)),
+    "api": ("Run only the HTTP API.", (*_SERVICE, *_API, "api_processes")),
     "worker": ("Run only the delivery worker.", (*_SERVICE, *_WORKER)),
     "migrate": ("Apply pending database migrations and exit.", _COMMON),
 }
@@ -46,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     for name, (summary, settings) in _COMMANDS.items():
         _add_setting_flags(commands.add_parser(name, help=summary, description=summary), settings)
+    commands.choices["api"].add_argument(LISTEN_FD_FLAG, type=int, help=argparse.SUPPRESS)
     token = commands.add_parser("token", help="Manage API tokens.")
     token_commands = token.add_subparsers(dest="token_command", required=True)
     create = token_commands.add_parser("create", help="Create a bearer token and print it once.")
@@ -67,7 +70,9 @@ def load_settings(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
 from collections.abc import Callable, Iterator
 
 import uvicorn
@@ -28,6 +30,7 @@ log = logging.getLogger("tidings")
 _PLACEHOLDER_TOKENS = {"changeme", "change-me", "secret", "token", "admin", "test", "password"}
 MIN_TOKEN_LENGTH = 16
 STARTUP_PATIENCE_SECONDS = 60.0
+ORPHAN_CHECK_SECONDS = 1.0
 
 
 class _Server(uvicorn.Server):
@@ -91,22 +94,34 @@ async def open_when_ready(store: Store, patience: float = STARTUP_PATIENCE_SECON
             delay = min(delay * 2, 5.0)
 
 
-async def run_services(settings: Settings, api: bool, worker: bool) -> None:
+async def run_services(
+    settings: Settings, api: bool, worker: bool, listener: socket.socket | None = None
+) -> None:
+    """Run until SIGTERM or SIGINT. `listener` is a socket the API serves on that a
+    supervising process bound and already prepared the database for (api.processes):
+    such a process leaves the generated token and the config file to its parent."""
     check_admin_token(settings)
+    store = await open_store_when_ready(settings)
+    try:
+        watcher = None
+        if listener is None:
+            await bootstrap_token(store, settings)
+            watcher = await config_watcher(store, settings)
+        await _run_until_signal(store, settings, api, worker, watcher, listener)
+    finally:
+        await store.close()
+
+
+async def open_store_when_ready(settings: Settings) -> Store:
     store = open_store(settings.database_url, settings.database_pool_size)
     # A database server may still be starting; a SQLite file that cannot be opened
     # will not fix itself, so that fails at once.
     remote = not settings.database_url.startswith("sqlite:")
     await open_when_ready(store, STARTUP_PATIENCE_SECONDS if remote else 0.0)
-    try:
-        await bootstrap_token(store, settings)
-        watcher = await _config_watcher(store, settings)
-        await _run_until_signal(store, settings, api, worker, watcher)
-    finally:
-        await store.close()
+    return store
 
 
-async def _config_watcher(store: Store, settings: Settings) -> ConfigWatcher | None:
+async def config_watcher(store: Store, settings: Settings) -> ConfigWatcher | None:
     """The config file's watcher, with the file applied; a bad file stops the start."""
     if not settings.config:
         return None
@@ -120,17 +135,30 @@ async def _config_watcher(store: Store, settings: Settings) -> ConfigWatcher | N
     return watcher
 
 
-async def _run_until_signal(
-    store: Store, settings: Settings, api: bool, worker: bool, watcher: ConfigWatcher | None
-) -> None:
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
+    return stopping
+
+
+async def _run_until_signal(
+    store: Store,
+    settings: Settings,
+    api: bool,
+    worker: bool,
+    watcher: ConfigWatcher | None,
+    listener: socket.socket | None,
+) -> None:
+    stopping = stop_on_signals()
+    tasks = []
+    if listener is not None:
+        tasks.append(asyncio.create_task(_stop_when_orphaned(stopping), name="parent"))
     delivery = _worker(store, settings) if worker else None
     notify = delivery.notify if delivery is not None else (lambda: None)
     operational = OperationalWebhooks(store, notify)
-    tasks = []
     if watcher is not None:
         tasks.append(asyncio.create_task(watcher.run(stopping), name="config"))
     if delivery is not None:
@@ -140,9 +168,24 @@ async def _run_until_signal(
         tasks.append(asyncio.create_task(delivery.run(stopping), name="worker"))
     if api:
         tasks.append(
-            asyncio.create_task(_serve_api(store, settings, notify, operational, stopping))
+            asyncio.create_task(
+                _serve_api(store, settings, notify, operational, stopping, listener)
+            )
         )
     await asyncio.gather(*tasks)
+
+
+async def _stop_when_orphaned(stopping: asyncio.Event) -> None:
+    """One of several API processes stops when the process that started it is gone
+    (killed outright, it could not pass SIGTERM on)."""
+    parent = os.getppid()
+    while not stopping.is_set():
+        if os.getppid() != parent:
+            log.warning("the supervising process %d is gone; stopping", parent)
+            stopping.set()
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), ORPHAN_CHECK_SECONDS)
 
 
 def _worker(store: Store, settings: Settings) -> Worker:
@@ -165,6 +208,7 @@ async def _serve_api(
     notify: Callable[[], None],
     operational: OperationalWebhooks,
     stopping: asyncio.Event,
+    listener: socket.socket | None,
 ) -> None:
     app = create_app(store, settings, notify, operational)
     config = uvicorn.Config(
@@ -178,7 +222,7 @@ async def _serve_api(
         timeout_graceful_shutdown=5,
     )
     server = _Server(config)
-    serving = asyncio.create_task(server.serve())
+    serving = asyncio.create_task(server.serve([listener] if listener else None))
     await asyncio.wait([serving, asyncio.ensure_future(stopping.wait())],
                        return_when="FIRST_COMPLETED")  # fmt: skip
     app.state.stopping.set()

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from tidings.domain.errors import StorageUnavailable, TidingsError
 from tidings.storage.sqlite.checkpoint import Checkpointer
 from tidings.storage.sqlite.connection import connect
+from tidings.storage.sqlite.turns import WriteTurns
 
 T = TypeVar("T")
 Operation = Callable[[sqlite3.Connection], Any]
@@ -51,8 +52,10 @@ class GroupCommitWriter:
         self._conn: sqlite3.Connection | None = None
         self._durable = True  # connect() sets synchronous=FULL
         self._checkpointer = Checkpointer(path)
+        self._turns = WriteTurns(path)
 
     def start(self) -> None:
+        self._turns.open()
         self._conn = connect(self._path)
         # Commits never checkpoint: the checkpointer's thread does (checkpoint.py).
         self._conn.execute("PRAGMA wal_autocheckpoint=0")
@@ -67,6 +70,7 @@ class GroupCommitWriter:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        self._turns.close()
 
     async def run(
         self,
@@ -116,6 +120,7 @@ class GroupCommitWriter:
         outcomes: list[tuple[bool, Any]] = []
         try:
             self._set_durability(any(job[3] for job in group))
+            self._turns.take()
             conn.execute("BEGIN IMMEDIATE")
             for operation, _, _, _, savepoint in group:
                 outcomes.append(_run_one(conn, operation, savepoint))
@@ -124,8 +129,10 @@ class GroupCommitWriter:
             failed_at = len(outcomes)  # the job that raised it
             outcomes = self._roll_back(group, abandoned.error)
             outcomes[failed_at] = (False, abandoned.error)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             outcomes = self._roll_back(group, exc)
+        finally:
+            self._turns.give_back()
         _answer(group, outcomes)
 
     def _roll_back(self, group: list[_Job], cause: BaseException) -> list[tuple[bool, Any]]:

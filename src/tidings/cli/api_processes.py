@@ -1,0 +1,130 @@
+"""`tidings api --api-processes N`: N HTTP processes sharing one listening socket.
+
+One Python process serves HTTP on one core at most: its event loop and its SQLite
+writer share one GIL. To use more cores, this process binds the port once and
+prepares what must happen once (migrations, the generated admin token, applying
+the config file), then starts N `tidings api` children that serve on the inherited
+socket; the kernel gives each new connection to whichever child accepts it. Each
+child has its own database connections; on SQLite their group-commit writers take
+turns at the write lock (storage/sqlite/turns.py).
+
+This process keeps watching the config file, starts a new child when one dies
+(waiting longer each time one dies young), and on SIGTERM or SIGINT passes SIGTERM
+on and waits for the children to finish their requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+from tidings.cli.main import LISTEN_FD_FLAG
+from tidings.cli.runtime import (
+    bootstrap_token,
+    check_admin_token,
+    config_watcher,
+    open_store_when_ready,
+    stop_on_signals,
+)
+from tidings.config import Settings
+
+log = logging.getLogger("tidings")
+
+# A child that dies sooner than this after starting is restarted after a growing pause.
+HEALTHY_AFTER_SECONDS = 10.0
+FIRST_PAUSE_SECONDS, LONGEST_PAUSE_SECONDS = 0.5, 30.0
+# After passing on SIGTERM: the children's own graceful shutdown takes a few seconds.
+STOP_PATIENCE_SECONDS = 30.0
+POLL_SECONDS = 0.2
+
+
+def bind(settings: Settings) -> socket.socket:
+    """The listening socket every child inherits."""
+    try:
+        listener = socket.create_server((settings.host, settings.port), backlog=2048)
+    except OSError as exc:
+        raise SystemExit(f"could not listen on {settings.host}:{settings.port}: {exc}") from None
+    listener.set_inheritable(True)
+    return listener
+
+
+async def run(settings: Settings, argv: Sequence[str]) -> None:
+    """Serve with `settings.api_processes` children started as `tidings <argv>`."""
+    check_admin_token(settings)
+    listener = bind(settings)
+    store = await open_store_when_ready(settings)
+    try:
+        await bootstrap_token(store, settings)
+        watcher = await config_watcher(store, settings)
+        stopping = stop_on_signals()
+        children = Children(argv, listener.fileno(), settings.api_processes)
+        tasks = [asyncio.create_task(children.supervise(stopping), name="children")]
+        if watcher is not None:
+            tasks.append(asyncio.create_task(watcher.run(stopping), name="config"))
+        await asyncio.gather(*tasks)
+    finally:
+        await store.close()
+        listener.close()
+
+
+class _Child:
+    def __init__(self, argv: list[str], fd: int) -> None:
+        self.popen = subprocess.Popen(argv, pass_fds=(fd,))
+        self.started_at = time.monotonic()
+
+
+class Children:
+    """The API processes, kept at `count` until asked to stop."""
+
+    def __init__(self, argv: Sequence[str], fd: int, count: int) -> None:
+        self._argv = [sys.executable, "-m", "tidings", *argv, LISTEN_FD_FLAG, str(fd)]
+        self._fd, self._count = fd, count
+        self._pause = FIRST_PAUSE_SECONDS
+
+    async def supervise(self, stopping: asyncio.Event) -> None:
+        children = [self._start() for _ in range(self._count)]
+        log.info("API processes started: %s", ", ".join(str(c.popen.pid) for c in children))
+        while not stopping.is_set():
+            for index, child in enumerate(children):
+                code = child.popen.poll()
+                if code is None or stopping.is_set():
+                    continue
+                lived = time.monotonic() - child.started_at
+                self._pause = (FIRST_PAUSE_SECONDS if lived >= HEALTHY_AFTER_SECONDS
+                               else min(self._pause * 2, LONGEST_PAUSE_SECONDS))  # fmt: skip
+                log.error("API process %d exited with %s after %.1fs; starting another in "
+                          "%.1fs", child.popen.pid, code, lived, self._pause)  # fmt: skip
+                await _sleep_unless(stopping, self._pause)
+                if not stopping.is_set():
+                    children[index] = self._start()
+            await _sleep_unless(stopping, POLL_SECONDS)
+        await asyncio.gather(*(asyncio.to_thread(_stop, child.popen) for child in children))
+        log.info("API stopped")
+
+    def _start(self) -> _Child:
+        return _Child(self._argv, self._fd)
+
+
+async def _sleep_unless(stopping: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), seconds)
+
+
+def _stop(popen: subprocess.Popen[bytes]) -> None:
+    if popen.poll() is not None:
+        return
+    popen.send_signal(signal.SIGTERM)
+    try:
+        popen.wait(STOP_PATIENCE_SECONDS)
+    except subprocess.TimeoutExpired:
+        log.error("API process %d did not stop within %gs; killing it", popen.pid,
+                  STOP_PATIENCE_SECONDS)  # fmt: skip
+        popen.kill()
+        popen.wait()

@@ -1,0 +1,104 @@
+"""`tidings api --api-processes N`: several HTTP processes on one port and one SQLite file."""
+
+from __future__ import annotations
+
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.harness import ServerProcess
+from tests.waiting import eventually
+
+MESSAGES = 300
+
+
+def children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as listing:
+        return sorted(int(child) for child in listing.read().split())
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> ServerProcess:
+    server = ServerProcess(tmp_path, "api", api_processes="2").start()
+    assert server.process is not None
+    pid = server.process.pid
+    assert len(eventually(lambda: children(pid), lambda kids: len(kids) == 2)) == 2
+    return server
+
+
+def test_two_processes_accept_concurrent_messages_into_one_database(api: ServerProcess) -> None:
+    auth = {"Authorization": f"Bearer {api.token}"}
+    with httpx.Client(base_url=api.url, headers=auth, timeout=30) as http:
+        assert http.post("/api/v1/app", json={"name": "shop", "uid": "shop"}).status_code == 201
+        endpoint = {"url": "https://example.com/hook", "uid": "hook"}
+        assert http.post("/api/v1/app/shop/endpoint", json=endpoint).status_code == 201
+
+    def send(number: int) -> int:
+        # A connection each, so the kernel spreads them over both processes.
+        with httpx.Client(base_url=api.url, headers=auth, timeout=30) as own:
+            body = {"eventType": "order.paid", "payload": {"n": number}}
+            return own.post("/api/v1/app/shop/msg", json=body).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(send, range(MESSAGES)))
+    assert statuses == [202] * MESSAGES
+
+    with httpx.Client(base_url=api.url, headers=auth, timeout=30) as http:
+        listed = http.get("/api/v1/app/shop/msg", params={"limit": 250}).json()
+        seen = {m["payload"]["n"] for m in listed["data"]}
+        iterator = listed["iterator"]
+        while not listed["done"]:
+            listed = http.get(
+                "/api/v1/app/shop/msg", params={"limit": 250, "iterator": iterator}
+            ).json()
+            seen |= {m["payload"]["n"] for m in listed["data"]}
+            iterator = listed["iterator"]
+    assert seen == set(range(MESSAGES))
+
+
+def test_a_killed_process_is_replaced_and_serving_goes_on(api: ServerProcess) -> None:
+    assert api.process is not None
+    first, second = children(api.process.pid)
+    os.kill(first, signal.SIGKILL)
+    pid = api.process.pid
+    now = eventually(lambda: children(pid), lambda kids: len(kids) == 2 and first not in kids)
+    assert len(now) == 2 and first not in now and second in now
+    assert f"API process {first} exited with -9" in api.output()
+    for _ in range(20):  # every request finds a live process behind the port
+        assert httpx.get(f"{api.url}/api/v1/health", timeout=10).status_code == 204
+
+
+def test_sigterm_stops_every_process_cleanly(api: ServerProcess) -> None:
+    assert api.process is not None
+    kids = children(api.process.pid)
+    assert api.stop() == 0
+    assert not any(alive(kid) for kid in kids)
+    assert api.output().count("API stopped") == 3  # both processes, then the parent
+
+
+def test_processes_stop_when_their_parent_is_killed(api: ServerProcess) -> None:
+    assert api.process is not None
+    kids = children(api.process.pid)
+    api.kill()
+    assert eventually(lambda: [kid for kid in kids if alive(kid)], lambda left: not left) == []
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{api.url}/api/v1/health", timeout=5)
+
+
+def test_the_count_is_checked(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path, "api", api_processes="0")
+    with pytest.raises(RuntimeError, match="TIDINGS_API_PROCESSES='0': expected 1 to 64"):
+        server.start()
