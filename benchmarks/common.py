@@ -159,6 +159,7 @@ def profiled(ctx: Context, target: Process | None, name: str | None) -> Iterator
         "raw",
         "--nonblocking",
         "--threads",
+        "--subprocesses",  # `tidings api --api-processes N` serves from its children
         "--rate",
         "100",
         "--output",

@@ -6,7 +6,7 @@ from typing import Any
 
 from benchmarks.common import Context, Drain, Result, run_loadgen, timed_drain
 from benchmarks.procs import Process
-from benchmarks.services import Fixture, Tidings, create_fixture
+from benchmarks.services import API_PROCESSES, Fixture, Tidings, create_fixture
 
 
 def ingest_then_drain(
@@ -57,7 +57,7 @@ def _ingest(
 
 
 def drain_and_ingest(ctx: Context) -> Result:
-    tidings = Tidings.on_sqlite(ctx.scratch("drain"))
+    tidings = Tidings.on_sqlite(ctx.scratch("drain"), api_processes=API_PROCESSES)
     ingest, drain = ingest_then_drain(ctx, tidings, 1, ctx.settings.drain_n, profile="fanout1")
     metrics = {"ingest_rps": ingest["accepted_per_s"], "drain_rps": drain.rate}
     return Result(metrics, {"ingest": ingest, "drain": drain.details()})
@@ -65,7 +65,7 @@ def drain_and_ingest(ctx: Context) -> Result:
 
 def ingest_only(ctx: Context) -> Result:
     """Only the accept phase of `drain`: quick to repeat while working on the API."""
-    tidings = Tidings.on_sqlite(ctx.scratch("ingest"))
+    tidings = Tidings.on_sqlite(ctx.scratch("ingest"), api_processes=API_PROCESSES)
     api = tidings.start(ctx.procs, "api")
     fixture = create_fixture(tidings, ctx.receiver, 1)
     cpu_before = api.cpu_s()
@@ -79,7 +79,7 @@ def ingest_only(ctx: Context) -> Result:
 
 
 def fanout_drain(ctx: Context) -> Result:
-    tidings = Tidings.on_sqlite(ctx.scratch("fanout"))
+    tidings = Tidings.on_sqlite(ctx.scratch("fanout"), api_processes=API_PROCESSES)
     fanout, messages = ctx.settings.fanout, ctx.settings.fanout_messages
     ingest, drain = ingest_then_drain(ctx, tidings, fanout, messages, profile="fanout10")
     details = {"fanout": fanout, "messages": messages, "ingest": ingest, "drain": drain.details()}

@@ -39,7 +39,7 @@ import uvloop
 from benchmarks import loadgen
 from benchmarks.common import Context, Result, profiled
 from benchmarks.procs import Process, ProcessFailed, python_module, wait_until_http
-from benchmarks.services import Tidings, free_port
+from benchmarks.services import API_PROCESSES, Tidings, free_port
 from benchmarks.stats import rate
 from tidings.domain.statuses import DeliveryStatus
 
@@ -68,7 +68,6 @@ VARIANTS = 200
 # commits) and a `tidings worker` process (the actions' claims, spawns and records);
 # one `tidings serve` process, whose Python code runs on one core, is measured too.
 SPLIT, ONE_PROCESS = ("api", "worker"), ("serve",)
-API_PROCESSES = 2
 _WORDS = ("fix", "retry", "cache", "parser", "docs", "tests", "bump", "deps", "config", "flaky")
 
 
@@ -102,7 +101,7 @@ def _tidings(ctx: Context, commands: tuple[str, ...]) -> dict[str, Any]:
     folder = ctx.scratch("inbound-" + "-".join(commands))
     (folder / "tidings.toml").write_text(CONFIG)
     tidings = Tidings.on_sqlite(
-        folder, config=str(folder / "tidings.toml"), api_processes=str(API_PROCESSES)
+        folder, config=str(folder / "tidings.toml"), api_processes=API_PROCESSES
     )
     processes = [tidings.start(ctx.procs, command) for command in commands]
     url = _ingest_url(tidings)

@@ -104,24 +104,18 @@ class Process:
         return self.popen.returncode
 
     def peak_rss_mb(self) -> float | None:
-        """The process's peak resident set (VmHWM), read while it still runs."""
-        try:
-            status = Path(f"/proc/{self.pid}/status").read_text()
-        except OSError:
-            return None
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return None
+        """The peak resident sets (VmHWM) of the process and its live descendants
+        (`tidings api --api-processes N` serves from children), read while it runs."""
+        peaks = [_peak_rss_kb(pid) for pid in _tree(self.pid)]
+        known = [peak for peak in peaks if peak is not None]
+        return sum(known) / 1024 if known else None
 
     def cpu_s(self) -> float | None:
-        """CPU time (user + system) the process has used so far, read while it runs."""
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            return None
-        # utime and stime, fields 14 and 15 of proc(5), counted after the command name.
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU time (user + system) the process and its live descendants have used
+        so far, read while it runs."""
+        times = [_cpu_s(pid) for pid in _tree(self.pid)]
+        known = [time for time in times if time is not None]
+        return sum(known) if known else None
 
     def tail(self, lines: int = 30) -> str:
         if not self.log.exists():
@@ -156,6 +150,38 @@ class Processes:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _tree(pid: int) -> list[int]:
+    """`pid` and its descendants that are alive now."""
+    found, index = [pid], 0
+    while index < len(found):
+        parent = found[index]
+        with contextlib.suppress(OSError):
+            children = Path(f"/proc/{parent}/task/{parent}/children").read_text()
+            found += [int(child) for child in children.split()]
+        index += 1
+    return found
+
+
+def _peak_rss_kb(pid: int) -> int | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return None
+
+
+def _cpu_s(pid: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    # utime and stime, fields 14 and 15 of proc(5), counted after the command name.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_until_http(url: str, process: Process, timeout: float = 30.0, status: int = 200) -> None:

@@ -94,6 +94,11 @@ def start_receiver(procs: Processes, logs: Path) -> ReceiverControl:
     return ReceiverControl(process, port)
 
 
+# `tidings api` runs one HTTP process per core (`TIDINGS_API_PROCESSES`), as a
+# deployment on this machine would; a worker or `serve` ignores the setting.
+API_PROCESSES = str(os.cpu_count() or 1)
+
+
 def clean_environment(extra: dict[str, str]) -> dict[str, str]:
     """The parent's environment without TIDINGS_* variables, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
