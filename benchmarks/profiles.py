@@ -12,8 +12,10 @@ from collections import Counter
 from pathlib import Path
 
 _LINE_NUMBER = re.compile(r":\d+\)$")
-# With --threads, py-spy puts `thread (TID): NAME` first on each stack.
+# With --threads, py-spy puts `thread (TID): NAME` first on each stack; with
+# --subprocesses, `process PID:"COMMAND"` before that.
 _THREAD = re.compile(r"^thread \(\d+\): ")
+_PROCESS = re.compile(r"^process \d+:")
 
 
 def _frame(text: str) -> str:
@@ -30,8 +32,12 @@ def load(path: Path) -> list[Stack]:
         if not stack or not count.isdigit():
             continue
         frames = stack.split(";")
+        while frames and _PROCESS.match(frames[0]):
+            # A child's stacks name its parent first. The processes of one command
+            # are alike, so they are tallied together.
+            frames.pop(0)
         thread = "all"
-        if _THREAD.match(frames[0]):
+        if frames and _THREAD.match(frames[0]):
             thread = _THREAD.sub("", frames.pop(0))
         stacks.append((thread, [_frame(f) for f in frames], int(count)))
     return stacks
