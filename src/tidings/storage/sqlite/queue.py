@@ -236,10 +236,16 @@ def extend_leases(
     )
 
 
+# SQLite uses the partial index delivery_lane (WHERE status IN (1, 3)) only for a
+# query that repeats that condition word for word; `status = 1` alone scans.
+_QUEUED = "status IN (1, 3)"
+
+
 def park_for_endpoint(conn: sqlite3.Connection, endpoint_key: int) -> None:
     """Hold a disabled endpoint's waiting deliveries until it is enabled again."""
     conn.execute(
-        "UPDATE delivery SET due_at = ?, updated_at = ? WHERE endpoint_key = ? AND status = 1",
+        "UPDATE delivery SET due_at = ?, updated_at = ? "
+        f"WHERE endpoint_key = ? AND {_QUEUED} AND status = 1",
         (PARKED, now_ms(), endpoint_key),
     )
 
@@ -276,7 +282,7 @@ def unpark(conn: sqlite3.Connection, endpoint_key: int) -> None:
     now = now_ms()
     cursor = conn.execute(
         "UPDATE delivery SET due_at = ?, updated_at = ? "
-        "WHERE endpoint_key = ? AND status = 1 AND due_at = ?",
+        f"WHERE endpoint_key = ? AND {_QUEUED} AND status = 1 AND due_at = ?",
         (now, now, endpoint_key, PARKED),
     )
     if cursor.rowcount:
