@@ -47,9 +47,10 @@ def receive(
     body: bytes,
     delivery_id: str | None = None,
     query: str = "",
+    at: int | None = None,
 ) -> Any:
     app = internal_app(run, store, source)
-    now = now_ms()
+    now = now_ms() if at is None else at
     message = Message(id=ids.new_id(ids.MESSAGE), app_key=app.key, event_type=source.type,
                       payload=body, event_id=delivery_id, created_at=now)  # fmt: skip
     inbound = InboundEvent(msg_key=0, source_key=source.key, headers={"X-A": "1"},
@@ -120,6 +121,16 @@ def test_inbound_event_is_kept_once_per_delivery_id(run: Run, store: Store) -> N
     # Without a delivery id nothing deduplicates.
     assert receive(run, store, source, body).created
     assert receive(run, store, source, body).created
+
+
+def test_a_delivery_id_is_new_again_after_a_day(run: Run, store: Store) -> None:
+    source = make_source(run, store)
+    make_endpoint(run, store, internal_app(run, store, source))
+    long_ago = receive(run, store, source, b"{}", "d-old", at=now_ms() - DAY - 60_000)
+    recent = receive(run, store, source, b"{}", "d-new", at=now_ms() - DAY + 60_000)
+    assert long_ago.created and recent.created
+    assert receive(run, store, source, b"{}", "d-old").created
+    assert not receive(run, store, source, b"{}", "d-new").created
 
 
 def test_inbound_events_list_in_order_with_body_and_query(run: Run, store: Store) -> None:

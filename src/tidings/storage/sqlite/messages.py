@@ -105,17 +105,36 @@ def _replay(
     return CreatedMessage(message=rows.message(original), created=False, deliveries=count)
 
 
+def replay_event(
+    conn: sqlite3.Connection, app: Application, message: Message
+) -> CreatedMessage | None:
+    """The application's message with this one's event id, from within the window."""
+    earlier = _with_event_id(conn, app, message)
+    if earlier is None:
+        return None
+    count = conn.execute(
+        "SELECT count(*) FROM delivery WHERE msg_key = ?", (earlier["key"],)
+    ).fetchone()[0]
+    return CreatedMessage(message=rows.message(earlier), created=False, deliveries=count)
+
+
 def _reject_duplicate_event_id(
     conn: sqlite3.Connection, app: Application, message: Message
 ) -> None:
+    if _with_event_id(conn, app, message) is not None:
+        raise Conflict(f"a message with eventId {message.event_id!r} already exists")
+
+
+def _with_event_id(
+    conn: sqlite3.Connection, app: Application, message: Message
+) -> sqlite3.Row | None:
     if message.event_id is None:
-        return
-    taken = conn.execute(
-        "SELECT 1 FROM message WHERE app_key = ? AND event_id = ? AND created_at > ?",
+        return None
+    found: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM message WHERE app_key = ? AND event_id = ? AND created_at > ?",
         (app.key, message.event_id, message.created_at - DEDUP_WINDOW_MS),
     ).fetchone()
-    if taken:
-        raise Conflict(f"a message with eventId {message.event_id!r} already exists")
+    return found
 
 
 def _insert_message(conn: sqlite3.Connection, message: Message) -> int:

@@ -78,6 +78,14 @@ def create_inbound(
     current = conn.execute("SELECT * FROM source WHERE key = ?", (source.key,)).fetchone()
     if not verifies_alike(source, rows.source(current) if current else None):
         raise SourceChanged(f"source {source.id!r} changed or was deleted")
+    # One transaction writes at a time on SQLite, so the message's event id (the
+    # provider's delivery id, indexed anyway) recognises a repeat on its own: the
+    # idempotency row, which settles concurrent repeats on PostgreSQL, is not needed.
+    if idempotency is not None and message.event_id is not None:
+        earlier = messages.replay_event(conn, app, message)
+        if earlier is not None:
+            return earlier
+        idempotency = None
     created = messages.create(conn, app, message, select, idempotency, cache)
     if created.created:
         inbound.msg_key = created.message.key
