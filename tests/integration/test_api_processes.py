@@ -34,8 +34,9 @@ def alive(pid: int) -> bool:
 def api(tmp_path: Path) -> ServerProcess:
     server = ServerProcess(tmp_path, "api", api_processes="2").start()
     assert server.process is not None
-    pid = server.process.pid
-    assert len(eventually(lambda: children(pid), lambda kids: len(kids) == 2)) == 2
+    serving = eventually(server.output, lambda text: text.count("serving") == 2)
+    assert serving.count("serving") == 2, serving
+    assert len(children(server.process.pid)) == 2
     return server
 
 
@@ -76,6 +77,8 @@ def test_a_killed_process_is_replaced_and_serving_goes_on(api: ServerProcess) ->
     pid = api.process.pid
     now = eventually(lambda: children(pid), lambda kids: len(kids) == 2 and first not in kids)
     assert len(now) == 2 and first not in now and second in now
+    replaced = eventually(api.output, lambda text: text.count("serving") == 3)
+    assert replaced.count("serving") == 3, replaced
     assert f"API process {first} exited with -9" in api.output()
     for _ in range(20):  # every request finds a live process behind the port
         assert httpx.get(f"{api.url}/api/v1/health", timeout=10).status_code == 204

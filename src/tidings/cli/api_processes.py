@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -25,7 +26,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from tidings.cli.main import LISTEN_FD_FLAG
+from tidings.cli.main import LISTEN_FD_FLAG, PARENT_PID_FLAG
 from tidings.cli.runtime import (
     bootstrap_token,
     check_admin_token,
@@ -84,7 +85,8 @@ class Children:
     """The API processes, kept at `count` until asked to stop."""
 
     def __init__(self, argv: Sequence[str], fd: int, count: int) -> None:
-        self._argv = [sys.executable, "-m", "tidings", *argv, LISTEN_FD_FLAG, str(fd)]
+        self._argv = [sys.executable, "-m", "tidings", *argv, LISTEN_FD_FLAG, str(fd),
+                      PARENT_PID_FLAG, str(os.getpid())]  # fmt: skip
         self._fd, self._count = fd, count
         self._pause = FIRST_PAUSE_SECONDS
 

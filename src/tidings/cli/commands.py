@@ -8,7 +8,7 @@ import socket
 
 from tidings.api.auth import token_hash
 from tidings.cli import api_processes, trigger
-from tidings.cli.runtime import run_services
+from tidings.cli.runtime import Inherited, run_services
 from tidings.config import Settings
 from tidings.domain import ids
 from tidings.storage import open_store
@@ -38,8 +38,8 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> None:
 
 async def _api(args: argparse.Namespace, settings: Settings) -> None:
     if args.listen_fd is not None:  # one of the processes below
-        listener = socket.socket(fileno=args.listen_fd)
-        await run_services(settings, api=True, worker=False, listener=listener)
+        inherited = Inherited(socket.socket(fileno=args.listen_fd), args.parent_pid)
+        await run_services(settings, api=True, worker=False, inherited=inherited)
         return
     log.info("Tidings API listening on http://%s:%d", settings.host, settings.port)
     if settings.api_processes > 1:

@@ -19,8 +19,9 @@ _API = ("host", "port")
 _WORKER = ("retry_schedule", "request_timeout", "allowed_subnets", "worker_concurrency",
            "endpoint_concurrency",
            "shutdown_grace", "lease_seconds", "disable_after")  # fmt: skip
-# How `tidings api --api-processes N` hands its children the socket it bound.
-LISTEN_FD_FLAG = "--listen-fd"
+# How `tidings api --api-processes N` hands its children the socket it bound and
+# its own pid (a child whose parent is gone stops).
+LISTEN_FD_FLAG, PARENT_PID_FLAG = "--listen-fd", "--parent-pid"
 _COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "serve": ("Run the API and the delivery worker in one process.", (*_SERVICE, *_API, *_WORKER)),
     "api": ("Run only the HTTP API.", (*_SERVICE, *_API, "api_processes")),
@@ -48,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     for name, (summary, settings) in _COMMANDS.items():
         _add_setting_flags(commands.add_parser(name, help=summary, description=summary), settings)
-    commands.choices["api"].add_argument(LISTEN_FD_FLAG, type=int, help=argparse.SUPPRESS)
+    for hidden in (LISTEN_FD_FLAG, PARENT_PID_FLAG):
+        commands.choices["api"].add_argument(hidden, type=int, help=argparse.SUPPRESS)
     token = commands.add_parser("token", help="Manage API tokens.")
     token_commands = token.add_subparsers(dest="token_command", required=True)
     create = token_commands.add_parser("create", help="Create a bearer token and print it once.")

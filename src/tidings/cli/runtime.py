@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import uvicorn
 
@@ -31,6 +32,7 @@ _PLACEHOLDER_TOKENS = {"changeme", "change-me", "secret", "token", "admin", "tes
 MIN_TOKEN_LENGTH = 16
 STARTUP_PATIENCE_SECONDS = 60.0
 ORPHAN_CHECK_SECONDS = 1.0
+STARTED_POLL_SECONDS = 0.01
 
 
 class _Server(uvicorn.Server):
@@ -94,20 +96,28 @@ async def open_when_ready(store: Store, patience: float = STARTUP_PATIENCE_SECON
             delay = min(delay * 2, 5.0)
 
 
+@dataclass(frozen=True)
+class Inherited:
+    """What one of several API processes gets from the process that started it
+    (api_processes.py): the listening socket it bound, and its pid."""
+
+    listener: socket.socket
+    parent_pid: int
+
+
 async def run_services(
-    settings: Settings, api: bool, worker: bool, listener: socket.socket | None = None
+    settings: Settings, api: bool, worker: bool, inherited: Inherited | None = None
 ) -> None:
-    """Run until SIGTERM or SIGINT. `listener` is a socket the API serves on that a
-    supervising process bound and already prepared the database for (api.processes):
-    such a process leaves the generated token and the config file to its parent."""
+    """Run until SIGTERM or SIGINT. A process that `inherited` its socket leaves
+    the generated token and the config file to its parent, which handled them."""
     check_admin_token(settings)
     store = await open_store_when_ready(settings)
     try:
         watcher = None
-        if listener is None:
+        if inherited is None:
             await bootstrap_token(store, settings)
             watcher = await config_watcher(store, settings)
-        await _run_until_signal(store, settings, api, worker, watcher, listener)
+        await _run_until_signal(store, settings, api, worker, watcher, inherited)
     finally:
         await store.close()
 
@@ -150,12 +160,13 @@ async def _run_until_signal(
     api: bool,
     worker: bool,
     watcher: ConfigWatcher | None,
-    listener: socket.socket | None,
+    inherited: Inherited | None,
 ) -> None:
     stopping = stop_on_signals()
     tasks = []
-    if listener is not None:
-        tasks.append(asyncio.create_task(_stop_when_orphaned(stopping), name="parent"))
+    if inherited is not None:
+        orphaned = _stop_when_orphaned(stopping, inherited.parent_pid)
+        tasks.append(asyncio.create_task(orphaned, name="parent"))
     delivery = _worker(store, settings) if worker else None
     notify = delivery.notify if delivery is not None else (lambda: None)
     operational = OperationalWebhooks(store, notify)
@@ -169,16 +180,15 @@ async def _run_until_signal(
     if api:
         tasks.append(
             asyncio.create_task(
-                _serve_api(store, settings, notify, operational, stopping, listener)
+                _serve_api(store, settings, notify, operational, stopping, inherited)
             )
         )
     await asyncio.gather(*tasks)
 
 
-async def _stop_when_orphaned(stopping: asyncio.Event) -> None:
+async def _stop_when_orphaned(stopping: asyncio.Event, parent: int) -> None:
     """One of several API processes stops when the process that started it is gone
-    (killed outright, it could not pass SIGTERM on)."""
-    parent = os.getppid()
+    (killed outright, it could not pass SIGTERM on), even before this one started."""
     while not stopping.is_set():
         if os.getppid() != parent:
             log.warning("the supervising process %d is gone; stopping", parent)
@@ -186,6 +196,14 @@ async def _stop_when_orphaned(stopping: asyncio.Event) -> None:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), ORPHAN_CHECK_SECONDS)
+
+
+async def _announce_when_serving(server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
+    """Tell the log when one of several API processes takes requests."""
+    while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn sets a bool
+        await asyncio.sleep(STARTED_POLL_SECONDS)
+    if server.started:
+        log.info("API process %d serving", os.getpid())
 
 
 def _worker(store: Store, settings: Settings) -> Worker:
@@ -208,7 +226,7 @@ async def _serve_api(
     notify: Callable[[], None],
     operational: OperationalWebhooks,
     stopping: asyncio.Event,
-    listener: socket.socket | None,
+    inherited: Inherited | None,
 ) -> None:
     app = create_app(store, settings, notify, operational)
     config = uvicorn.Config(
@@ -222,7 +240,9 @@ async def _serve_api(
         timeout_graceful_shutdown=5,
     )
     server = _Server(config)
-    serving = asyncio.create_task(server.serve([listener] if listener else None))
+    serving = asyncio.create_task(server.serve([inherited.listener] if inherited else None))
+    if inherited is not None:
+        await _announce_when_serving(server, serving)
     await asyncio.wait([serving, asyncio.ensure_future(stopping.wait())],
                        return_when="FIRST_COMPLETED")  # fmt: skip
     app.state.stopping.set()

@@ -38,6 +38,7 @@ from tidings.storage.endpoint_cache import EndpointCache
 from tidings.storage.sqlite import messages, queue, rows, sources
 from tidings.storage.sqlite.connection import connect, path_from_url
 from tidings.storage.sqlite.migrate import migrate
+from tidings.storage.sqlite.wal_watch import WalWatch
 from tidings.storage.sqlite.writer import GroupCommitWriter
 
 T = TypeVar("T")
@@ -65,6 +66,8 @@ class SqliteStore(Store):
         self._writer = GroupCommitWriter(self._path)
         self._read: sqlite3.Connection | None = None
         self._endpoints = EndpointCache()  # used by the writer thread only
+        self._watch: WalWatch | None = None
+        self._watch_failed = False
 
     # lifecycle ---------------------------------------------------------------
     async def open(self) -> None:
@@ -77,6 +80,9 @@ class SqliteStore(Store):
         self._writer.start()
 
     async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.stop()
+            self._watch = None
         self._writer.stop()
         if self._read is not None:
             self._read.close()
@@ -84,6 +90,20 @@ class SqliteStore(Store):
 
     async def ping(self) -> None:
         self._rows("SELECT 1")
+
+    async def wait_for_work(self, timeout: float) -> None:  # noqa: ASYNC109 - an idle bound
+        """Another process's commit (`tidings api` beside `tidings worker`) ends the
+        wait: see wal_watch.py. Without inotify, this waits out `timeout`."""
+        if self._watch is None and not self._watch_failed:
+            watch = WalWatch(self._path)
+            if watch.start():
+                self._watch = watch
+            else:
+                self._watch_failed = True
+        if self._watch is None:
+            await super().wait_for_work(timeout)
+        else:
+            await self._watch.wait(timeout)
 
     def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         if self._read is None:
