@@ -52,14 +52,16 @@ NOTES = (
     "Rates are counted by the receiver from the first delivery to the last one, so process "
     "start-up is excluded (it is reported per scenario as `startup_s`).",
     "`ingest_rps` is the ingest phase of the `drain_rps` scenario: 64 concurrent aiohttp "
-    "clients, `tidings api` alone, each 202 after a durable commit.",
+    "clients, `tidings api` alone with one HTTP process per core (`--api-processes`), each "
+    "202 after a durable commit.",
     "Latencies are receipt time minus the send time stamped into the payload just before the "
     "POST, on one machine clock; messages sent during the warm-up are left out.",
     "The backlog scenario seeds message and delivery rows with SQL (applications and endpoints "
     "through the API), because ingesting 1,000,000 messages over HTTP would dominate the run; "
     "the large-backlog rate and peak RSS cover its first `backlog_window` deliveries.",
     "`inbound_accept_rps` is signed GitHub requests answered 200 (verified and committed) by "
-    "`tidings api` with a `/bin/true` action run by a `tidings worker` process "
+    "`tidings api` (one HTTP process per core) with a `/bin/true` action run by a "
+    "`tidings worker` process "
     "(`inbound_serve_accept_rps`: both in one `tidings serve`), from 64 concurrent aiohttp "
     "clients; the same "
     "requests to adnanh/webhook running `/bin/true` (no check, nothing stored) give "
