@@ -101,6 +101,24 @@ def test_processes_stop_when_their_parent_is_killed(api: ServerProcess) -> None:
         httpx.get(f"{api.url}/api/v1/health", timeout=5)
 
 
+def test_an_ipv6_host_is_served_by_every_process(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path, "api", api_processes="2", host="::1")
+    server.url = f"http://[::1]:{server.port}"
+    server.start()
+    try:
+        serving = eventually(server.output, lambda text: text.count("serving") == 2)
+        assert serving.count("serving") == 2, serving
+        assert httpx.get(f"{server.url}/api/v1/health", timeout=10).status_code == 204
+    finally:
+        assert server.stop() == 0
+
+
+def test_an_in_memory_database_is_refused(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path, "api", api_processes="2", database_url="sqlite:///:memory:")
+    with pytest.raises(RuntimeError, match="in-memory database cannot be shared"):
+        server.start()
+
+
 def test_the_count_is_checked(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path, "api", api_processes="0")
     with pytest.raises(RuntimeError, match="TIDINGS_API_PROCESSES='0': expected 1 to 64"):

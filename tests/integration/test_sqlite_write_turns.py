@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tidings.domain.errors import StorageUnavailable
 from tidings.storage.sqlite.turns import SUFFIX, WriteTurns
 from tidings.storage.sqlite.writer import GroupCommitWriter
 
@@ -52,6 +53,61 @@ def test_a_writer_waits_while_another_holds_the_turn(tmp_path: Path) -> None:
     assert (tmp_path / f"turns.db{SUFFIX}").exists()
     with sqlite3.connect(path) as check:
         assert check.execute("SELECT count(*) FROM note").fetchone()[0] == 1
+
+
+def test_a_turn_that_never_comes_fails_the_group_and_the_writer_goes_on(tmp_path: Path) -> None:
+    path = tmp_path / "stuck.db"
+    _table(path)
+    other = WriteTurns(path)  # a process that holds the lock and never lets go
+    other.open()
+    writer = GroupCommitWriter(path)
+    writer._turns = WriteTurns(path, patience=0.3)  # instead of SQLite's 10 s
+    writer.start()
+
+    def insert(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO note VALUES ('w', 1)")
+
+    async def scenario() -> None:
+        other.take()
+        with pytest.raises(StorageUnavailable, match="held the write lock"):
+            await writer.run(insert)
+        other.give_back()
+        await asyncio.wait_for(writer.run(insert), 10)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        writer.stop()
+        other.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("SELECT count(*) FROM note").fetchone()[0] == 1
+
+
+def test_the_turn_is_given_back_after_a_failed_group(tmp_path: Path) -> None:
+    path = tmp_path / "failed.db"
+    _table(path)
+    writer = GroupCommitWriter(path)
+    writer.start()
+
+    def broken(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO note VALUES ('w', 1)")
+        raise RuntimeError("after a write")
+
+    async def scenario() -> None:
+        with pytest.raises(RuntimeError, match="after a write"):
+            await writer.run(broken, savepoint=False)  # the whole group is rolled back
+
+    other = WriteTurns(path, patience=5)
+    other.open()
+    try:
+        asyncio.run(scenario())
+        other.take()  # would fail after 5 s if the writer still held it
+        other.give_back()
+    finally:
+        writer.stop()
+        other.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("SELECT count(*) FROM note").fetchone()[0] == 0
 
 
 def test_two_processes_commit_small_groups_side_by_side(tmp_path: Path) -> None:

@@ -47,17 +47,24 @@ POLL_SECONDS = 0.2
 
 
 def bind(settings: Settings) -> socket.socket:
-    """The listening socket every child inherits."""
+    """The listening socket every child inherits, on the host's first address
+    (IPv4 or IPv6, as the name resolves)."""
+    where = f"{settings.host}:{settings.port}"
     try:
-        listener = socket.create_server((settings.host, settings.port), backlog=2048)
+        family, _, _, _, address = socket.getaddrinfo(
+            settings.host, settings.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        listener = socket.create_server(address[:2], family=family, backlog=2048)
     except OSError as exc:
-        raise SystemExit(f"could not listen on {settings.host}:{settings.port}: {exc}") from None
+        raise SystemExit(f"could not listen on {where}: {exc}") from None
     listener.set_inheritable(True)
     return listener
 
 
 async def run(settings: Settings, argv: Sequence[str]) -> None:
     """Serve with `settings.api_processes` children started as `tidings <argv>`."""
+    if settings.database_url.endswith(":memory:"):
+        raise SystemExit("tidings: an in-memory database cannot be shared by API processes")
     check_admin_token(settings)
     listener = bind(settings)
     store = await open_store_when_ready(settings)
@@ -107,7 +114,10 @@ class Children:
                 if not stopping.is_set():
                     children[index] = self._start()
             await _sleep_unless(stopping, POLL_SECONDS)
-        await asyncio.gather(*(asyncio.to_thread(_stop, child.popen) for child in children))
+        for child in children:  # all at once: each then has the whole patience
+            if child.popen.poll() is None:
+                child.popen.send_signal(signal.SIGTERM)
+        await asyncio.gather(*(asyncio.to_thread(_reap, child.popen) for child in children))
         log.info("API stopped")
 
     def _start(self) -> _Child:
@@ -119,10 +129,8 @@ async def _sleep_unless(stopping: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stopping.wait(), seconds)
 
 
-def _stop(popen: subprocess.Popen[bytes]) -> None:
-    if popen.poll() is not None:
-        return
-    popen.send_signal(signal.SIGTERM)
+def _reap(popen: subprocess.Popen[bytes]) -> None:
+    """Wait for a child told to stop; kill it if it takes too long."""
     try:
         popen.wait(STOP_PATIENCE_SECONDS)
     except subprocess.TimeoutExpired:

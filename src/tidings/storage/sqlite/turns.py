@@ -2,12 +2,14 @@
 
 SQLite lets one transaction write at a time. A process that finds the lock taken
 waits in SQLite's busy handler, which sleeps 1, 2, 5, 10 ... up to 100 ms between
-tries and never learns when the lock is freed: while one process commits group
-after group, another can wait for whole seconds (a `tidings worker` beside a busy
-`tidings api` recorded a few hundred attempts a second while thousands of events
-queued). So every group-commit writer first takes an exclusive `flock` on a file
-next to the database. The kernel queues the waiters and wakes one the moment the
-holder lets go, and `flock` releases the GIL while it waits.
+tries: while one process commits group after group, another can wait for whole
+seconds (a `tidings worker` beside a busy `tidings api` recorded a few hundred
+attempts a second while thousands of events queued). So every group-commit writer
+first takes an exclusive `flock` on a file next to the database, trying again
+every 50 to 500 microseconds, which finds a freed lock within half a millisecond,
+and the retries cost a system call each. The wait is bounded as SQLite's was: a
+holder that never lets go (a stopped process, a hung disk) fails the group with
+StorageUnavailable instead of hanging every request.
 
 The busy handler stays as the backstop for writers that do not take turns (the
 `sqlite3` shell, a migration): the flock only orders Tidings' own writers.
@@ -17,18 +19,24 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from pathlib import Path
 
+from tidings.domain.errors import StorageUnavailable
+from tidings.storage.sqlite.connection import BUSY_TIMEOUT_MS
+
 SUFFIX = "-writer.lock"
+FIRST_RETRY_SECONDS, LONGEST_RETRY_SECONDS = 0.00005, 0.0005
 
 
 class WriteTurns:
-    """An exclusive, blocking turn shared by every process that opens the same file."""
+    """An exclusive turn shared by every process that opens the same file."""
 
-    def __init__(self, database: Path) -> None:
+    def __init__(self, database: Path, patience: float = BUSY_TIMEOUT_MS / 1000) -> None:
         # An in-memory database belongs to one connection; it has no one to share with.
         self._path = None if str(database) == ":memory:" else Path(f"{database}{SUFFIX}")
         self._fd: int | None = None
+        self._patience = patience
 
     def open(self) -> None:
         if self._path is not None and self._fd is None:
@@ -40,9 +48,23 @@ class WriteTurns:
             self._fd = None
 
     def take(self) -> None:
-        """Wait for this process's turn (other processes' holders finish first)."""
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        """Wait for this process's turn (other processes' holders finish first);
+        StorageUnavailable if it does not come within the patience."""
+        if self._fd is None:
+            return
+        deadline = time.monotonic() + self._patience
+        pause = FIRST_RETRY_SECONDS
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StorageUnavailable(
+                        f"another process held the write lock for {self._patience:g}s"
+                    ) from None
+                time.sleep(pause)
+                pause = min(pause * 2, LONGEST_RETRY_SECONDS)
 
     def give_back(self) -> None:
         if self._fd is not None:

@@ -129,7 +129,7 @@ class GroupCommitWriter:
             failed_at = len(outcomes)  # the job that raised it
             outcomes = self._roll_back(group, abandoned.error)
             outcomes[failed_at] = (False, abandoned.error)
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, OSError, StorageUnavailable) as exc:
             outcomes = self._roll_back(group, exc)
         finally:
             self._turns.give_back()
