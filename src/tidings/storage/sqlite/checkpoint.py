@@ -8,6 +8,12 @@ never block writers or readers, over its own connection, with the GIL released
 while SQLite copies and syncs. Once everything is copied and no reader needs the
 old frames, the next write starts the WAL over from its beginning, so the file
 stays bounded.
+
+Under steady writes that moment may never come: a write lands while each passive
+pass copies, so the pass ends behind the log and the next write cannot start it
+over. Once the log holds more than RESTART_FRAMES, this thread takes a writer's
+turn (turns.py), so no Tidings writer is mid-transaction, and runs a RESTART
+checkpoint, which copies the rest and lets the next write start the log over.
 """
 
 from __future__ import annotations
@@ -17,18 +23,23 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from tidings.domain.errors import StorageUnavailable
 from tidings.storage.sqlite.connection import connect
+from tidings.storage.sqlite.turns import WriteTurns
 
 log = logging.getLogger(__name__)
 
 # How often frames are copied back; at thousands of commits per second the WAL
 # grows by a megabyte or so in this time. With nothing new, a pass costs nothing.
 INTERVAL_SECONDS = 0.1
+# About 4 MB of 4 KiB pages: past this, a pass that fell behind forces a restart.
+RESTART_FRAMES = 1000
 
 
 class Checkpointer:
     def __init__(self, path: Path) -> None:
         self._path = path
+        self._turns = WriteTurns(path)
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._serve, name="tidings-sqlite-checkpoint", daemon=True
@@ -44,16 +55,26 @@ class Checkpointer:
 
     def _serve(self) -> None:
         conn = connect(self._path)
+        self._turns.open()
         try:
             while not self._stop.wait(INTERVAL_SECONDS):
-                _checkpoint(conn)
-            _checkpoint(conn)
+                self._checkpoint(conn)
+            self._checkpoint(conn)
         finally:
             conn.close()
+            self._turns.close()
 
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        try:
+            _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if frames > RESTART_FRAMES:
+                self._restart(conn)
+        except (sqlite3.Error, StorageUnavailable) as exc:  # commits go on; try again
+            log.warning("WAL checkpoint failed: %s", exc)
 
-def _checkpoint(conn: sqlite3.Connection) -> None:
-    try:
-        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-    except sqlite3.Error as exc:  # the writer's commits go on regardless; try again
-        log.warning("WAL checkpoint failed: %s", exc)
+    def _restart(self, conn: sqlite3.Connection) -> None:
+        self._turns.take()
+        try:
+            conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+        finally:
+            self._turns.give_back()
