@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,89 +27,86 @@ def _table(path: Path) -> None:
         setup.execute("CREATE TABLE note (writer TEXT, n INTEGER)")
 
 
-def test_a_writer_waits_while_another_holds_the_turn(tmp_path: Path) -> None:
-    path = tmp_path / "turns.db"
+@contextlib.contextmanager
+def _writer_beside_another(
+    path: Path, patience: float | None = None
+) -> Iterator[tuple[GroupCommitWriter, WriteTurns]]:
+    """A started writer on a new database, and the turns of another process (its
+    own open file of the lock); `patience` replaces the writer's 10 s wait."""
     _table(path)
-    other = WriteTurns(path)  # stands for another process: its own open file
+    other = WriteTurns(path)
     other.open()
     writer = GroupCommitWriter(path)
+    if patience is not None:
+        writer._turns = WriteTurns(path, patience=patience)
     writer.start()
+    try:
+        yield writer, other
+    finally:
+        writer.stop()
+        other.close()
 
-    async def scenario() -> tuple[bool, bool]:
+
+def _notes(path: Path) -> int:
+    with sqlite3.connect(path) as check:
+        count: int = check.execute("SELECT count(*) FROM note").fetchone()[0]
+    return count
+
+
+def _insert(conn: sqlite3.Connection) -> None:
+    conn.execute("INSERT INTO note VALUES ('w', 1)")
+
+
+def test_a_writer_waits_while_another_holds_the_turn(tmp_path: Path) -> None:
+    path = tmp_path / "turns.db"
+
+    async def scenario(writer: GroupCommitWriter, other: WriteTurns) -> tuple[bool, bool]:
         other.take()
-        write = asyncio.ensure_future(
-            writer.run(lambda conn: conn.execute("INSERT INTO note VALUES ('a', 1)"))
-        )
+        write = asyncio.ensure_future(writer.run(_insert))
         await asyncio.sleep(0.3)
         waited = not write.done()
         other.give_back()
         await asyncio.wait_for(write, 10)
         return waited, write.done()
 
-    try:
-        waited, finished = asyncio.run(scenario())
-    finally:
-        writer.stop()
-        other.close()
+    with _writer_beside_another(path) as (writer, other):
+        waited, finished = asyncio.run(scenario(writer, other))
     assert waited and finished
     assert (tmp_path / f"turns.db{SUFFIX}").exists()
-    with sqlite3.connect(path) as check:
-        assert check.execute("SELECT count(*) FROM note").fetchone()[0] == 1
+    assert _notes(path) == 1
 
 
 def test_a_turn_that_never_comes_fails_the_group_and_the_writer_goes_on(tmp_path: Path) -> None:
     path = tmp_path / "stuck.db"
-    _table(path)
-    other = WriteTurns(path)  # a process that holds the lock and never lets go
-    other.open()
-    writer = GroupCommitWriter(path)
-    writer._turns = WriteTurns(path, patience=0.3)  # instead of SQLite's 10 s
-    writer.start()
 
-    def insert(conn: sqlite3.Connection) -> None:
-        conn.execute("INSERT INTO note VALUES ('w', 1)")
-
-    async def scenario() -> None:
-        other.take()
+    async def scenario(writer: GroupCommitWriter, other: WriteTurns) -> None:
+        other.take()  # a process that holds the lock and does not let go
         with pytest.raises(StorageUnavailable, match="held the write lock"):
-            await writer.run(insert)
+            await writer.run(_insert)
         other.give_back()
-        await asyncio.wait_for(writer.run(insert), 10)
+        await asyncio.wait_for(writer.run(_insert), 10)
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        writer.stop()
-        other.close()
-    with sqlite3.connect(path) as check:
-        assert check.execute("SELECT count(*) FROM note").fetchone()[0] == 1
+    with _writer_beside_another(path, patience=0.3) as (writer, other):
+        asyncio.run(scenario(writer, other))
+    assert _notes(path) == 1
 
 
 def test_the_turn_is_given_back_after_a_failed_group(tmp_path: Path) -> None:
     path = tmp_path / "failed.db"
-    _table(path)
-    writer = GroupCommitWriter(path)
-    writer.start()
 
     def broken(conn: sqlite3.Connection) -> None:
-        conn.execute("INSERT INTO note VALUES ('w', 1)")
+        _insert(conn)
         raise RuntimeError("after a write")
 
-    async def scenario() -> None:
+    async def scenario(writer: GroupCommitWriter) -> None:
         with pytest.raises(RuntimeError, match="after a write"):
             await writer.run(broken, savepoint=False)  # the whole group is rolled back
 
-    other = WriteTurns(path, patience=5)
-    other.open()
-    try:
-        asyncio.run(scenario())
-        other.take()  # would fail after 5 s if the writer still held it
+    with _writer_beside_another(path) as (writer, other):
+        asyncio.run(scenario(writer))
+        other.take()  # would fail after 10 s if the writer still held it
         other.give_back()
-    finally:
-        writer.stop()
-        other.close()
-    with sqlite3.connect(path) as check:
-        assert check.execute("SELECT count(*) FROM note").fetchone()[0] == 0
+    assert _notes(path) == 0
 
 
 def test_two_processes_commit_small_groups_side_by_side(tmp_path: Path) -> None:

@@ -81,12 +81,13 @@ def create_inbound(
     # One transaction writes at a time on SQLite, so the message's event id (the
     # provider's delivery id, indexed anyway) recognises a repeat on its own: the
     # idempotency row, which settles concurrent repeats on PostgreSQL, is not needed.
-    if idempotency is not None and message.event_id is not None:
+    checked = idempotency is not None and message.event_id is not None
+    if checked:
         earlier = messages.replay_event(conn, app, message)
         if earlier is not None:
             return earlier
         idempotency = None
-    created = messages.create(conn, app, message, select, idempotency, cache)
+    created = messages.create(conn, app, message, select, idempotency, cache, checked)
     if created.created:
         inbound.msg_key = created.message.key
         conn.execute(
