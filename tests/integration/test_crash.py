@@ -46,6 +46,10 @@ async def _send_many(server: ServerProcess, app: str, count: int) -> set[str]:
         return set(await asyncio.gather(*(one(i) for i in range(count))))
 
 
+def _ids(receiver: Receiver) -> set[str]:
+    return {r.headers["webhook-id"] for r in receiver.received("/crash")}
+
+
 def _in_flight(database: Path) -> int:
     with sqlite3.connect(database) as conn:
         return int(conn.execute("SELECT count(*) FROM delivery WHERE status = 3").fetchone()[0])
@@ -65,7 +69,9 @@ def test_kill_9_mid_run_loses_nothing_and_duplicates_only_in_flight(
     in_flight = _in_flight(tmp_path / "tidings.db")
     second = api.successor(command="worker").start()
     try:
-        receiver.wait_for(MESSAGES, "/crash", timeout=120)
+        # Every distinct message, not a request count: duplicates of the deliveries
+        # in flight at the kill would reach MESSAGES while some are still queued.
+        eventually(lambda: _ids(receiver), lambda ids: ids >= sent, timeout=120)
         # Let reclaimed leases run out, so late duplicates would be counted too.
         eventually(lambda: _in_flight(tmp_path / "tidings.db"), lambda n: n == 0, timeout=30)
     finally:
