@@ -158,7 +158,7 @@ def test_claim_is_served_by_the_partial_due_index(run: Run, postgres_database: s
             await conn.execute("ANALYZE")
             now = now_ms()
             inner = await conn.fetch("EXPLAIN " + claim.PICK, now, endpoint_key, 256)
-            whole = await conn.fetch("EXPLAIN " + claim.CLAIM, now, 256, 1, now, [])
+            whole = await conn.fetch("EXPLAIN " + claim.CLAIM, now, 256, 1, now, [], [])
             claimed = await store.claim_due(256, 60_000)
         plan = lambda found: "\n".join(row[0] for row in found)  # noqa: E731
         return plan(inner), plan(whole), len(claimed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -238,14 +239,34 @@ def test_released_deliveries_wait_for_their_delay(run: Run, store: Store) -> Non
     assert due is not None and due > now_ms() + 50_000
 
 
-def test_claims_skip_endpoints_the_worker_cannot_serve(run: Run, store: Store) -> None:
+def test_claims_skip_endpoints_the_worker_has_no_room_for(run: Run, store: Store) -> None:
     app = make_app(run, store)
     busy, idle = make_endpoint(run, store, app), make_endpoint(run, store, app, channels=["x"])
     for _ in range(20):
         send(run, store, app)  # matches only `busy` (the other filters on a channel)
     send(run, store, app, channels=["x"])
-    claimed = run(store.claim_due(10, 60_000, [busy.key]))
+    claimed = run(store.claim_due(10, 60_000, {busy.key: 0}))
     assert [d.endpoint_key for d in claimed] == [idle.key]
+    # Without the busy endpoint, nothing is due before the claimed one's lease ends.
+    assert run(store.next_due_at([busy.key])) > now_ms() + 50_000
+    assert run(store.next_due_at()) <= now_ms()
+
+
+def test_claims_bring_no_more_than_an_endpoint_has_room_for(run: Run, store: Store) -> None:
+    app = make_app(run, store)
+    narrow, wide = (
+        make_endpoint(run, store, app, channels=["n"]),
+        make_endpoint(run, store, app, channels=["w"]),
+    )
+    for _ in range(30):
+        send(run, store, app, channels=["n"])
+        send(run, store, app, channels=["w"])
+    claimed = run(store.claim_due(40, 60_000, {narrow.key: 3}))
+    to = Counter(d.endpoint_key for d in claimed)
+    # The narrow endpoint gets its room; the wide one its share and what is left.
+    assert to == {narrow.key: 3, wide.key: 30}
+    again = run(store.claim_due(40, 60_000, {narrow.key: 25}))
+    assert Counter(d.endpoint_key for d in again) == {narrow.key: 25}
 
 
 def test_re_enabling_an_endpoint_forgets_its_failures(run: Run, store: Store) -> None:

@@ -110,3 +110,77 @@ def test_failed_probe_doubles_the_cooldown_and_hands_back_the_waiting() -> None:
     released = pacer.finished(probe, ok=False)
     assert [d.delivery_key for d, _ in released.defer] == [51]
     assert released.defer[0][1] == 2 * BREAKER_FIRST_COOLDOWN
+
+
+def test_room_is_free_slots_plus_free_hold_and_claims_never_bring_more() -> None:
+    pacer = Pacer(max_per_endpoint=32, clock=Clock())
+    pacer.offer(delivery(key=0))  # starts: the whole window of a new endpoint
+    room = pacer.room()[1]
+    assert room == MIN_HELD_PER_ENDPOINT
+    decisions = [pacer.offer(delivery(key=i + 1))[0] for i in range(room)]
+    assert Decision.DEFER not in decisions
+
+
+def test_a_full_window_is_refilled_only_once_half_its_hold_is_free() -> None:
+    pacer = Pacer(max_per_endpoint=32, clock=Clock())
+    started = delivery(key=0)
+    pacer.offer(started)
+    for i in range(MIN_HELD_PER_ENDPOINT):
+        pacer.offer(delivery(key=i + 1))
+    assert pacer.room() == {1: 0}
+    # Each finished attempt starts a held one: the hold drains one by one.
+    for drained in range(1, MIN_HELD_PER_ENDPOINT // 2):
+        pacer.finished(started, ok=False)  # failures keep the window at one
+        assert pacer.room() == {1: 0}, drained
+    pacer.finished(started, ok=False)
+    assert pacer.room() == {1: MIN_HELD_PER_ENDPOINT // 2}
+
+
+def test_a_paused_endpoint_has_no_room() -> None:
+    clock = Clock()
+    pacer = Pacer(max_per_endpoint=32, clock=clock)
+    for i in range(BREAKER_MIN_ATTEMPTS):
+        d = delivery(key=i)
+        pacer.offer(d)
+        pacer.finished(d, ok=False)
+    assert pacer.room() == {1: 0}
+    clock.now += BREAKER_FIRST_COOLDOWN
+    assert pacer.room()[1] > 0
+
+
+def test_room_counts_no_slot_a_rate_limit_or_a_probe_would_not_start() -> None:
+    clock = Clock()
+    pacer = Pacer(max_per_endpoint=32, clock=clock)
+    for i in range(20):  # widen the window to 21 with successes, one at a time
+        d = delivery(rate=1000, key=i)
+        pacer.offer(d)
+        clock.now += 0.01
+        pacer.finished(d, ok=True)
+    limited = delivery(rate=1000, key=99)
+    pacer.offer(limited)  # takes the only token: the window has slots, but none can start
+    hold = 21  # as wide as the window
+    assert pacer.room() == {1: hold}
+    clock.now += 0.01
+    assert pacer.room() == {1: 1 + hold}  # a token again: one may start
+
+
+def test_a_half_open_breaker_has_room_for_one_probe_and_its_hold() -> None:
+    clock = Clock()
+    pacer = Pacer(max_per_endpoint=32, clock=clock)
+    for i in range(BREAKER_MIN_ATTEMPTS):
+        d = delivery(key=i)
+        pacer.offer(d)
+        pacer.finished(d, ok=False)
+    clock.now += BREAKER_FIRST_COOLDOWN
+    assert pacer.room() == {1: 1 + MIN_HELD_PER_ENDPOINT}
+    pacer.offer(delivery(key=100))  # the probe
+    assert pacer.room() == {1: MIN_HELD_PER_ENDPOINT}  # only places to wait in
+
+
+def test_the_worker_wide_hold_is_shared_out_not_promised_to_each_endpoint() -> None:
+    pacer = Pacer(max_per_endpoint=32, max_held=10, clock=Clock())
+    for endpoint in (1, 2, 3):
+        pacer.offer(delivery(endpoint=endpoint, key=endpoint))  # each fills its window of 1
+    room = pacer.room()
+    assert sum(room.values()) <= 10
+    assert room[1] == MIN_HELD_PER_ENDPOINT

@@ -118,6 +118,10 @@ class _Bucket:
     def wait_time(self) -> float:
         return max(0.0, (1 - self.tokens) / self.rate)
 
+    def has_token(self, now: float) -> bool:
+        """Whether `refill` would find a token now; changes nothing."""
+        return self.tokens + (now - self.updated) * self.rate >= 1
+
 
 @dataclass
 class _Pace:
@@ -222,19 +226,42 @@ class Pacer:
                 released.defer += more.defer
         return released
 
-    def saturated(self) -> list[int]:
-        """Endpoints that can take nothing more now: window and hold full, or paused.
-        Claims skip them, so their backlog stays queued instead of churning."""
+    def room(self) -> dict[int, int]:
+        """How many more deliveries each endpoint seen lately can take now: what could
+        start at once plus free places in its hold; 0 while paused. Claims take no
+        more than this, so a busy endpoint's backlog stays queued instead of being
+        claimed and handed straight back (endpoints not named take a fair share).
+        A full window's hold is topped up only once half of it is free, so a busy
+        endpoint costs a claim per few attempts rather than one per attempt. The
+        worker-wide hold is shared out, not promised to each endpoint whole."""
         now = self._clock()
-        return [key for key, pace in self._paces.items() if self._full(pace, now)]
+        unheld = self._max_held - self._held
+        room = {}
+        for key, pace in self._paces.items():
+            room[key] = self._room(pace, now, unheld)
+            unheld -= max(room[key] - self._startable(pace, now), 0)
+        return room
 
-    def _full(self, pace: _Pace, now: float) -> bool:
+    def _room(self, pace: _Pace, now: float, unheld: int) -> int:
         if pace.breaker.is_open(now):
-            return True
-        if pace.in_flight < pace.limit:
-            return False
-        hold_full = len(pace.waiting) >= max(pace.limit, MIN_HELD_PER_ENDPOINT)
-        return hold_full or self._held >= self._max_held
+            return 0
+        startable = self._startable(pace, now)
+        hold = max(int(pace.limit), MIN_HELD_PER_ENDPOINT)
+        free = max(min(hold - len(pace.waiting), unheld), 0)
+        if startable == 0 and free * 2 < hold:
+            return 0
+        return startable + free
+
+    def _startable(self, pace: _Pace, now: float) -> int:
+        """How many offers would start at once (`offer`'s rules, without a token taken)."""
+        if pace.waiting:
+            return 0  # offers queue behind those already waiting
+        slots = max(int(pace.limit) - pace.in_flight, 0)
+        if pace.breaker.half_open(now):
+            slots = 0 if pace.breaker.probe_out or pace.in_flight else min(slots, 1)
+        if pace.bucket is not None:
+            slots = min(slots, 1 if pace.bucket.has_token(now) else 0)
+        return slots
 
     def held(self) -> list[ClaimedDelivery]:
         """Deliveries claimed but waiting here (their leases need renewing too)."""

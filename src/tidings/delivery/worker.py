@@ -139,18 +139,32 @@ class Worker:
     # claiming -----------------------------------------------------------------
     async def _claim_until(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
+            # Cleared before looking, so an attempt ending from here on wakes _idle.
+            self._slot_freed.clear()
+            self._wakeup.clear()
             free = self._free
-            claimed: list[ClaimedDelivery] = []
-            wasted = False
-            if free > 0:
-                self._wakeup.clear()
-                claimed = await self._claim(min(free, self._claim_size))
-                wasted = bool(claimed) and self._admit(claimed) == len(claimed)
-                self._adapt_claim_size(wasted)
-            if free <= 0 or not claimed or wasted:
-                # Full, or all the due work is for endpoints that cannot take more:
-                # wait for an attempt to end rather than spin.
-                await self._idle(stopping, full=free <= 0 or wasted)
+            if free <= 0:
+                await self._idle(stopping, full=True, skip=[], due=None)
+                continue
+            limit = min(free, self._claim_size)
+            # Endpoints with room for a whole claim need not be named.
+            room = {key: size for key, size in self._pacer.room().items() if size < limit}
+            skip = [endpoint_key for endpoint_key, size in room.items() if size <= 0]
+            if skip:
+                # With endpoints full, most wake-ups bring work for them: a read tells
+                # whether anything else is due before a claim takes the write lock.
+                due = await self._next_due(skip)
+                if due is None or due > now_ms():
+                    await self._idle(stopping, full=False, skip=skip, due=due)
+                    continue
+            claimed = await self._claim(limit, room)
+            wasted = bool(claimed) and self._admit(claimed) == len(claimed)
+            self._adapt_claim_size(wasted)
+            if not claimed or wasted:
+                # All the due work is for endpoints that cannot take more: wait for an
+                # attempt to end (or for other work) rather than spin.
+                due = None if wasted else await self._next_due(skip)
+                await self._idle(stopping, full=wasted, skip=skip, due=due)
 
     def _adapt_claim_size(self, wasted: bool) -> None:
         if wasted:
@@ -158,13 +172,19 @@ class Worker:
         else:
             self._claim_size = min(CLAIM_BATCH, self._claim_size * 2)
 
-    async def _claim(self, limit: int) -> list[ClaimedDelivery]:
+    async def _claim(self, limit: int, room: dict[int, int]) -> list[ClaimedDelivery]:
         try:
-            skip = self._pacer.saturated()
-            return await self._store.claim_due(limit, self._options.lease_ms, skip)
+            return await self._store.claim_due(limit, self._options.lease_ms, room)
         except Exception as exc:  # the database may be briefly unavailable: retry later
             log.warning("claiming deliveries failed: %s", exc)
             return []
+
+    async def _next_due(self, skip: list[int]) -> int | None:
+        """When work for endpoints not in `skip` falls due."""
+        try:
+            return await self._store.next_due_at(skip)
+        except Exception:  # the database may be briefly unavailable: look again at the poll
+            return now_ms() + int(IDLE_POLL_SECONDS * 1000)
 
     def _admit(self, claimed: list[ClaimedDelivery]) -> int:
         """Start, hold or hand back each claimed delivery; return how many overflowed."""
@@ -187,28 +207,24 @@ class Worker:
         self._defer(deferred)
         return overflow
 
-    async def _idle(self, stopping: asyncio.Event, full: bool) -> None:
+    async def _idle(
+        self, stopping: asyncio.Event, full: bool, skip: list[int], due: int | None
+    ) -> None:
+        """Wait for a reason to claim again: an attempt ending (when full, or when
+        endpoints in `skip` have due work), new work, or `due`, when the next other
+        delivery falls due."""
         waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stopping.wait())]
-        if full:
-            self._slot_freed.clear()
+        if full or skip:
             waiters.append(asyncio.ensure_future(self._slot_freed.wait()))
+        if full:
             timeout = FULL_POLL_SECONDS
         else:
-            timeout = await self._sleep_for()
+            timeout = _sleep_until(due)
             waiters.append(asyncio.ensure_future(self._wakeup.wait()))
             waiters.append(asyncio.ensure_future(self._store.wait_for_work(timeout)))
         _, pending = await asyncio.wait(waiters, timeout=timeout, return_when="FIRST_COMPLETED")
         for waiter in pending:
             waiter.cancel()
-
-    async def _sleep_for(self) -> float:
-        try:
-            due = await self._store.next_due_at()
-        except Exception:
-            return IDLE_POLL_SECONDS
-        if due is None:
-            return IDLE_POLL_SECONDS
-        return min(max((due - now_ms()) / 1000, 0.001), IDLE_POLL_SECONDS)
 
     # attempts -----------------------------------------------------------------
     def _start(self, delivery: ClaimedDelivery) -> None:
@@ -358,3 +374,10 @@ class Worker:
             except Exception as exc:
                 log.warning("handing back %d deliveries failed: %s", len(abandoned), exc)
             log.info("released %d unfinished deliveries", len(abandoned))
+
+
+def _sleep_until(due: int | None) -> float:
+    """How long an idle worker may sleep before the delivery due at `due` (ms)."""
+    if due is None:
+        return IDLE_POLL_SECONDS
+    return min(max((due - now_ms()) / 1000, 0.001), IDLE_POLL_SECONDS)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from tidings.domain.errors import NotFound
@@ -184,11 +184,12 @@ class Store(abc.ABC):
     # deliveries and attempts ---------------------------------------------------
     @abc.abstractmethod
     async def claim_due(
-        self, limit: int, lease_ms: int, skip_endpoints: Collection[int] = ()
+        self, limit: int, lease_ms: int, room: Mapping[int, int] | None = None
     ) -> list[ClaimedDelivery]:
         """Lease up to `limit` due deliveries (pending and due, or sending with an
-        expired lease) under a fresh claim id, taking turns between endpoints and
-        leaving out `skip_endpoints` (those the worker cannot send more to now)."""
+        expired lease) under a fresh claim id, taking turns between endpoints. At
+        most `room[k]` go to endpoint k (none when 0): what the worker can start or
+        hold for it now. Endpoints not in `room` take their share."""
 
     @abc.abstractmethod
     async def record_attempts(
@@ -229,8 +230,9 @@ class Store(abc.ABC):
         `select` says it matches; return how many."""
 
     @abc.abstractmethod
-    async def next_due_at(self) -> int | None:
-        """When the earliest pending delivery falls due, for the worker's sleep."""
+    async def next_due_at(self, skip_endpoints: Collection[int] = ()) -> int | None:
+        """When the earliest pending delivery falls due, for the worker's sleep; the
+        deliveries of `skip_endpoints` (those it has no room for) not counted."""
 
     async def wait_for_work(self, timeout: float) -> None:  # noqa: ASYNC109 - an idle bound
         """Return when another process may have queued deliveries, or after `timeout`.

@@ -1,9 +1,10 @@
 """Claiming due deliveries on PostgreSQL: one statement, fair between endpoints.
 
 The statement visits the due lanes (see lanes.py), least recently served first,
-leaving out the endpoints the worker asks to skip. Each lane first gets an equal
-share of the batch; what a lane cannot use goes, in turn order, to the lanes
-that filled theirs, so a lone busy endpoint still gets whole batches. Rows are
+leaving out the endpoints the worker has no room for. Each lane first gets an equal
+share of the batch, never more than the room the worker has for it; what a lane
+cannot use goes, in turn order, to the lanes that filled theirs, so a lone busy
+endpoint still gets whole batches. Rows are
 taken with FOR UPDATE SKIP LOCKED, so any number of workers claim at once
 without waiting for, or taking, each other's rows.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Collection
+from collections.abc import Mapping
 from typing import Any
 
 from tidings.domain.clock import now_ms
@@ -38,35 +39,47 @@ def _pick(endpoint_key: str, limit: str) -> str:
 
 
 _SHARE = "(SELECT size FROM share)"
+# No room given for a lane: only the batch size bounds it.
+_UNBOUNDED = 2147483647
 # The per-lane pick on its own ($1 now, $2 endpoint_key, $3 limit), for EXPLAIN in tests.
 PICK = _pick("$2", "$3")
 
-# $1 now, $2 batch size, $3 claim id, $4 lease expiry, $5 endpoint keys to skip.
+# $1 now, $2 batch size, $3 claim id, $4 lease expiry, $5 and $6 the worker's room:
+# endpoint keys and how many each can take (0: skip it).
 # Returns at least one row: `visited` (the lanes to settle) and, where a delivery
 # was leased, its fields.
 CLAIM = f"""
-WITH lanes AS MATERIALIZED (
-    SELECT endpoint_key, row_number() OVER (ORDER BY served_at, endpoint_key) AS turn
+WITH room AS MATERIALIZED (
+    SELECT * FROM unnest($5::bigint[], $6::int[]) AS room (endpoint_key, size)
+),
+lanes AS MATERIALIZED (
+    SELECT due.endpoint_key, coalesce(room.size, {_UNBOUNDED}) AS room,
+        row_number() OVER (ORDER BY due.served_at, due.endpoint_key) AS turn
     FROM (SELECT endpoint_key, served_at FROM lane
-          WHERE next_check <= $1 AND endpoint_key <> ALL ($5::bigint[])
+          WHERE next_check <= $1
+            AND endpoint_key <> ALL (ARRAY(SELECT endpoint_key FROM room WHERE size <= 0))
           ORDER BY served_at, endpoint_key
           LIMIT least($2::int, {lanes.LANES_PER_CLAIM})) AS due
+    LEFT JOIN room ON room.endpoint_key = due.endpoint_key
 ),
 share AS MATERIALIZED (
     SELECT greatest($2::int / greatest(count(*), 1), 1) AS size FROM lanes
 ),
 first_pass AS MATERIALIZED (
-    SELECT lanes.turn, lanes.endpoint_key, picked.key, picked.due_at
-    FROM lanes CROSS JOIN LATERAL ({_pick("lanes.endpoint_key", _SHARE)}) AS picked
+    SELECT lanes.turn, lanes.endpoint_key, lanes.room, picked.key, picked.due_at
+    FROM lanes CROSS JOIN LATERAL
+        ({_pick("lanes.endpoint_key", f"least({_SHARE}, lanes.room)")}) AS picked
 ),
 wanted AS MATERIALIZED (
     SELECT greatest($2::int - count(*), 0) AS size FROM first_pass
 ),
--- Lanes that filled their share may have more: read past where each stopped.
+-- Lanes that filled their share (with room for more) may have more: read past
+-- where each stopped.
 hungry AS MATERIALIZED (
-    SELECT turn, endpoint_key, max(due_at) AS after_due, array_agg(key) AS taken
-    FROM first_pass GROUP BY turn, endpoint_key
-    HAVING count(*) = (SELECT size FROM share)
+    SELECT turn, endpoint_key, room - count(*) AS room, max(due_at) AS after_due,
+        array_agg(key) AS taken
+    FROM first_pass GROUP BY turn, endpoint_key, room
+    HAVING count(*) = (SELECT size FROM share) AND room > count(*)
 ),
 second_pass AS MATERIALIZED (
     SELECT more.key FROM hungry CROSS JOIN LATERAL (
@@ -74,7 +87,7 @@ second_pass AS MATERIALIZED (
         WHERE endpoint_key = hungry.endpoint_key AND status IN (1, 3) AND due_at <= $1
             AND due_at >= hungry.after_due AND key <> ALL (hungry.taken)
         ORDER BY due_at, key
-        LIMIT (SELECT size FROM wanted)
+        LIMIT least((SELECT size FROM wanted), hungry.room)
     ) AS more
     ORDER BY hungry.turn, more.due_at, more.key
     LIMIT (SELECT size FROM wanted)
@@ -128,11 +141,12 @@ WHERE key = ANY($1::bigint[]) AND claim_id = $2
 
 
 async def claim_due(
-    conn: Any, pool: Any, limit: int, lease_ms: int, skip: Collection[int]
+    conn: Any, pool: Any, limit: int, lease_ms: int, room: Mapping[int, int]
 ) -> list[ClaimedDelivery]:
     now = now_ms()
     claim = secrets.randbits(62)
-    found = await conn.fetch(CLAIM, now, limit, claim, now + lease_ms, list(skip))
+    keys, sizes = list(room), list(room.values())
+    found = await conn.fetch(CLAIM, now, limit, claim, now + lease_ms, keys, sizes)
     leased = [row for row in found if row["key"] is not None]
     claimed = await _sort_out(conn, leased, claim, now)
     await _settle(conn, pool, found[0]["visited"] if found else [])

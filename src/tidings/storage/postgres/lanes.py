@@ -80,7 +80,7 @@ UPDATE lane SET next_check = earliest.due_at FROM earliest
 WHERE lane.endpoint_key = earliest.endpoint_key AND earliest.due_at IS NOT NULL
 """
 
-NEXT_CHECK = "SELECT min(next_check) FROM lane"
+NEXT_CHECK = "SELECT min(next_check) FROM lane WHERE endpoint_key <> ALL ($1::bigint[])"
 
 
 async def wake(conn: Any, due: Iterable[tuple[int, int]]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
 from tidings.domain import ids
@@ -280,11 +280,11 @@ class PostgresStore(Store):
 
     # deliveries and attempts -------------------------------------------------
     async def claim_due(
-        self, limit: int, lease_ms: int, skip_endpoints: Collection[int] = ()
+        self, limit: int, lease_ms: int, room: Mapping[int, int] | None = None
     ) -> list[ClaimedDelivery]:
         pool = self._ready_pool()
         return await self._connection(
-            lambda conn: claim.claim_due(conn, pool, limit, lease_ms, skip_endpoints)
+            lambda conn: claim.claim_due(conn, pool, limit, lease_ms, room or {})
         )
 
     async def record_attempts(
@@ -314,8 +314,8 @@ class PostgresStore(Store):
         async with self._transaction() as conn:
             return await queue.replay_missing(conn, endpoint, since, until, select, self._announce)
 
-    async def next_due_at(self) -> int | None:
-        due = await self._fetchval(lanes.NEXT_CHECK)
+    async def next_due_at(self, skip_endpoints: Collection[int] = ()) -> int | None:
+        due = await self._fetchval(lanes.NEXT_CHECK, list(skip_endpoints))
         return None if due is None or due >= lanes.NEVER else int(due)
 
     async def list_attempts(self, app: Application, query: AttemptFilter) -> Page[Attempt]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from collections.abc import Collection, Sequence
+from collections.abc import Mapping, Sequence
 
 from tidings.domain.clock import now_ms
 from tidings.domain.models import (
@@ -35,13 +35,14 @@ RETURNING key, app_key, msg_key, endpoint_key, attempts, trigger_type
 
 
 def _pick_fairly(
-    conn: sqlite3.Connection, now: int, limit: int, skip: Collection[int]
+    conn: sqlite3.Connection, now: int, limit: int, room: Mapping[int, int]
 ) -> tuple[list[int], list[int]]:
     """Keys of due deliveries, shared between the due lanes; and the lanes visited.
 
-    Each lane gets an equal share first; what a lane cannot use goes to the lanes
-    that filled theirs, so a lone busy endpoint still gets whole batches."""
-    due = lanes.due(conn, now, skip)
+    Each lane gets an equal share first, never more than its `room`; what a lane
+    cannot use goes to the lanes that filled theirs, so a lone busy endpoint still
+    gets whole batches."""
+    due = lanes.due(conn, now, [key for key, size in room.items() if size <= 0])
     if not due:
         return [], []
     share = max(limit // len(due), 1)
@@ -50,24 +51,26 @@ def _pick_fairly(
     # Only lanes actually served count as visited: the rest keep their turn.
     visited = due[: max(limit // share, 1)]
     for endpoint_key in visited:
-        picked = lanes.pick(conn, endpoint_key, now, min(share, limit - len(keys)))
+        cap = room.get(endpoint_key, limit)
+        picked = lanes.pick(conn, endpoint_key, now, min(share, cap, limit - len(keys)))
         keys += picked
-        if len(picked) == share:
+        if len(picked) == share and cap > share:
             hungry.append(endpoint_key)
     for endpoint_key in hungry:
         if len(keys) >= limit:
             break
-        more = lanes.pick(conn, endpoint_key, now, share + limit - len(keys))
+        cap = room.get(endpoint_key, limit)
+        more = lanes.pick(conn, endpoint_key, now, min(share + limit - len(keys), cap))
         keys += more[share:]
     return keys, visited
 
 
 def claim_due(
-    conn: sqlite3.Connection, limit: int, lease_ms: int, skip: Collection[int]
+    conn: sqlite3.Connection, limit: int, lease_ms: int, room: Mapping[int, int]
 ) -> list[ClaimedDelivery]:
     now = now_ms()
     claim = secrets.randbits(62)
-    keys, visited = _pick_fairly(conn, now, limit, skip)
+    keys, visited = _pick_fairly(conn, now, limit, room)
     leased = []
     if keys:
         statement = _LEASE.format(keys=",".join("?" * len(keys)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
 from tidings.domain import ids
@@ -343,11 +343,11 @@ class SqliteStore(Store):
 
     # deliveries and attempts -----------------------------------------------------
     async def claim_due(
-        self, limit: int, lease_ms: int, skip_endpoints: Collection[int] = ()
+        self, limit: int, lease_ms: int, room: Mapping[int, int] | None = None
     ) -> list[ClaimedDelivery]:
         return await self._writer.run(
             functools.partial(queue.claim_due, limit=limit, lease_ms=lease_ms,
-                              skip=tuple(skip_endpoints)),
+                              room=dict(room or {})),
             durable=False,  # a forgotten claim only means the delivery is claimed again
         )  # fmt: skip
 
@@ -398,8 +398,12 @@ class SqliteStore(Store):
                               until=until, select=select)
         )  # fmt: skip
 
-    async def next_due_at(self) -> int | None:
-        row = self._one("SELECT min(next_check) FROM lane")
+    async def next_due_at(self, skip_endpoints: Collection[int] = ()) -> int | None:
+        skipping = ",".join("?" * len(skip_endpoints))
+        row = self._one(
+            f"SELECT min(next_check) FROM lane WHERE endpoint_key NOT IN ({skipping})",
+            tuple(skip_endpoints),
+        )
         return None if row is None or row[0] is None or row[0] >= queue.PARKED else int(row[0])
 
     async def list_attempts(self, app: Application, query: AttemptFilter) -> Page[Attempt]:
