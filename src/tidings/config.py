@@ -60,6 +60,13 @@ def _process_count(text: str) -> int:
     return value
 
 
+def _nice(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 19:
+        raise ValueError(f"expected a nice value from 0 to 19, got {text!r}")
+    return value
+
+
 def _pool_size(text: str) -> int:
     value = int(text)
     if not 1 <= value <= 1000:
@@ -87,6 +94,7 @@ class Settings:
     public_url: str = ""
     config: str = ""
     api_processes: int = 1
+    worker_nice: int = 10
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -100,6 +108,13 @@ SETTINGS: tuple[Setting, ...] = (
         "HTTP processes `tidings api` runs on its one port, to use more than one core "
         "(each has its own database connections).",
         _process_count,
+    ),
+    Setting(
+        "worker_nice",
+        "CPU priority (a nice value, 0 to 19) `tidings worker` lowers itself and the "
+        "programs its actions run to, so that receiving webhooks gets the CPU first on a "
+        "busy machine; 0 leaves it unchanged. `serve` is not lowered.",
+        _nice,
     ),
     Setting(
         "database_url",

@@ -8,6 +8,7 @@ import socket
 
 from tidings.api.auth import token_hash
 from tidings.cli import api_processes, trigger
+from tidings.cli.priority import lower_worker_priority
 from tidings.cli.runtime import Inherited, run_services
 from tidings.config import Settings
 from tidings.domain import ids
@@ -23,6 +24,7 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> None:
     elif args.command == "api":
         await _api(args, settings)
     elif args.command == "worker":
+        lower_worker_priority(settings.worker_nice)
         await run_services(settings, api=False, worker=True)
     elif args.command == "migrate":
         await migrate(settings)

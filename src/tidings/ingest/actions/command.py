@@ -1,8 +1,8 @@
 """The command action: run a program for each event.
 
 The program gets its arguments and environment variables from templates, and the
-raw body on stdin. It runs in a new session so that a timeout (or a stopping
-worker) kills the whole process group, grandchildren included. stdout and stderr
+raw body on stdin. It runs in a process group of its own so that a timeout (or a
+stopping worker) kills the whole group, grandchildren included. stdout and stderr
 are captured up to a cap; the rest is read and dropped so the program never
 blocks on a full pipe. A non-zero exit is a failed attempt, retried on schedule.
 """

@@ -31,7 +31,7 @@ _READS_PER_WAKEUP = 16
 def start(
     argv: list[str], env: dict[str, str], cwd: str, stdin: bytes | None, on_output: OnOutput
 ) -> Child:
-    """Start `argv` in a new session (its own process group), with `stdin` on its
+    """Start `argv` in a process group of its own, with `stdin` on its
     stdin (or /dev/null when None). Raises OSError if it cannot start."""
     popen = subprocess.Popen(
         argv,
@@ -40,7 +40,10 @@ def start(
         stderr=subprocess.PIPE,
         env=env,
         cwd=cwd,
-        start_new_session=True,
+        # A process group of its own, so that killing it reaches grandchildren too;
+        # not a session of its own, which would escape the worker's CPU priority
+        # where the kernel schedules sessions as groups (see cli/priority.py).
+        process_group=0,
         close_fds=True,
         bufsize=0,
     )
