@@ -17,7 +17,6 @@ import time
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tidings.api.asgi import send_body, send_error
@@ -72,7 +71,8 @@ class InboundRoute:
             detail = f"the limit is {limit} bytes"
             await inbox.reject(known.source, 413, "body too large", detail)
             raise PayloadTooLarge(f"body too large: {detail}")
-        request = InboundRequest("POST", _public_url(scope, settings), headers, body, time.time())
+        url = _public_url(scope, settings, headers)
+        request = InboundRequest("POST", url, headers, body, time.time())
         answer = await inbox.accept(token, known, request)
         return answer.status, answer.body, answer.content_type
 
@@ -89,13 +89,25 @@ def _token(scope: Scope) -> str | None:
     return token if token and "/" not in token else None
 
 
-def _public_url(scope: Scope, settings: Settings) -> str:
+def _public_url(scope: Scope, settings: Settings, headers: Headers) -> str:
     """The URL the sender called (some schemes sign it): the operator's public URL
-    if set, else this request's own base, with the path and query as received."""
-    request = Request(scope)
-    url = (settings.public_url or str(request.base_url)).rstrip("/") + request.url.path
-    query = scope.get("query_string", b"")
-    return url + "?" + query.decode("latin-1") if query else url
+    if set, else this request's own scheme and Host; then the path exactly as sent
+    (not percent-decoded) and the query."""
+    origin = settings.public_url.rstrip("/") or _origin(scope, headers)
+    raw_path: bytes | None = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else scope["path"]
+    query: bytes = scope.get("query_string", b"")
+    return f"{origin}{path}?{query.decode('latin-1')}" if query else origin + path
+
+
+def _origin(scope: Scope, headers: Headers) -> str:
+    scheme: str = scope.get("scheme", "http")
+    host = headers.get("host")
+    if not host:  # HTTP/1.0 without Host: the address the request reached
+        address, port = scope.get("server") or ("localhost", None)
+        address = f"[{address}]" if ":" in address else address
+        host = address if port in (None, 80, 443) else f"{address}:{port}"
+    return f"{scheme}://{host}"
 
 
 async def _read_capped(headers: Headers, receive: Receive, limit: int) -> bytes | None:
