@@ -16,13 +16,16 @@ BARS = (
     ("celery_drain_rps", "Celery + Redis + requests"),
     ("drain_rps", "Tidings drain (fan-out 1)"),
     ("fanout10_drain_rps", "Tidings drain (fan-out 10)"),
-    ("pg_drain_rps_2workers", "Tidings on PostgreSQL, 2 workers"),
     ("ingest_rps", "Tidings ingest (messages/s)"),
+    ("pg_drain_rps", "Tidings on PostgreSQL, drain"),
+    ("pg_drain_rps_2workers", "Tidings on PostgreSQL, 2 workers"),
+    ("pg_ingest_rps", "Tidings on PostgreSQL, ingest"),
 )
 CURVES = (
     ("e2e", "e2e, all healthy"),
     ("storm_off", "healthy half, no storm"),
     ("storm_on", "healthy half, during storm"),
+    ("pg_e2e", "e2e on PostgreSQL"),
 )
 
 
@@ -30,7 +33,8 @@ def _throughput(ax: Axes, results: dict[str, Any]) -> None:
     shown = [(label, results.get(name)) for name, label in BARS]
     labels = [label for label, _ in shown]
     values = [value or 0.0 for _, value in shown]
-    bars = ax.barh(labels, values, color=["#999999", "#d62728", *["#1f77b4"] * 4])
+    tidings = len(BARS) - 2
+    bars = ax.barh(labels, values, color=["#999999", "#d62728", *["#1f77b4"] * tidings])
     for bar, (_, value) in zip(bars, shown, strict=True):
         text = f"{value:,.0f}" if value is not None else "n/a"
         ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {text}", va="center")

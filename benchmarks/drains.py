@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks.backends import SQLITE, Backend
 from benchmarks.common import Context, Drain, Result, run_loadgen, timed_drain
 from benchmarks.procs import Process
 from benchmarks.services import API_PROCESSES, Fixture, Tidings, create_fixture
@@ -56,11 +57,14 @@ def _ingest(
     )
 
 
-def drain_and_ingest(ctx: Context) -> Result:
-    tidings = Tidings.on_sqlite(ctx.scratch("drain"), api_processes=API_PROCESSES)
-    ingest, drain = ingest_then_drain(ctx, tidings, 1, ctx.settings.drain_n, profile="fanout1")
-    metrics = {"ingest_rps": ingest["accepted_per_s"], "drain_rps": drain.rate}
-    return Result(metrics, {"ingest": ingest, "drain": drain.details()})
+def drain_and_ingest(ctx: Context, backend: Backend = SQLITE, workers: int = 1) -> Result:
+    """`ingest_rps` and `drain_rps` (`drain_rps_{workers}workers` for more than one)."""
+    with backend.deploy(ctx, "drain", api_processes=API_PROCESSES) as tidings:
+        profile = f"{backend.metric_prefix}fanout1"
+        ingest, drain = ingest_then_drain(ctx, tidings, 1, ctx.settings.drain_n, workers, profile)
+    drained = "drain_rps" if workers == 1 else f"drain_rps_{workers}workers"
+    metrics = backend.metrics({"ingest_rps": ingest["accepted_per_s"], drained: drain.rate})
+    return Result(metrics, {"workers": workers, "ingest": ingest, "drain": drain.details()})
 
 
 def ingest_only(ctx: Context) -> Result:
@@ -78,9 +82,10 @@ def ingest_only(ctx: Context) -> Result:
     return Result({"ingest_rps": ingest["accepted_per_s"]}, {"ingest": ingest})
 
 
-def fanout_drain(ctx: Context) -> Result:
-    tidings = Tidings.on_sqlite(ctx.scratch("fanout"), api_processes=API_PROCESSES)
+def fanout_drain(ctx: Context, backend: Backend = SQLITE) -> Result:
     fanout, messages = ctx.settings.fanout, ctx.settings.fanout_messages
-    ingest, drain = ingest_then_drain(ctx, tidings, fanout, messages, profile="fanout10")
+    with backend.deploy(ctx, "fanout", api_processes=API_PROCESSES) as tidings:
+        profile = f"{backend.metric_prefix}fanout10"
+        ingest, drain = ingest_then_drain(ctx, tidings, fanout, messages, profile=profile)
     details = {"fanout": fanout, "messages": messages, "ingest": ingest, "drain": drain.details()}
-    return Result({"fanout10_drain_rps": drain.rate}, details)
+    return Result(backend.metrics({"fanout10_drain_rps": drain.rate}), details)

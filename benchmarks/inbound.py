@@ -107,7 +107,9 @@ def _tidings(ctx: Context, commands: tuple[str, ...]) -> dict[str, Any]:
     url = _ingest_url(tidings)
     found: dict[str, Any] = {"processes": list(commands),
                              "bad_signature_status": bad_signature_status(url)}  # fmt: skip
+    before = [process.cpu_s() for process in processes]
     found["loadgen"] = _load(ctx, folder, url, processes[0], "inbound-" + commands[0])
+    found["cpu_us_per_request"] = _cpu_per_request(found["loadgen"], processes, before)
     # The queued runs get as long again as the load took (at most `stall_s`) to finish.
     wait_s = min(found["loadgen"]["elapsed_s"], ctx.settings.stall_s)
     found["actions"] = _actions(tidings.sqlite_path, wait_s, processes[-1])
@@ -115,6 +117,21 @@ def _tidings(ctx: Context, commands: tuple[str, ...]) -> dict[str, Any]:
     for process in processes:
         ctx.procs.stop(process)
     return found
+
+
+def _cpu_per_request(
+    load: dict[str, Any], processes: list[Process], before: list[float | None]
+) -> dict[str, float | None]:
+    """CPU microseconds per accepted request spent by each process during the load
+    (the programs a command action or the peer runs are children, so included), and by
+    the load generator: on two shared cores this shows what each side costs."""
+    accepted = load["accepted"] or 1
+    spent: dict[str, float | None] = {"loadgen": round(load["loadgen_cpu_s"] / accepted * 1e6)}
+    for process, start in zip(processes, before, strict=True):
+        end = process.cpu_s()
+        used = None if start is None or end is None else end - start
+        spent[process.name] = None if used is None else round(used / accepted * 1e6)
+    return spent
 
 
 def _ingest_url(tidings: Tidings) -> str:
@@ -188,7 +205,9 @@ def _peer(ctx: Context, binary: str, check_hmac: bool) -> dict[str, Any]:
         "hmac_rule": check_hmac,
         "bad_signature_status": bad_signature_status(url),
     }
+    before = [peer.cpu_s()]
     found["loadgen"] = _load(ctx, folder, url)
+    found["cpu_us_per_request"] = _cpu_per_request(found["loadgen"], [peer], before)
     found["peak_rss_mb"] = peer.peak_rss_mb()
     ctx.procs.stop(peer)
     return found

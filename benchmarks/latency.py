@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks import payloads
+from benchmarks.backends import SQLITE, Backend
 from benchmarks.common import Context, Result, run_loadgen
 from benchmarks.services import Tidings, create_fixture
 from benchmarks.stats import percentiles
@@ -35,6 +36,7 @@ class OpenLoopRun:
 
 def open_loop(
     ctx: Context,
+    backend: Backend,
     name: str,
     rate: float,
     duration: float,
@@ -45,7 +47,13 @@ def open_loop(
 
     Messages sent in the first `warmup_s` seconds (cold connection pools) are left out.
     """
-    tidings = Tidings.on_sqlite(ctx.scratch(name), **settings)
+    with backend.deploy(ctx, name, **settings) as tidings:
+        return _open_loop(ctx, tidings, rate, duration, failing)
+
+
+def _open_loop(
+    ctx: Context, tidings: Tidings, rate: float, duration: float, failing: dict[int, str]
+) -> OpenLoopRun:
     serve = tidings.start(ctx.procs, "serve")
     fixture = create_fixture(tidings, ctx.receiver, 1)
     total = int(rate * duration)
@@ -69,12 +77,14 @@ def open_loop(
     return OpenLoopRun(rows, loadgen, stats)
 
 
-def e2e(ctx: Context) -> Result:
+def e2e(ctx: Context, backend: Backend = SQLITE) -> Result:
     s = ctx.settings
-    run = open_loop(ctx, "e2e", s.e2e_rate, s.e2e_duration, {})
+    run = open_loop(ctx, backend, "e2e", s.e2e_rate, s.e2e_duration, {})
     samples = run.latencies()
     found = percentiles(samples)
-    metrics = {"e2e_p50_ms": found["p50"], "e2e_p99_ms": found["p99"], "e2e_p999_ms": found["p999"]}
+    metrics = backend.metrics(
+        {"e2e_p50_ms": found["p50"], "e2e_p99_ms": found["p99"], "e2e_p999_ms": found["p999"]}
+    )
     details = {
         "latency_ms": found,
         "rate": s.e2e_rate,
@@ -86,12 +96,12 @@ def e2e(ctx: Context) -> Result:
     return Result(metrics, details, {"e2e": samples})
 
 
-def storm(ctx: Context) -> Result:
+def storm(ctx: Context, backend: Backend = SQLITE) -> Result:
     s = ctx.settings
     deadline = {"request_timeout": f"{s.storm_request_timeout:g}"}
-    calm = open_loop(ctx, "storm-off", s.storm_rate, s.storm_duration, {}, **deadline)
+    calm = open_loop(ctx, backend, "storm-off", s.storm_rate, s.storm_duration, {}, **deadline)
     stormy = open_loop(
-        ctx, "storm-on", s.storm_rate, s.storm_duration, storm_behaviour(), **deadline
+        ctx, backend, "storm-on", s.storm_rate, s.storm_duration, storm_behaviour(), **deadline
     )
     calm_ms, storm_ms = calm.latencies(HEALTHY), stormy.latencies(HEALTHY)
     calm_p, storm_p = percentiles(calm_ms), percentiles(storm_ms)
@@ -109,4 +119,4 @@ def storm(ctx: Context) -> Result:
         "storm_failed_requests": stormy.stats["failed"],
     }
     series = {"storm_off": calm_ms, "storm_on": storm_ms}
-    return Result({"storm_healthy_p99_ms": storm_p99}, details, series)
+    return Result(backend.metrics({"storm_healthy_p99_ms": storm_p99}), details, series)

@@ -1,46 +1,62 @@
-"""Drain throughput of two worker processes on PostgreSQL.
+"""Tidings on PostgreSQL: the throughput and latency scenarios again, each on a
+database of its own, their metrics prefixed `pg_`, plus the drain by two worker
+processes (`pg_drain_rps_2workers`), which PostgreSQL exists to allow.
 
-Runs only when `tidings migrate` accepts a postgresql:// URL; until the backend
-exists the metric is null and the reason is recorded, and it starts working by
-itself once the backend lands.
+When PostgreSQL is unavailable every metric is null and the reason is recorded.
 """
 
 from __future__ import annotations
 
-import os
+from typing import Any
 
 from benchmarks import services
+from benchmarks.backends import POSTGRES
 from benchmarks.common import Context, Result
-from benchmarks.drains import ingest_then_drain
-from benchmarks.procs import ProcessFailed
+from benchmarks.drains import drain_and_ingest, fanout_drain
+from benchmarks.latency import e2e, storm
 
-METRIC = "pg_drain_rps_2workers"
+METRICS = (
+    "pg_ingest_rps",
+    "pg_drain_rps",
+    "pg_drain_rps_2workers",
+    "pg_fanout10_drain_rps",
+    "pg_e2e_p50_ms",
+    "pg_e2e_p99_ms",
+    "pg_e2e_p999_ms",
+    "pg_storm_healthy_p99_ms",
+)
 
 
-def unavailable(reason: str) -> Result:
-    return Result({METRIC: None}, {"skipped": reason})
+def postgres(ctx: Context) -> Result:
+    problem = unavailable()
+    if problem:
+        return Result(dict.fromkeys(METRICS), {"skipped": problem})
+    parts = {
+        "drain": lambda: drain_and_ingest(ctx, POSTGRES),
+        "drain_2workers": lambda: drain_and_ingest(ctx, POSTGRES, ctx.settings.pg_workers),
+        "fanout": lambda: fanout_drain(ctx, POSTGRES),
+        "e2e": lambda: e2e(ctx, POSTGRES),
+        "storm": lambda: storm(ctx, POSTGRES),
+    }
+    metrics: dict[str, float | None] = {}
+    details: dict[str, Any] = {}
+    series: dict[str, list[float]] = {}
+    for name, run in parts.items():
+        print(f"    postgresql: {name}", flush=True)
+        result = run()
+        for metric, value in result.metrics.items():
+            metrics.setdefault(metric, value)  # the first ingest's rate is the one reported
+        details[name] = result.details
+        series.update({POSTGRES.metric_prefix + key: s for key, s in result.series.items()})
+    return Result(metrics, details, series)
 
 
-def pg_drain(ctx: Context) -> Result:
-    name = f"tidings_bench_{os.getpid()}"
+def unavailable() -> str | None:
+    """Why PostgreSQL cannot be used here, or None."""
+    probe = "tidings_bench_probe"
     try:
-        url = services.create_database(name)
+        services.create_database(probe)
     except (RuntimeError, OSError) as exc:
-        return unavailable(f"PostgreSQL at {services.POSTGRES_URL} unavailable: {exc}")
-    try:
-        tidings = services.Tidings(ctx.scratch("postgres"), url)
-        try:
-            tidings.migrate(ctx.procs)
-        except ProcessFailed as exc:
-            return unavailable(_last_line(str(exc)))
-        s = ctx.settings
-        ingest, drain = ingest_then_drain(ctx, tidings, 1, s.pg_n, s.pg_workers, profile="pg")
-    finally:
-        services.drop_database(name)
-    details = {"workers": s.pg_workers, "ingest": ingest, "drain": drain.details()}
-    return Result({METRIC: drain.rate}, details)
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return f"tidings migrate failed: {lines[-1] if lines else 'no output'}"
+        return f"PostgreSQL at {services.POSTGRES_URL} unavailable: {exc}"
+    services.drop_database(probe)
+    return None

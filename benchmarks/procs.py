@@ -111,8 +111,8 @@ class Process:
         return sum(known) / 1024 if known else None
 
     def cpu_s(self) -> float | None:
-        """CPU time (user + system) the process and its live descendants have used
-        so far, read while it runs."""
+        """CPU time (user + system) the process, its live descendants and the children
+        they have waited for have used so far, read while it runs."""
         times = [_cpu_s(pid) for pid in _tree(self.pid)]
         known = [time for time in times if time is not None]
         return sum(known) if known else None
@@ -180,8 +180,10 @@ def _cpu_s(pid: int) -> float | None:
         fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     except OSError:
         return None
-    # utime and stime, fields 14 and 15 of proc(5), counted after the command name.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    # utime, stime, cutime and cstime, fields 14-17 of proc(5), counted after the
+    # command name: the last two are the children it has waited for (the programs a
+    # command action runs), while live children are counted by the caller.
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_until_http(url: str, process: Process, timeout: float = 30.0, status: int = 200) -> None:

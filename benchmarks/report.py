@@ -48,6 +48,12 @@ def _storm_target(value: float, results: Results) -> bool | None:
     return None if calm is None else value <= 2 * calm
 
 
+def _pg_storm_target(value: float, results: Results) -> bool | None:
+    storm = results.get("details", {}).get("postgres", {}).get("storm", {})
+    calm = storm.get("no_storm_p99_ms")
+    return None if calm is None else value <= 2 * calm
+
+
 METRICS = (
     Metric("raw_ceiling_rps", "req/s", "baseline", throughput=True),
     Metric("celery_drain_rps", "deliveries/s", "baseline", throughput=True),
@@ -60,7 +66,15 @@ METRICS = (
     Metric("backlog_1m_drain_ratio", "×", "≥ 0.8", lambda v, _: v >= 0.8),
     Metric("backlog_1m_rss_mb", "MB", "≤ 300", lambda v, _: v <= 300),
     Metric("storm_healthy_p99_ms", "ms", "≤ 2× no-storm p99", _storm_target),
+    # The same scenarios on PostgreSQL; the latency targets are held to here too.
+    Metric("pg_ingest_rps", "messages/s"),
+    Metric("pg_drain_rps", "deliveries/s", throughput=True),
     Metric("pg_drain_rps_2workers", "deliveries/s", "≥ 3000", lambda v, _: v >= 3000, True),
+    Metric("pg_fanout10_drain_rps", "deliveries/s", throughput=True),
+    Metric("pg_e2e_p50_ms", "ms", "≤ 5", lambda v, _: v <= 5),
+    Metric("pg_e2e_p99_ms", "ms", "≤ 25", lambda v, _: v <= 25),
+    Metric("pg_e2e_p999_ms", "ms"),
+    Metric("pg_storm_healthy_p99_ms", "ms", "≤ 2× no-storm p99", _pg_storm_target),
     Metric("webhook_peer_rps", "req/s", "baseline"),
     Metric("webhook_peer_hmac_rps", "req/s", "baseline", peer="webhook_peer_rps"),
     Metric(
@@ -178,7 +192,7 @@ def _notes(results: Results) -> list[str]:
         )
     pg = results["details"].get("postgres", {})
     if "skipped" in pg:
-        notes.append(f"- `pg_drain_rps_2workers` is null: {pg['skipped']}")
+        notes.append(f"- The `pg_` metrics are null: {pg['skipped']}")
     peer = results["details"].get("inbound", {}).get("peer", {})
     if "unavailable" in peer:
         notes.append(

@@ -29,7 +29,7 @@ from benchmarks.common import Context, Result
 from benchmarks.drains import drain_and_ingest, fanout_drain, ingest_only
 from benchmarks.inbound import inbound
 from benchmarks.latency import e2e, storm
-from benchmarks.postgres import pg_drain
+from benchmarks.postgres import postgres
 from benchmarks.procs import ROOT, Processes
 from benchmarks.services import start_receiver
 from benchmarks.settings import FULL, QUICK, BenchSettings
@@ -43,7 +43,7 @@ SCENARIOS: dict[str, Callable[[Context], Result]] = {
     "e2e": e2e,
     "storm": storm,
     "backlog": backlog,
-    "postgres": pg_drain,
+    "postgres": postgres,
     "inbound": inbound,
 }
 # Run only when named with --only: parts of the scenarios above, for quick measurements.

@@ -32,7 +32,6 @@ class BenchSettings:
     storm_duration: float
     storm_request_timeout: float
     # PostgreSQL
-    pg_n: int
     pg_workers: int
     # receiving: signed GitHub requests to Tidings and to the adnanh/webhook peer (each)
     inbound_n: int
@@ -71,7 +70,6 @@ FULL = BenchSettings(
     storm_rate=500.0,
     storm_duration=20.0,
     storm_request_timeout=2.0,
-    pg_n=50_000,
     pg_workers=2,
     inbound_n=20_000,
 )
@@ -91,7 +89,6 @@ QUICK = replace(
     backlog_window=20_000,
     storm_rate=200.0,
     storm_duration=4.0,
-    pg_n=2_000,
     inbound_n=1_000,
     quiet_wait_s=0.0,
     noisy_retries=0,
