@@ -141,16 +141,17 @@ WHERE key = ANY($1::bigint[]) AND claim_id = $2
 
 
 async def claim_due(
-    conn: Any, pool: Any, limit: int, lease_ms: int, room: Mapping[int, int]
-) -> list[ClaimedDelivery]:
+    conn: Any, limit: int, lease_ms: int, room: Mapping[int, int]
+) -> tuple[list[ClaimedDelivery], list[int]]:
+    """The claimed deliveries, and the lanes visited: the caller settles those
+    (`settle`) once the deliveries are under way, off the path to their first byte."""
     now = now_ms()
     claim = secrets.randbits(62)
     keys, sizes = list(room), list(room.values())
     found = await conn.fetch(CLAIM, now, limit, claim, now + lease_ms, keys, sizes)
     leased = [row for row in found if row["key"] is not None]
     claimed = await _sort_out(conn, leased, claim, now)
-    await _settle(conn, pool, found[0]["visited"] if found else [])
-    return claimed
+    return claimed, found[0]["visited"] if found else []
 
 
 async def _sort_out(
@@ -175,11 +176,15 @@ async def _sort_out(
     return claimed
 
 
-async def _settle(conn: Any, pool: Any, visited: list[int]) -> None:
-    # The claim has committed: a failure here must not lose the leased deliveries
-    # (they would wait out their lease). Unsettled lanes merely stay early.
+async def settle(pool: Any, visited: list[int]) -> None:
+    """Raise the visited lanes to their next due time, on a connection of its own.
+    The claim has committed: a failure here must not lose the leased deliveries
+    (they would wait out their lease). Unsettled lanes merely stay early, which only
+    costs a later claim a look."""
+    if not visited:
+        return
     try:
-        async with translated(pool):
+        async with translated(pool), pool.acquire() as conn:
             await lanes.settle(conn, visited)
     except TidingsError as exc:
         log.warning("settling %d lanes failed: %s", len(visited), exc)

@@ -68,6 +68,8 @@ class PostgresStore(Store):
         self._announce = Announcer()
         self._listener = WorkListener(lambda: connect(url, "tidings-listener"))
         self._endpoints = EndpointCache()
+        # Lane settles still running after their claims returned (see claim_due).
+        self._settling: set[asyncio.Task[None]] = set()
 
     # lifecycle ---------------------------------------------------------------
     async def open(self) -> None:
@@ -80,6 +82,7 @@ class PostgresStore(Store):
             self._pool = await create_pool(self._url, *self._pool_size)
 
     async def close(self) -> None:
+        await asyncio.gather(*self._settling, return_exceptions=True)
         await self._listener.close()
         pool, self._pool = self._pool, None
         if pool is None:
@@ -283,9 +286,15 @@ class PostgresStore(Store):
         self, limit: int, lease_ms: int, room: Mapping[int, int] | None = None
     ) -> list[ClaimedDelivery]:
         pool = self._ready_pool()
-        return await self._connection(
-            lambda conn: claim.claim_due(conn, pool, limit, lease_ms, room or {})
+        claimed, visited = await self._connection(
+            lambda conn: claim.claim_due(conn, limit, lease_ms, room or {})
         )
+        # Settling the visited lanes takes a transaction of its own (about as long as
+        # the claim): the deliveries start meanwhile rather than after it.
+        settling = asyncio.create_task(claim.settle(pool, visited))
+        self._settling.add(settling)
+        settling.add_done_callback(self._settling.discard)
+        return claimed
 
     async def record_attempts(
         self, results: Sequence[AttemptResult], disable_after_ms: int
@@ -315,6 +324,9 @@ class PostgresStore(Store):
             return await queue.replay_missing(conn, endpoint, since, until, select, self._announce)
 
     async def next_due_at(self, skip_endpoints: Collection[int] = ()) -> int | None:
+        # Lanes a claim visited tell the truth once settled: an idle worker asks this
+        # right after claiming, and would claim again for nothing otherwise.
+        await asyncio.gather(*self._settling, return_exceptions=True)
         due = await self._fetchval(lanes.NEXT_CHECK, list(skip_endpoints))
         return None if due is None or due >= lanes.NEVER else int(due)
 
