@@ -21,6 +21,11 @@ class Backend:
     name: str
     # Prepended to every metric a scenario reports on this backend.
     metric_prefix: str
+    # The processes that receive and deliver in the latency scenarios, as deployed on
+    # this backend: one `serve` on a SQLite file; on PostgreSQL, which exists to
+    # spread the work over processes, `tidings api` (one HTTP process per core) and
+    # a `tidings worker`.
+    serving: tuple[str, ...]
 
     @contextlib.contextmanager
     def deploy(self, ctx: Context, label: str, **settings: str) -> Iterator[Tidings]:
@@ -43,5 +48,5 @@ class Backend:
         return {self.metric_prefix + name: value for name, value in found.items()}
 
 
-SQLITE = Backend("sqlite", "")
-POSTGRES = Backend("postgresql", "pg_")
+SQLITE = Backend("sqlite", "", ("serve",))
+POSTGRES = Backend("postgresql", "pg_", ("api", "worker"))

@@ -8,28 +8,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks.backends import SQLITE, Backend
 from benchmarks.common import Context, Drain, Result, timed_drain
 from benchmarks.seed import seed_backlog
-from benchmarks.services import Tidings, create_fixture
+from benchmarks.services import create_fixture
 
 
-def seeded_drain(ctx: Context, name: str, pending: int, window: int) -> tuple[Drain, float]:
+def seeded_drain(
+    ctx: Context, backend: Backend, name: str, pending: int, window: int
+) -> tuple[Drain, float]:
     """Seed `pending` deliveries, start a worker, time the first `window` of them."""
-    tidings = Tidings.on_sqlite(ctx.scratch(name))
-    api = tidings.start(ctx.procs, "api")
-    create_fixture(tidings, ctx.receiver, 1)
-    ctx.procs.stop(api)
-    seed_s = seed_backlog(tidings.sqlite_path, pending)
-    drain = timed_drain(
-        ctx, window, lambda: [tidings.start(ctx.procs, "worker")], f"backlog-{name}"
-    )
+    with backend.deploy(ctx, name) as tidings:
+        api = tidings.start(ctx.procs, "api")
+        create_fixture(tidings, ctx.receiver, 1)
+        ctx.procs.stop(api)
+        seed_s = seed_backlog(tidings.database_url, pending)
+        profile = f"{backend.metric_prefix}backlog-{name}"
+        drain = timed_drain(ctx, window, lambda: [tidings.start(ctx.procs, "worker")], profile)
     return drain, seed_s
 
 
-def backlog(ctx: Context) -> Result:
+def backlog(ctx: Context, backend: Backend = SQLITE) -> Result:
     s = ctx.settings
-    small, small_seed = seeded_drain(ctx, "backlog-small", s.backlog_small, s.backlog_small)
-    large, large_seed = seeded_drain(ctx, "backlog-large", s.backlog_large, s.backlog_window)
+    small, small_seed = seeded_drain(ctx, backend, "small", s.backlog_small, s.backlog_small)
+    large, large_seed = seeded_drain(ctx, backend, "large", s.backlog_large, s.backlog_window)
     ratio = large.rate / small.rate if large.rate and small.rate else None
     details: dict[str, Any] = {
         "seeded_with_sql": True,
@@ -37,4 +39,4 @@ def backlog(ctx: Context) -> Result:
         "large": {"pending": s.backlog_large, "seed_s": round(large_seed, 2), **large.details()},
     }
     metrics = {"backlog_1m_drain_ratio": ratio, "backlog_1m_rss_mb": large.peak_rss_mb[0]}
-    return Result(metrics, details)
+    return Result(backend.metrics(metrics), details)

@@ -9,7 +9,7 @@ from typing import Any
 from benchmarks import payloads
 from benchmarks.backends import SQLITE, Backend
 from benchmarks.common import Context, Result, run_loadgen
-from benchmarks.services import Tidings, create_fixture
+from benchmarks.services import API_PROCESSES, Tidings, create_fixture
 from benchmarks.stats import percentiles
 
 ALL = range(payloads.ENDPOINTS)
@@ -43,18 +43,24 @@ def open_loop(
     failing: dict[int, str],
     **settings: str,
 ) -> OpenLoopRun:
-    """`tidings serve` under `rate` messages/s for `duration` s, fan-out 1.
+    """The backend's serving processes under `rate` messages/s for `duration` s,
+    fan-out 1.
 
     Messages sent in the first `warmup_s` seconds (cold connection pools) are left out.
     """
-    with backend.deploy(ctx, name, **settings) as tidings:
-        return _open_loop(ctx, tidings, rate, duration, failing)
+    with backend.deploy(ctx, name, api_processes=API_PROCESSES, **settings) as tidings:
+        return _open_loop(ctx, tidings, backend.serving, rate, duration, failing)
 
 
 def _open_loop(
-    ctx: Context, tidings: Tidings, rate: float, duration: float, failing: dict[int, str]
+    ctx: Context,
+    tidings: Tidings,
+    commands: tuple[str, ...],
+    rate: float,
+    duration: float,
+    failing: dict[int, str],
 ) -> OpenLoopRun:
-    serve = tidings.start(ctx.procs, "serve")
+    serving = tuple(tidings.start(ctx.procs, command) for command in commands)
     fixture = create_fixture(tidings, ctx.receiver, 1)
     total = int(rate * duration)
     healthy = sum(1 for seq in range(total) if seq % payloads.ENDPOINTS not in failing)
@@ -70,10 +76,11 @@ def _open_loop(
         str(duration),
         timeout=duration + 120,
     )
-    stats = ctx.receiver.wait_for(healthy, 60, (serve,), ctx.settings.stall_s)
+    stats = ctx.receiver.wait_for(healthy, 60, serving, ctx.settings.stall_s)
     cutoff = loadgen["started_at"] + ctx.settings.warmup_s
     rows = [row for row in ctx.receiver.latencies() if row[1] >= cutoff]
-    ctx.procs.stop(serve)
+    for process in reversed(serving):
+        ctx.procs.stop(process)
     return OpenLoopRun(rows, loadgen, stats)
 
 

@@ -1,6 +1,6 @@
-"""Tidings on PostgreSQL: the throughput and latency scenarios again, each on a
-database of its own, their metrics prefixed `pg_`, plus the drain by two worker
-processes (`pg_drain_rps_2workers`), which PostgreSQL exists to allow.
+"""Tidings on PostgreSQL: the throughput, latency and backlog scenarios again, each
+run on a database of its own, their metrics prefixed `pg_`, plus the drain by two
+worker processes (`pg_drain_rps_2workers`), which PostgreSQL exists to allow.
 
 When PostgreSQL is unavailable every metric is null and the reason is recorded.
 """
@@ -11,6 +11,7 @@ from typing import Any
 
 from benchmarks import services
 from benchmarks.backends import POSTGRES
+from benchmarks.backlog import backlog
 from benchmarks.common import Context, Result
 from benchmarks.drains import drain_and_ingest, fanout_drain
 from benchmarks.latency import e2e, storm
@@ -24,6 +25,8 @@ METRICS = (
     "pg_e2e_p99_ms",
     "pg_e2e_p999_ms",
     "pg_storm_healthy_p99_ms",
+    "pg_backlog_1m_drain_ratio",
+    "pg_backlog_1m_rss_mb",
 )
 
 
@@ -37,6 +40,7 @@ def postgres(ctx: Context) -> Result:
         "fanout": lambda: fanout_drain(ctx, POSTGRES),
         "e2e": lambda: e2e(ctx, POSTGRES),
         "storm": lambda: storm(ctx, POSTGRES),
+        "backlog": lambda: backlog(ctx, POSTGRES),
     }
     metrics: dict[str, float | None] = {}
     details: dict[str, Any] = {}

@@ -75,6 +75,8 @@ METRICS = (
     Metric("pg_e2e_p99_ms", "ms", "≤ 25", lambda v, _: v <= 25),
     Metric("pg_e2e_p999_ms", "ms"),
     Metric("pg_storm_healthy_p99_ms", "ms", "≤ 2× no-storm p99", _pg_storm_target),
+    Metric("pg_backlog_1m_drain_ratio", "×", "≥ 0.8", lambda v, _: v >= 0.8),
+    Metric("pg_backlog_1m_rss_mb", "MB", "≤ 300", lambda v, _: v <= 300),
     Metric("webhook_peer_rps", "req/s", "baseline"),
     Metric("webhook_peer_hmac_rps", "req/s", "baseline", peer="webhook_peer_rps"),
     Metric(

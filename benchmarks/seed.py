@@ -1,8 +1,8 @@
-"""Seeding a pending backlog straight into a Tidings SQLite file.
+"""Seeding a pending backlog straight into a Tidings database, SQLite or PostgreSQL.
 
 Ingesting a million messages through HTTP would take minutes before the
 measurement even starts, so the backlog scenario writes the rows the API would
-have written (read from `storage/sqlite/migrations/`): one `message` row
+have written (read from each backend's `migrations/`): one `message` row
 holding the payload and one `delivery` row (status 1 = pending, due now) per
 message, and, where the schema has lanes (0003), each endpoint's lane marked due.
 Applications and endpoints are created through the API first, so they are
@@ -11,13 +11,17 @@ exactly what Tidings itself stores.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
+
 from benchmarks import payloads
 from tidings.domain import ids
+from tidings.storage.sqlite.connection import path_from_url
 
 CHUNK = 20_000
 PENDING = 1
@@ -36,8 +40,14 @@ def _chunks(total: int) -> Iterator[range]:
         yield range(start, min(start + CHUNK, total))
 
 
-def seed_backlog(database: Path, count: int) -> float:
+def seed_backlog(database_url: str, count: int) -> float:
     """Queue `count` pending fan-out-1 deliveries; return the seconds it took."""
+    if database_url.startswith("sqlite:"):
+        return _seed_sqlite(path_from_url(database_url), count)
+    return asyncio.run(_seed_postgres(database_url, count))
+
+
+def _seed_sqlite(database: Path, count: int) -> float:
     started = time.monotonic()
     conn = sqlite3.connect(database, isolation_level=None)
     try:
@@ -100,3 +110,41 @@ def _insert_chunk(
         deliveries,
     )
     conn.execute("COMMIT")
+
+
+# After the messages are copied in: one pending delivery each, to the one endpoint of
+# its application (fan-out 1), and every endpoint's lane due.
+_PG_DELIVERIES = """
+INSERT INTO delivery (app_key, msg_key, endpoint_key, status, due_at, updated_at)
+SELECT message.app_key, message.key, endpoint.key, 1, $2, $2
+FROM message JOIN endpoint ON endpoint.app_key = message.app_key
+WHERE message.key > $1
+"""
+_PG_LANES = """
+INSERT INTO lane (endpoint_key, next_check) SELECT key, $1 FROM endpoint
+ON CONFLICT (endpoint_key) DO UPDATE SET next_check = least(lane.next_check, $1)
+"""
+
+
+async def _seed_postgres(url: str, count: int) -> float:
+    started = time.monotonic()
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("SET synchronous_commit = off")
+        endpoints = {int(row["url"].rsplit("/", 1)[1]): row["app_key"]
+                     for row in await conn.fetch("SELECT app_key, url FROM endpoint")}  # fmt: skip
+        before = await conn.fetchval("SELECT coalesce(max(key), 0) FROM message")
+        now = int(time.time() * 1000)
+        for seqs in _chunks(count):
+            stamp = time.time()
+            records = [(ids.new_id(ids.MESSAGE), endpoints[seq % payloads.ENDPOINTS],
+                        payloads.EVENT_TYPE, payloads.payload(seq, stamp), now)
+                       for seq in seqs]  # fmt: skip
+            columns = ["id", "app_key", "event_type", "payload", "created_at"]
+            await conn.copy_records_to_table("message", records=records, columns=columns)
+        await conn.execute(_PG_DELIVERIES, before, now)
+        await conn.execute(_PG_LANES, now)
+        await conn.execute("ANALYZE")  # as autovacuum would, soon after such a load
+    finally:
+        await conn.close()
+    return time.monotonic() - started
