@@ -106,7 +106,8 @@ def _origin(scope: Scope, headers: Headers) -> str:
     if not host:  # HTTP/1.0 without Host: the address the request reached
         address, port = scope.get("server") or ("localhost", None)
         address = f"[{address}]" if ":" in address else address
-        host = address if port in (None, 80, 443) else f"{address}:{port}"
+        default = {"http": 80, "https": 443}.get(scheme)
+        host = address if port in (None, default) else f"{address}:{port}"
     return f"{scheme}://{host}"
 
 

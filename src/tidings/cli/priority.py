@@ -28,15 +28,17 @@ _AUTOGROUP = Path("/proc/self/autogroup")
 
 
 def lower_worker_priority(nice: int) -> None:
-    if nice <= 0:
+    if nice <= 0 or not hasattr(os, "setpriority"):  # Windows has no nice values
         return
     for thread in _threads():
         with contextlib.suppress(OSError):  # a thread that just ended
             if os.getpriority(os.PRIO_PROCESS, thread) < nice:
                 os.setpriority(os.PRIO_PROCESS, thread, nice)
     if os.getsid(0) == os.getpid() and _AUTOGROUP.exists():
-        with contextlib.suppress(OSError):
+        try:
             _AUTOGROUP.write_text(str(nice))
+        except OSError as exc:  # a read-only /proc, or the kernel's rate limit
+            log.debug("could not lower this session's autogroup: %s", exc)
     log.info("worker running at nice %d", os.getpriority(os.PRIO_PROCESS, 0))
 
 

@@ -211,3 +211,17 @@ def test_without_pidfd_open_a_thread_waits_instead(
     assert loop_run(sh("echo hi; exit 2")).error == "exited with status 2"
     outcome = loop_run(sh("sleep 30", timeout=0.2))
     assert outcome.error == "killed after the 0.2s timeout"
+
+
+def test_a_program_leads_its_own_group_in_the_workers_session_unless_on_a_terminal(
+    loop_run: Runner,
+) -> None:
+    # proc(5) stat fields after the command: pid is field 1, pgrp field 5, session 6.
+    outcome = loop_run(sh('read -r stat < /proc/self/stat; echo "$$ ${stat##*) }"'))
+    pid, fields = outcome.response.split(" ", 1)
+    pgrp, session = fields.split()[2:4]
+    assert pgrp == pid  # killing the group reaches everything it started
+    if spawn._has_terminal():
+        assert session == pid  # no terminal to stop on
+    else:
+        assert int(session) == os.getsid(0)  # the worker's session: its CPU priority

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -40,10 +41,14 @@ def start(
         stderr=subprocess.PIPE,
         env=env,
         cwd=cwd,
-        # A process group of its own, so that killing it reaches grandchildren too;
-        # not a session of its own, which would escape the worker's CPU priority
-        # where the kernel schedules sessions as groups (see cli/priority.py).
-        process_group=0,
+        # A process group of its own, so that killing it reaches grandchildren too.
+        # Not a session of its own, which would escape the worker's CPU priority
+        # where the kernel schedules sessions as groups (see cli/priority.py),
+        # unless the worker has a terminal: in the worker's session a program that
+        # asks the terminal for a password would stop until its timeout, while in
+        # one of its own it has no terminal and fails at once.
+        start_new_session=_has_terminal(),
+        process_group=None if _has_terminal() else 0,
         close_fds=True,
         bufsize=0,
     )
@@ -57,6 +62,17 @@ def start(
             if pipe is not None:
                 pipe.close()
         raise
+
+
+@functools.cache
+def _has_terminal() -> bool:
+    """Whether this process has a controlling terminal (it does not change)."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
 
 
 class Child:

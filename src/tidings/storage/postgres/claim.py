@@ -11,6 +11,7 @@ without waiting for, or taking, each other's rows.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Mapping
@@ -174,6 +175,37 @@ async def _sort_out(
     if parked:
         await conn.execute(_PARK_CLAIMED, parked, claim, now)
     return claimed
+
+
+class LaneSettler:
+    """Settles the lanes claims visited, off the claims' path: one transaction at a
+    time, the lanes of claims made meanwhile merged into the next one, so a fast claim
+    loop costs at most one pooled connection here."""
+
+    def __init__(self) -> None:
+        self._pending: set[int] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, pool: Any, visited: list[int]) -> None:
+        self._pending.update(visited)
+        if self._pending and (self._task is None or self._task.done()):
+            self._task = asyncio.create_task(self._run(pool))
+
+    async def _run(self, pool: Any) -> None:
+        while self._pending:
+            visited = sorted(self._pending)
+            self._pending.clear()
+            await settle(pool, visited)
+
+    async def wait(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - a bound, not a deadline
+        """Until the lanes added so far are settled (or `timeout`); cancelling the
+        wait leaves the settling be."""
+        if self._task is not None and not self._task.done():
+            await asyncio.wait([self._task], timeout=timeout)
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
 
 
 async def settle(pool: Any, visited: list[int]) -> None:

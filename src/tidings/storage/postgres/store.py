@@ -68,8 +68,7 @@ class PostgresStore(Store):
         self._announce = Announcer()
         self._listener = WorkListener(lambda: connect(url, "tidings-listener"))
         self._endpoints = EndpointCache()
-        # Lane settles still running after their claims returned (see claim_due).
-        self._settling: set[asyncio.Task[None]] = set()
+        self._settler = claim.LaneSettler()
 
     # lifecycle ---------------------------------------------------------------
     async def open(self) -> None:
@@ -82,7 +81,8 @@ class PostgresStore(Store):
             self._pool = await create_pool(self._url, *self._pool_size)
 
     async def close(self) -> None:
-        await asyncio.gather(*self._settling, return_exceptions=True)
+        await self._settler.wait(CLOSE_TIMEOUT_SECONDS)  # unsettled lanes stay early: safe
+        self._settler.cancel()
         await self._listener.close()
         pool, self._pool = self._pool, None
         if pool is None:
@@ -291,9 +291,7 @@ class PostgresStore(Store):
         )
         # Settling the visited lanes takes a transaction of its own (about as long as
         # the claim): the deliveries start meanwhile rather than after it.
-        settling = asyncio.create_task(claim.settle(pool, visited))
-        self._settling.add(settling)
-        settling.add_done_callback(self._settling.discard)
+        self._settler.add(pool, visited)
         return claimed
 
     async def record_attempts(
@@ -326,7 +324,7 @@ class PostgresStore(Store):
     async def next_due_at(self, skip_endpoints: Collection[int] = ()) -> int | None:
         # Lanes a claim visited tell the truth once settled: an idle worker asks this
         # right after claiming, and would claim again for nothing otherwise.
-        await asyncio.gather(*self._settling, return_exceptions=True)
+        await self._settler.wait()
         due = await self._fetchval(lanes.NEXT_CHECK, list(skip_endpoints))
         return None if due is None or due >= lanes.NEVER else int(due)
 
