@@ -42,14 +42,20 @@ def postgres(ctx: Context) -> Result:
         "storm": lambda: storm(ctx, POSTGRES),
         "backlog": lambda: backlog(ctx, POSTGRES),
     }
-    metrics: dict[str, float | None] = {}
+    metrics: dict[str, float | None] = dict.fromkeys(METRICS)
     details: dict[str, Any] = {}
     series: dict[str, list[float]] = {}
     for name, run in parts.items():
         print(f"    postgresql: {name}", flush=True)
-        result = run()
+        try:
+            result = run()
+        except Exception as exc:  # one part failing keeps what the others measured
+            details[name] = {"error": f"{type(exc).__name__}: {exc}"[-2000:]}
+            print(f"    postgresql: {name} failed: {type(exc).__name__}: {exc}", flush=True)
+            continue
         for metric, value in result.metrics.items():
-            metrics.setdefault(metric, value)  # the first ingest's rate is the one reported
+            if metrics.get(metric) is None:  # the first ingest's rate is the one reported
+                metrics[metric] = value
         details[name] = result.details
         series.update({POSTGRES.metric_prefix + key: s for key, s in result.series.items()})
     return Result(metrics, details, series)
