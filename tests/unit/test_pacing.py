@@ -26,6 +26,14 @@ def delivery(endpoint: int = 1, rate: int | None = None, key: int = 0) -> Claime
     )  # fmt: skip
 
 
+def fail_enough_to_trip(pacer: Pacer) -> None:
+    """Attempts to endpoint 1 that all fail, as many as open its breaker."""
+    for i in range(BREAKER_MIN_ATTEMPTS):
+        d = delivery(key=i)
+        pacer.offer(d)
+        pacer.finished(d, ok=False)
+
+
 def test_a_new_endpoint_starts_a_few_holds_a_few_and_hands_back_the_rest() -> None:
     pacer = Pacer(max_per_endpoint=32, clock=Clock())
     decisions = [pacer.offer(delivery(key=i))[0] for i in range(20)]
@@ -99,10 +107,7 @@ def test_breaker_opens_defers_then_probes_once() -> None:
 def test_failed_probe_doubles_the_cooldown_and_hands_back_the_waiting() -> None:
     clock = Clock()
     pacer = Pacer(max_per_endpoint=1000, clock=clock)
-    for i in range(BREAKER_MIN_ATTEMPTS):
-        d = delivery(key=i)
-        pacer.offer(d)
-        pacer.finished(d, ok=False)
+    fail_enough_to_trip(pacer)
     clock.now += BREAKER_FIRST_COOLDOWN
     probe = delivery(key=50)
     assert pacer.offer(probe)[0] == Decision.START
@@ -139,10 +144,7 @@ def test_a_full_window_is_refilled_only_once_half_its_hold_is_free() -> None:
 def test_a_paused_endpoint_has_no_room() -> None:
     clock = Clock()
     pacer = Pacer(max_per_endpoint=32, clock=clock)
-    for i in range(BREAKER_MIN_ATTEMPTS):
-        d = delivery(key=i)
-        pacer.offer(d)
-        pacer.finished(d, ok=False)
+    fail_enough_to_trip(pacer)
     assert pacer.room() == {1: 0}
     clock.now += BREAKER_FIRST_COOLDOWN
     assert pacer.room()[1] > 0
@@ -167,10 +169,7 @@ def test_room_counts_no_slot_a_rate_limit_or_a_probe_would_not_start() -> None:
 def test_a_half_open_breaker_has_room_for_one_probe_and_its_hold() -> None:
     clock = Clock()
     pacer = Pacer(max_per_endpoint=32, clock=clock)
-    for i in range(BREAKER_MIN_ATTEMPTS):
-        d = delivery(key=i)
-        pacer.offer(d)
-        pacer.finished(d, ok=False)
+    fail_enough_to_trip(pacer)
     clock.now += BREAKER_FIRST_COOLDOWN
     assert pacer.room() == {1: 1 + MIN_HELD_PER_ENDPOINT}
     pacer.offer(delivery(key=100))  # the probe
