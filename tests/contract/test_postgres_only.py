@@ -134,6 +134,13 @@ def test_endpoint_columns_match_the_parameters_written() -> None:
 
 
 # the claim ----------------------------------------------------------------------
+def test_connections_never_compile_statements_with_jit(run: Run, pg_store: Store) -> None:
+    # The claim's estimated cost passes jit_above_cost once the queue is large; then
+    # compiling it took about ten times as long as running it.
+    assert isinstance(pg_store, PostgresStore)
+    assert run(pg_store._fetchval("SHOW jit")) == "off"
+
+
 def test_claim_is_served_by_the_partial_due_index(run: Run, postgres_database: str) -> None:
     async def scenario() -> tuple[str, str, int]:
         async with opened(postgres_database) as store, raw(postgres_database) as conn:

@@ -15,6 +15,12 @@ from tidings.domain.errors import Conflict, InvalidInput, StorageUnavailable, Ti
 log = logging.getLogger(__name__)
 
 APPLICATION_NAME = "tidings"
+# Every statement here is short. PostgreSQL compiles a statement with LLVM once its
+# estimated cost passes jit_above_cost, which the claim's does once the queue holds
+# a few hundred thousand rows (the planner cannot see how few rows the CTEs keep):
+# then each claim spent about 64 ms compiling and 7 ms running, and a million-row
+# backlog drained at an eighth of the speed of a small one.
+SERVER_SETTINGS = {"jit": "off"}
 CONNECT_TIMEOUT_SECONDS = 10.0
 # Bounds every statement, so a stalled server turns into StorageUnavailable
 # (and a 503) instead of requests that hang.
@@ -45,7 +51,7 @@ async def connect(url: str, application_name: str = APPLICATION_NAME) -> Any:
         url,
         timeout=CONNECT_TIMEOUT_SECONDS,
         command_timeout=COMMAND_TIMEOUT_SECONDS,
-        server_settings={"application_name": application_name},
+        server_settings={"application_name": application_name, **SERVER_SETTINGS},
     )
 
 
@@ -56,7 +62,7 @@ async def create_pool(url: str, min_size: int, max_size: int) -> Any:
         max_size=max_size,
         timeout=CONNECT_TIMEOUT_SECONDS,
         command_timeout=COMMAND_TIMEOUT_SECONDS,
-        server_settings={"application_name": APPLICATION_NAME},
+        server_settings={"application_name": APPLICATION_NAME, **SERVER_SETTINGS},
     )
 
 
