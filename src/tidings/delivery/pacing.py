@@ -238,19 +238,21 @@ class Pacer:
         unheld = self._max_held - self._held
         room = {}
         for key, pace in self._paces.items():
-            room[key] = self._room(pace, now, unheld)
-            unheld -= max(room[key] - self._startable(pace, now), 0)
+            startable, held = self._room(pace, now, unheld)
+            room[key] = startable + held
+            unheld -= held
         return room
 
-    def _room(self, pace: _Pace, now: float, unheld: int) -> int:
+    def _room(self, pace: _Pace, now: float, unheld: int) -> tuple[int, int]:
+        """(how many would start at once, how many more the hold takes) for `pace`."""
         if pace.breaker.is_open(now):
-            return 0
+            return 0, 0
         startable = self._startable(pace, now)
         hold = max(int(pace.limit), MIN_HELD_PER_ENDPOINT)
         free = max(min(hold - len(pace.waiting), unheld), 0)
         if startable == 0 and free * 2 < hold:
-            return 0
-        return startable + free
+            return 0, 0
+        return startable, free
 
     def _startable(self, pace: _Pace, now: float) -> int:
         """How many offers would start at once (`offer`'s rules, without a token taken)."""

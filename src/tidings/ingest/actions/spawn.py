@@ -34,6 +34,7 @@ def start(
 ) -> Child:
     """Start `argv` in a process group of its own, with `stdin` on its
     stdin (or /dev/null when None). Raises OSError if it cannot start."""
+    terminal = _has_terminal()
     popen = subprocess.Popen(
         argv,
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
@@ -47,8 +48,8 @@ def start(
         # unless the worker has a terminal: in the worker's session a program that
         # asks the terminal for a password would stop until its timeout, while in
         # one of its own it has no terminal and fails at once.
-        start_new_session=_has_terminal(),
-        process_group=None if _has_terminal() else 0,
+        start_new_session=terminal,
+        process_group=None if terminal else 0,
         close_fds=True,
         bufsize=0,
     )
