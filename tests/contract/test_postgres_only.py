@@ -35,7 +35,7 @@ from tidings.domain.models import (
 from tidings.domain.outcomes import Verdict
 from tidings.domain.statuses import DeliveryStatus
 from tidings.storage import CreatedMessage, Idempotency, Store, open_store
-from tidings.storage.postgres import claim, migrate, rows
+from tidings.storage.postgres import claim, lanes, migrate, rows
 from tidings.storage.postgres.notify import CHANNEL, Announcer
 from tidings.storage.postgres.store import PostgresStore
 from tidings.testing import free_port
@@ -292,6 +292,95 @@ def test_workers_claim_every_delivery_once_while_messages_arrive(
     assert next_due is None or next_due > now_ms() + 50_000
 
 
+def test_the_one_call_create_writes_only_for_the_endpoints_version_it_was_given(
+    run: Run, pg_store: Store, postgres_database: str
+) -> None:
+    """Migration 0008's function: a stale endpoints version (or another application)
+    writes nothing; the current one writes the message, its deliveries and lanes
+    that are due no later than they are, creating or lowering them."""
+    create = "SELECT tidings_create_message(" + ", ".join(f"${n}" for n in range(1, 17)) + ")"
+
+    async def scenario() -> tuple[list[Any], list[Any], int]:
+        app = await app_with_endpoints(pg_store, endpoints=2)
+        async with raw(postgres_database) as conn:
+            version = await conn.fetchval(
+                "SELECT endpoints_version FROM application WHERE key = $1", app.key
+            )
+            endpoints = [row["key"] for row in await conn.fetch(
+                "SELECT key FROM endpoint WHERE app_key = $1 ORDER BY key", app.key)]  # fmt: skip
+            # One lane exists and is later than the new message; the other is missing.
+            created_at = now_ms()
+            await conn.execute("INSERT INTO lane (endpoint_key, next_check) VALUES ($1, $2)",
+                               endpoints[0], created_at + 60_000)  # fmt: skip
+
+            def args(version: int, app_id: str = app.id) -> list[Any]:
+                return [ids.new_id(ids.MESSAGE), app.key, app_id, app.uid, version, "a", None,
+                        b"{}", None, None, created_at, endpoints, None, None, 0,
+                        [1, 2, lanes.LANE_LOCK_SPACE]]  # fmt: skip
+
+            refused = [await conn.fetchval(create, *args(version + 1)),
+                       await conn.fetchval(create, *args(version, "app_other"))]  # fmt: skip
+            before = await conn.fetchval("SELECT count(*) FROM message")
+            key = await conn.fetchval(create, *args(version))
+            queued = [tuple(row) for row in await conn.fetch(
+                "SELECT endpoint_key, status, due_at FROM delivery WHERE msg_key = $1 "
+                "ORDER BY endpoint_key", key)]  # fmt: skip
+            lanes_now = [tuple(row) for row in await conn.fetch(
+                "SELECT endpoint_key, next_check FROM lane WHERE endpoint_key = ANY($1) "
+                "ORDER BY endpoint_key", endpoints)]  # fmt: skip
+            return refused, [before, queued, lanes_now, endpoints, created_at], key
+
+    refused, (before, queued, lanes_now, endpoints, created_at), key = run(scenario())
+    assert refused == [None, None] and before == 0 and key is not None
+    pending = int(DeliveryStatus.PENDING)
+    assert queued == [(endpoint, pending, created_at) for endpoint in endpoints]
+    assert lanes_now == [(endpoint, created_at) for endpoint in endpoints]
+
+
+def test_messages_follow_endpoint_changes_made_by_another_process(
+    run: Run, postgres_database: str
+) -> None:
+    """The one-call create uses the endpoints this process keeps only while their
+    version is current: an endpoint added through another store is fanned out to
+    from the next message on."""
+
+    async def scenario() -> list[int]:
+        async with opened(postgres_database) as api, opened(postgres_database) as other:
+            app = await app_with_endpoints(api)
+            counts = [(await api.create_message(app, new_message(app), select_endpoints,
+                                                None)).deliveries for _ in range(2)]  # fmt: skip
+            secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+            added = Endpoint(id=ids.new_id(ids.ENDPOINT), app_key=app.key,
+                             url="https://example.com/b", secret=secret)  # fmt: skip
+            await other.create_endpoint(added)
+            for _ in range(2):
+                created = await api.create_message(app, new_message(app), select_endpoints, None)
+                counts.append(created.deliveries)
+            return counts
+
+    assert run(scenario()) == [1, 1, 2, 2]
+
+
+def test_keys_and_event_ids_behave_alike_once_endpoints_are_kept(run: Run, store: Store) -> None:
+    """After a first message the store keeps the application's endpoints (on
+    PostgreSQL the one-call create applies from then on): a replayed key answers the
+    original, a reused key with another body is refused, a taken eventId conflicts,
+    and a request refused for its eventId leaves its idempotency key unused."""
+    app = make_app(run, store)
+    make_endpoint(run, store, app)
+    send(run, store, app)  # the endpoints are kept from here on
+    first = send(run, store, app, Idempotency("k1", "f1"), event_id="evt-1")
+    replayed = send(run, store, app, Idempotency("k1", "f1"), event_id="evt-1")
+    assert (first.created, replayed.created) == (True, False)
+    assert replayed.message.id == first.message.id and replayed.deliveries == 1
+    with pytest.raises(InvalidInput, match="idempotency-key"):
+        send(run, store, app, Idempotency("k1", "other body"))
+    with pytest.raises(Conflict, match="evt-1"):
+        send(run, store, app, Idempotency("k2", "f2"), event_id="evt-1")
+    unused = send(run, store, app, Idempotency("k2", "f2"), event_id="evt-2")
+    assert unused.created and unused.deliveries == 1
+
+
 def test_a_lane_waits_for_its_earliest_retry(run: Run, pg_store: Store) -> None:
     app = make_app(run, pg_store)
     make_endpoint(run, pg_store, app)
@@ -354,15 +443,63 @@ def test_only_messages_with_deliveries_notify(run: Run, postgres_database: str) 
     assert run(scenario()) == [CHANNEL]
 
 
-def test_announcements_are_coalesced_per_interval() -> None:
-    clock = [100.0]
-    announcer = Announcer(interval=0.05, clock=lambda: clock[0])
-    assert announcer.allowed_now()
-    assert not announcer.allowed_now()  # the same instant: skipped
-    clock[0] += 0.049
-    assert not announcer.allowed_now()
-    clock[0] += 0.002
-    assert announcer.allowed_now()
+def test_announcements_follow_commits_at_most_once_per_interval(run: Run) -> None:
+    """The first commit is announced at once; the commits of the next interval share
+    one announcement at its end; rolled-back or workless transactions announce nothing."""
+
+    async def scenario() -> list[int]:
+        sent: list[float] = []
+
+        async def send() -> None:
+            sent.append(asyncio.get_running_loop().time())
+
+        announcer = Announcer(send, interval=1.0)
+        counts = []
+        first, second, third, rolled_back, idle = (object() for _ in range(5))
+        announcer.owe(first)
+        announcer.committed(first)
+        await asyncio.sleep(0.05)
+        counts.append(len(sent))  # 1: at once
+        for conn in (second, third):
+            announcer.owe(conn)
+            announcer.committed(conn)
+        announcer.owe(rolled_back)
+        announcer.forget(rolled_back)
+        announcer.committed(rolled_back)
+        announcer.committed(idle)
+        await asyncio.sleep(0.1)
+        counts.append(len(sent))  # still 1: the interval has not ended
+        await asyncio.sleep(1.2)
+        counts.append(len(sent))  # 2: one for both commits of the interval
+        announcer.committed(second)  # already announced: nothing more
+        await announcer.close()
+        counts.append(len(sent))
+        assert sent[1] - sent[0] >= 0.99
+        return counts
+
+    assert run(scenario()) == [1, 1, 2, 2]
+
+
+def test_a_commit_right_after_an_announcement_is_announced_too(
+    run: Run, postgres_database: str
+) -> None:
+    """Two messages in quick succession: each reaches a listener as a notification,
+    the second within the interval rather than at the workers' next poll."""
+
+    async def scenario() -> int:
+        heard: list[str] = []
+        async with opened(postgres_database) as store, raw(postgres_database) as listener:
+            await listener.add_listener(CHANNEL, lambda *args: heard.append(args[2]))
+            app = await app_with_endpoints(store)
+            await store.create_message(app, new_message(app), select_endpoints, None)
+            await store.create_message(app, new_message(app), select_endpoints, None)
+            for _ in range(100):
+                if len(heard) >= 2:
+                    break
+                await asyncio.sleep(0.02)
+        return len(heard)
+
+    assert run(scenario()) == 2
 
 
 # failures ---------------------------------------------------------------------------

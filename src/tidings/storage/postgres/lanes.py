@@ -59,26 +59,9 @@ SELECT coalesce(array_agg(endpoint_key), '{{}}') FROM missing
 WHERE endpoint_key NOT IN (SELECT endpoint_key FROM created)
 """
 
-_TRY_LOCKS = """
-SELECT coalesce(array_agg(endpoint_key), '{}') FROM unnest($1::bigint[]) AS endpoint_key
-WHERE pg_try_advisory_xact_lock($2, hashint8(endpoint_key))
-"""
-# Runs after _TRY_LOCKS, in a later statement, so it sees every wake that
-# committed before the locks were taken; later wakes wait for this commit.
-_SETTLE = """
-WITH earliest AS (
-    SELECT settled.endpoint_key, (
-        SELECT min(due_at) FROM delivery
-        WHERE delivery.endpoint_key = settled.endpoint_key AND status IN (1, 3)
-    ) AS due_at
-    FROM unnest($1::bigint[]) AS settled(endpoint_key)
-), emptied AS (
-    DELETE FROM lane USING earliest
-    WHERE lane.endpoint_key = earliest.endpoint_key AND earliest.due_at IS NULL
-)
-UPDATE lane SET next_check = earliest.due_at FROM earliest
-WHERE lane.endpoint_key = earliest.endpoint_key AND earliest.due_at IS NOT NULL
-"""
+# See migration 0008: the try-locks, then (in a later statement of the function,
+# which sees every wake that committed before the locks were taken) the settle.
+_SETTLE = "SELECT tidings_settle_lanes($1::bigint[], $2)"
 
 NEXT_CHECK = "SELECT min(next_check) FROM lane WHERE endpoint_key <> ALL ($1::bigint[])"
 
@@ -97,11 +80,8 @@ async def wake(conn: Any, due: Iterable[tuple[int, int]]) -> None:
 
 
 async def settle(conn: Any, endpoint_keys: Sequence[int]) -> None:
-    """After a claim, in a transaction of its own: each visited lane waits for its
-    endpoint's earliest queued delivery, or goes when there is none."""
-    if not endpoint_keys:
-        return
-    async with conn.transaction():
-        settled = await conn.fetchval(_TRY_LOCKS, sorted(endpoint_keys), LANE_LOCK_SPACE)
-        if settled:
-            await conn.execute(_SETTLE, settled)
+    """After a claim, in a transaction of its own (one call, which commits as it
+    returns): each visited lane waits for its endpoint's earliest queued delivery,
+    or goes when there is none."""
+    if endpoint_keys:
+        await conn.execute(_SETTLE, sorted(endpoint_keys), LANE_LOCK_SPACE)

@@ -19,38 +19,87 @@ from tidings.storage.postgres.connection import is_connection_failure
 log = logging.getLogger(__name__)
 
 CHANNEL = "tidings_work"
-# A transaction that has sent NOTIFY takes a cluster-wide lock at commit, so
-# under load one process announces at most once per interval; deliveries
-# committed in between are found by the workers' busy claiming or next poll.
-ANNOUNCE_INTERVAL_SECONDS = 0.05
+# A NOTIFY takes a cluster-wide lock at its transaction's commit, so one process
+# sends at most one per interval: at once when it has been quiet for that long, else
+# one at the end of the interval for every commit in between. A commit therefore
+# wakes the workers within an interval, whatever the load.
+ANNOUNCE_INTERVAL_SECONDS = 0.001
 CLOSE_TIMEOUT_SECONDS = 5.0
 
 _NOTIFY = "SELECT pg_notify($1, '')"
 
 
 class Announcer:
-    """Sends NOTIFY inside the caller's transaction, unless this process just did."""
+    """Wakes the workers after transactions that queued deliveries have committed.
+
+    A transaction that queues work says so (`owe(conn)`); when it commits, the store
+    calls `committed(conn)`, which sends NOTIFY on a connection of its own, outside
+    any data transaction: no request waits for it, and a NOTIFY can never reach a
+    worker before the rows it announces are visible.
+    """
 
     def __init__(
         self,
+        send: Callable[[], Awaitable[object]],
         interval: float = ANNOUNCE_INTERVAL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._send = send
         self._interval = interval
         self._clock = clock
         self._last = -math.inf
+        self._owed: set[int] = set()  # connections whose open transaction queued work
+        self._due: asyncio.TimerHandle | None = None
+        self._sending: set[asyncio.Task[None]] = set()
 
-    def allowed_now(self) -> bool:
-        """Whether to announce now; counts the announcement when it says yes."""
-        now = self._clock()
-        if now - self._last < self._interval:
-            return False
-        self._last = now
-        return True
+    def owe(self, conn: Any) -> None:
+        """The transaction open on `conn` queued deliveries."""
+        self._owed.add(id(conn))
 
-    async def __call__(self, conn: Any) -> None:
-        if self.allowed_now():
-            await conn.execute(_NOTIFY, CHANNEL)
+    def forget(self, conn: Any) -> None:
+        """The transaction on `conn` rolled back: it queued nothing after all."""
+        self._owed.discard(id(conn))
+
+    def committed(self, conn: Any) -> None:
+        """The transaction on `conn` committed: announce it, now or at the interval's end."""
+        if id(conn) in self._owed:
+            self._owed.discard(id(conn))
+            self.queued()
+
+    def queued(self) -> None:
+        """Deliveries were committed (by a statement that commits by itself)."""
+        if self._due is not None:  # an announcement already pending covers this one
+            return
+        delay = max(self._last + self._interval - self._clock(), 0.0)
+        self._due = asyncio.get_running_loop().call_later(delay, self._announce)
+
+    async def close(self) -> None:
+        """Send what is pending now, and wait (boundedly) for what is in flight."""
+        if self._due is not None:
+            self._due.cancel()
+            self._announce()
+        if self._sending:
+            await asyncio.wait(self._sending, timeout=CLOSE_TIMEOUT_SECONDS)
+
+    def _announce(self) -> None:
+        # Cleared before sending: a commit from here on needs an announcement of its own.
+        self._due, self._last = None, self._clock()
+        task = asyncio.get_running_loop().create_task(self._notify())
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _notify(self) -> None:
+        try:
+            await self._send()
+        except Exception as exc:
+            # A wake-up is a hint (workers poll anyway), so a failure costs latency only.
+            level = logging.DEBUG if is_connection_failure(exc) else logging.WARNING
+            log.log(level, "could not NOTIFY the workers: %r", exc)
+
+
+async def notify(conn: Any) -> None:
+    """What `Announcer` sends, on a connection outside any transaction."""
+    await conn.execute(_NOTIFY, CHANNEL)
 
 
 class WorkListener:

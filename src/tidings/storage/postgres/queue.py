@@ -322,5 +322,5 @@ async def _queued(conn: Any, count: int, endpoint_key: int, now: int, announce: 
     workers."""
     if count:
         await lanes.wake(conn, [(endpoint_key, now)])
-        await announce(conn)
+        announce.owe(conn)
     return count

@@ -46,7 +46,7 @@ from tidings.storage.postgres.filters import (
     time_clauses,
 )
 from tidings.storage.postgres.migrate import migrate
-from tidings.storage.postgres.notify import Announcer, WorkListener
+from tidings.storage.postgres.notify import Announcer, WorkListener, notify
 
 T = TypeVar("T")
 
@@ -65,7 +65,7 @@ class PostgresStore(Store):
         self._url = url
         self._pool_size = (min_connections, max_connections)
         self._pool: Any = None
-        self._announce = Announcer()
+        self._announce = Announcer(lambda: self._connection(notify))
         self._listener = WorkListener(lambda: connect(url, "tidings-listener"))
         self._endpoints = EndpointCache()
         self._settler = claim.LaneSettler()
@@ -84,6 +84,7 @@ class PostgresStore(Store):
         await self._settler.wait(CLOSE_TIMEOUT_SECONDS)  # unsettled lanes stay early: safe
         self._settler.cancel()
         await self._listener.close()
+        await self._announce.close()
         pool, self._pool = self._pool, None
         if pool is None:
             return
@@ -129,8 +130,14 @@ class PostgresStore(Store):
     @contextlib.asynccontextmanager
     async def _transaction(self, conflict: str | None = None) -> AsyncIterator[Any]:
         pool = self._ready_pool()
-        async with translated(pool, conflict), pool.acquire() as conn, conn.transaction():
-            yield conn
+        async with translated(pool, conflict), pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    yield conn
+            except BaseException:
+                self._announce.forget(conn)
+                raise
+            self._announce.committed(conn)
 
     async def _connection(self, work: Callable[[Any], Awaitable[T]]) -> T:
         """Run `work(conn)` on one pooled connection, outside any transaction."""
@@ -265,6 +272,15 @@ class PostgresStore(Store):
         select: EndpointSelector,
         idempotency: Idempotency | None,
     ) -> CreatedMessage:
+        pool = self._ready_pool()
+        async with translated(pool):
+            created = await messages.create_at_once(
+                pool, app, message, select, idempotency, self._endpoints
+            )
+        if created is not None:
+            if created.deliveries:
+                self._announce.queued()
+            return created
         async with self._transaction() as conn:
             return await messages.create(
                 conn, app, message, select, idempotency, self._announce, self._endpoints
