@@ -160,11 +160,16 @@ class Worker:
             claimed = await self._claim(limit, room)
             wasted = bool(claimed) and self._admit(claimed) == len(claimed)
             self._adapt_claim_size(wasted)
-            if not claimed or wasted:
+            if wasted:
                 # All the due work is for endpoints that cannot take more: wait for an
                 # attempt to end (or for other work) rather than spin.
-                due = None if wasted else await self._next_due(skip)
-                await self._idle(stopping, full=wasted, skip=skip, due=due)
+                await self._idle(stopping, full=True, skip=skip, due=None)
+            elif len(claimed) < limit:
+                # A short claim took what was due (as far as it looked): a read says
+                # whether more is due before another claim writes for nothing.
+                due = await self._next_due(skip)
+                if due is None or due > now_ms():
+                    await self._idle(stopping, full=False, skip=skip, due=due)
 
     def _adapt_claim_size(self, wasted: bool) -> None:
         if wasted:
