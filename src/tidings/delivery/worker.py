@@ -34,6 +34,9 @@ MIN_CLAIM = 16
 # Idle workers re-check the queue at least this often, for work queued by other
 # processes or falling due by schedule.
 IDLE_POLL_SECONDS = 0.05
+# Outcomes held unrecorded, in multiples of the worker's concurrency, before they
+# take slots from new attempts (see Worker._free).
+UNRECORDED_ALLOWANCE = 2
 # A full worker looks again this soon even if no attempt has ended (deliveries
 # handed back by the pacer fall due again quickly).
 FULL_POLL_SECONDS = 0.01
@@ -113,7 +116,14 @@ class Worker:
 
     @property
     def _free(self) -> int:
-        return self._options.concurrency - len(self._in_flight) - self._pacer.waiting
+        # Outcomes waiting to be recorded beyond a few workers' worth take slots too:
+        # when recording falls behind (a huge backlog slows the database's writes),
+        # claiming slows to its pace instead of piling outcomes up in memory. The
+        # allowance keeps a fast drain's usual backlog of outcomes (those delivered
+        # while one batch is written) from slowing it.
+        allowed = UNRECORDED_ALLOWANCE * self._options.concurrency
+        backlog = max(len(self._results) - allowed, 0)
+        return self._options.concurrency - len(self._in_flight) - self._pacer.waiting - backlog
 
     async def run(self, stopping: asyncio.Event) -> None:
         # The client reads no proxy variables: nothing routes deliveries around the guard.
@@ -319,6 +329,8 @@ class Worker:
         except Exception as exc:
             await self._record_failed(batch, exc)
             return
+        finally:
+            self._slot_freed.set()  # recorded outcomes may have been holding slots
         self._record_failures = 0
         for event in recorded.disabled:
             log.warning("endpoint %s disabled: %s", event.endpoint_id, event.reason)
