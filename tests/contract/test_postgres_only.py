@@ -480,6 +480,35 @@ def test_announcements_follow_commits_at_most_once_per_interval(run: Run) -> Non
     assert run(scenario()) == [1, 1, 2, 2]
 
 
+def test_one_announcement_at_a_time_however_slow_the_server(run: Run) -> None:
+    """Commits every 10 ms while each NOTIFY takes 200 ms: never two in flight (each
+    would hold a pooled connection), and the commits made meanwhile are announced
+    by one more once it returns."""
+
+    async def scenario() -> tuple[int, int]:
+        in_flight, most, sent = 0, 0, 0
+
+        async def send() -> None:
+            nonlocal in_flight, most, sent
+            in_flight += 1
+            most = max(most, in_flight)
+            await asyncio.sleep(0.2)
+            in_flight -= 1
+            sent += 1
+
+        announcer = Announcer(send, interval=0.001)
+        for _ in range(30):
+            announcer.queued()
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.5)
+        await announcer.close()
+        return most, sent
+
+    most, sent = run(scenario())
+    assert most == 1
+    assert 2 <= sent <= 4  # 0.3 s of commits in 200 ms sends, plus the one after
+
+
 def test_a_commit_right_after_an_announcement_is_announced_too(
     run: Run, postgres_database: str
 ) -> None:

@@ -176,9 +176,11 @@ class Worker:
                 await self._idle(stopping, full=True, skip=skip, due=None)
             elif len(claimed) < limit:
                 # A short claim took what was due (as far as it looked): a read says
-                # whether more is due before another claim writes for nothing.
+                # whether more is due before another claim writes for nothing. After
+                # an empty one the worker always pauses, so a claim that keeps failing
+                # (or lanes that stay early) cannot make it spin.
                 due = await self._next_due(skip)
-                if due is None or due > now_ms():
+                if not claimed or due is None or due > now_ms():
                     await self._idle(stopping, full=False, skip=skip, due=due)
 
     def _adapt_claim_size(self, wasted: bool) -> None:

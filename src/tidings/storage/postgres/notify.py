@@ -19,14 +19,17 @@ from tidings.storage.postgres.connection import is_connection_failure
 log = logging.getLogger(__name__)
 
 CHANNEL = "tidings_work"
-# A NOTIFY takes a cluster-wide lock at its transaction's commit, so one process
-# sends at most one per interval: at once when it has been quiet for that long, else
-# one at the end of the interval for every commit in between. A commit therefore
-# wakes the workers within an interval, whatever the load.
+# A NOTIFY takes a cluster-wide lock at its transaction's commit, so one process has
+# at most one NOTIFY in flight, and starts the next no sooner than this after the
+# last one started: at once when it has been quiet that long, else one for every
+# commit in between. A commit wakes the workers within an interval plus a round trip.
 ANNOUNCE_INTERVAL_SECONDS = 0.001
 CLOSE_TIMEOUT_SECONDS = 5.0
 
-_NOTIFY = "SELECT pg_notify($1, '')"
+# Sent as one simple query, i.e. one implicit transaction of its own. A NOTIFY is a
+# hint (workers poll anyway), so its commit need not wait for the WAL flush, which
+# would also hold the cluster-wide notify lock meanwhile.
+_NOTIFY = f"SET LOCAL synchronous_commit TO off; NOTIFY {CHANNEL}"
 
 
 class Announcer:
@@ -49,8 +52,10 @@ class Announcer:
         self._clock = clock
         self._last = -math.inf
         self._owed: set[int] = set()  # connections whose open transaction queued work
+        self._wanted = False  # a commit not yet covered by a NOTIFY sent after it
         self._due: asyncio.TimerHandle | None = None
-        self._sending: set[asyncio.Task[None]] = set()
+        self._sending: asyncio.Task[None] | None = None
+        self._closed = False
 
     def owe(self, conn: Any) -> None:
         """The transaction open on `conn` queued deliveries."""
@@ -68,25 +73,32 @@ class Announcer:
 
     def queued(self) -> None:
         """Deliveries were committed (by a statement that commits by itself)."""
-        if self._due is not None:  # an announcement already pending covers this one
+        if self._closed:
             return
+        self._wanted = True
+        self._schedule()
+
+    async def close(self) -> None:
+        """Send what is pending now, and wait (boundedly) for it."""
+        self._closed = True
+        if self._due is not None:
+            self._due.cancel()
+            self._due = None
+            if self._sending is None:
+                self._announce()
+        if self._sending is not None:
+            await asyncio.wait([self._sending], timeout=CLOSE_TIMEOUT_SECONDS)
+
+    def _schedule(self) -> None:
+        if not self._wanted or self._due is not None or self._sending is not None:
+            return  # nothing to say, or the pending or running send will see to it
         delay = max(self._last + self._interval - self._clock(), 0.0)
         self._due = asyncio.get_running_loop().call_later(delay, self._announce)
 
-    async def close(self) -> None:
-        """Send what is pending now, and wait (boundedly) for what is in flight."""
-        if self._due is not None:
-            self._due.cancel()
-            self._announce()
-        if self._sending:
-            await asyncio.wait(self._sending, timeout=CLOSE_TIMEOUT_SECONDS)
-
     def _announce(self) -> None:
         # Cleared before sending: a commit from here on needs an announcement of its own.
-        self._due, self._last = None, self._clock()
-        task = asyncio.get_running_loop().create_task(self._notify())
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+        self._due, self._wanted, self._last = None, False, self._clock()
+        self._sending = asyncio.get_running_loop().create_task(self._notify())
 
     async def _notify(self) -> None:
         try:
@@ -95,11 +107,15 @@ class Announcer:
             # A wake-up is a hint (workers poll anyway), so a failure costs latency only.
             level = logging.DEBUG if is_connection_failure(exc) else logging.WARNING
             log.log(level, "could not NOTIFY the workers: %r", exc)
+        finally:
+            self._sending = None
+            if not self._closed:
+                self._schedule()  # commits made while this one was in flight
 
 
 async def notify(conn: Any) -> None:
     """What `Announcer` sends, on a connection outside any transaction."""
-    await conn.execute(_NOTIFY, CHANNEL)
+    await conn.execute(_NOTIFY)
 
 
 class WorkListener:

@@ -11,8 +11,8 @@
 -- eventId is taken. The caller then runs the transaction of messages.create,
 -- which reads everything again and answers those cases.
 --
--- The eventId is checked before the key is claimed, so that every NULL leaves
--- nothing behind. Every step is messages.create's or lanes.wake's, each a statement of its own:
+-- The eventId is checked, and the application read, before the key is claimed, so
+-- that every NULL leaves nothing behind. Every step is messages.create's or lanes.wake's, each a statement of its own:
 -- in a VOLATILE function every statement takes a new snapshot, so what follows a
 -- lock sees every transaction that committed before the lock was granted.
 CREATE FUNCTION tidings_create_message(
@@ -39,12 +39,6 @@ DECLARE
     v_claimed boolean;
     v_endpoints bigint[] := ARRAY(SELECT DISTINCT e FROM unnest(p_endpoints) AS e ORDER BY e);
 BEGIN
-    PERFORM 1 FROM application
-    WHERE key = p_app_key AND id = p_app_id AND uid IS NOT DISTINCT FROM p_app_uid
-        AND endpoints_version = p_endpoints_version;
-    IF NOT FOUND THEN
-        RETURN NULL;
-    END IF;
     IF p_event_id IS NOT NULL THEN
         PERFORM pg_advisory_xact_lock(
             p_lock_spaces[2], hashtext(p_app_key::text || ':' || p_event_id)
@@ -62,6 +56,16 @@ BEGIN
         ) THEN
             RETURN NULL;
         END IF;
+    END IF;
+    -- Read after the locks, as messages.create reads the endpoints: a change that
+    -- committed while this call waited for the eventId's lock is seen.
+    PERFORM 1 FROM application
+    WHERE key = p_app_key AND id = p_app_id AND uid IS NOT DISTINCT FROM p_app_uid
+        AND endpoints_version = p_endpoints_version;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    IF p_idempotency_key IS NOT NULL THEN
         INSERT INTO idempotency (app_key, key, fingerprint, msg_key, created_at)
         VALUES (p_app_key, p_idempotency_key, p_fingerprint, NULL, p_created_at)
         ON CONFLICT (app_key, key) DO UPDATE
@@ -89,15 +93,16 @@ BEGIN
     -- Held until commit, so a settle cannot raise these lanes past the new deliveries.
     PERFORM count(pg_advisory_xact_lock_shared(p_lock_spaces[3], hashint8(e)))
     FROM unnest(v_endpoints) AS e;
-    -- Lower the lanes that are later; where a lane is low enough nothing is written
-    -- and no row is locked.
-    UPDATE lane SET next_check = p_created_at
-    WHERE endpoint_key = ANY (v_endpoints) AND next_check > p_created_at;
-    -- Create the missing ones; one that another transaction creates meanwhile is
-    -- waited for, then lowered by the next statement, which sees it.
+    -- Create the missing lanes, in key order; one that another transaction creates
+    -- meanwhile is waited for. Then lower those that are later, the new ones of
+    -- others included (a new statement sees them). Where a lane is low enough
+    -- nothing is written and no row is locked. New lanes first, then existing ones:
+    -- the order in which lanes.wake's statement takes them, so the two cannot
+    -- deadlock over a pair of lanes.
     INSERT INTO lane (endpoint_key, next_check)
     SELECT e, p_created_at FROM unnest(v_endpoints) AS e
     WHERE NOT EXISTS (SELECT 1 FROM lane WHERE lane.endpoint_key = e)
+    ORDER BY e
     ON CONFLICT (endpoint_key) DO NOTHING;
     UPDATE lane SET next_check = p_created_at
     WHERE endpoint_key = ANY (v_endpoints) AND next_check > p_created_at;
