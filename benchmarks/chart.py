@@ -25,6 +25,8 @@ CURVES = (
     ("e2e", "e2e, all healthy"),
     ("storm_off", "healthy half, no storm"),
     ("storm_on", "healthy half, during storm"),
+    ("flood_off", "quiet apps, no flood"),
+    ("flood_on", "quiet apps, beside a flood"),
     ("pg_e2e", "e2e on PostgreSQL"),
 )
 

@@ -1,7 +1,10 @@
-"""End-to-end latency under a fixed open-loop rate, with and without a failure storm."""
+"""End-to-end latency under a fixed open-loop rate: alone, beside a failure storm, and
+beside another application's flood."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
@@ -9,7 +12,8 @@ from typing import Any
 from benchmarks import payloads
 from benchmarks.backends import SQLITE, Backend
 from benchmarks.common import Context, Result, run_loadgen
-from benchmarks.services import API_PROCESSES, Tidings, create_fixture
+from benchmarks.procs import Process
+from benchmarks.services import API_PROCESSES, Fixture, Tidings, create_fixture
 from benchmarks.stats import percentiles
 
 ALL = range(payloads.ENDPOINTS)
@@ -127,3 +131,69 @@ def storm(ctx: Context, backend: Backend = SQLITE) -> Result:
     }
     series = {"storm_off": calm_ms, "storm_on": storm_ms}
     return Result(backend.metrics({"storm_healthy_p99_ms": storm_p99}), details, series)
+
+
+def flood(ctx: Context, backend: Backend = SQLITE) -> Result:
+    """Applications 1-99 send at the e2e rate, first alone, then right after
+    application 0 has flooded `flood_messages` messages (from 64 concurrent clients)
+    to an endpoint that answers in 100 ms, so a backlog of them waits in the queue:
+    the quiet applications' p99 beside it against their p99 alone. Fair claiming is
+    what keeps their messages from queueing behind the flood's."""
+    s = ctx.settings
+    with backend.deploy(ctx, "flood", api_processes=API_PROCESSES) as tidings:
+        serving = tuple(tidings.start(ctx.procs, command) for command in backend.serving)
+        fixture = create_fixture(tidings, ctx.receiver, 1)
+        noisy, quiet = Fixture(fixture.apps[:1], 1), Fixture(fixture.apps[1:], 1)
+        calm = _quiet_traffic(ctx, tidings, serving, quiet)
+        ctx.receiver.reset(0, {0: "slow"})
+        flooded = run_loadgen(ctx, tidings, noisy, "ingest", "--n", str(s.flood_messages),
+                              "--concurrency", str(s.ingest_concurrency))  # fmt: skip
+        beside = _quiet_traffic(ctx, tidings, serving, quiet)
+        flood_left = _queued(ctx, tidings)
+        for process in reversed(serving):
+            ctx.procs.stop(process)
+    calm_ms, beside_ms = calm.latencies(QUIET), beside.latencies(QUIET)
+    calm_p, flood_p = percentiles(calm_ms), percentiles(beside_ms)
+    calm_p99, flood_p99 = calm_p["p99"], flood_p["p99"]
+    details = {
+        "flood_messages": s.flood_messages,
+        "quiet_rate": s.e2e_rate,
+        "duration_s": s.flood_duration,
+        "no_flood_p99_ms": calm_p99,
+        "p99_ratio": round(flood_p99 / calm_p99, 3) if flood_p99 and calm_p99 else None,
+        "no_flood_latency_ms": calm_p,
+        "flood_latency_ms": flood_p,
+        "flood_ingest": flooded,
+        "flood_left_queued": flood_left,
+        "complete": not beside.stats["timed_out"],
+    }
+    series = {"flood_off": calm_ms, "flood_on": beside_ms}
+    return Result(backend.metrics({"flood_quiet_p99_ms": flood_p99}), details, series)
+
+
+QUIET = range(1, payloads.ENDPOINTS)
+
+
+def _quiet_traffic(
+    ctx: Context, tidings: Tidings, serving: tuple[Process, ...], quiet: Fixture
+) -> OpenLoopRun:
+    """The quiet applications' open-loop traffic for `flood_duration` seconds."""
+    s = ctx.settings
+    total = int(s.e2e_rate * s.flood_duration)
+    ctx.receiver.reset(total, {0: "slow"}, record=True)
+    options = ("--rate", str(s.e2e_rate), "--duration", str(s.flood_duration))
+    loadgen = run_loadgen(ctx, tidings, quiet, "open", *options, timeout=s.flood_duration + 120)
+    stats = ctx.receiver.wait_for(total, s.timeout_for(total), serving, s.stall_s)
+    cutoff = loadgen["started_at"] + s.warmup_s
+    rows = [row for row in ctx.receiver.latencies() if row[1] >= cutoff]
+    return OpenLoopRun(rows, loadgen, stats)
+
+
+def _queued(ctx: Context, tidings: Tidings) -> int | None:
+    """How many of the flood's messages were still waiting at the end (SQLite)."""
+    if not tidings.database_url.startswith("sqlite:"):
+        return None
+    reading = sqlite3.connect(f"file:{tidings.sqlite_path}?mode=ro", uri=True)
+    with contextlib.closing(reading) as db:
+        (found,) = db.execute("SELECT count(*) FROM delivery WHERE status IN (1, 3)").fetchone()
+    return int(found)

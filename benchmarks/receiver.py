@@ -5,7 +5,9 @@ time-stamped; a delivery is identified by (webhook-id, endpoint), so at-least-on
 duplicates are counted once. The runner steers it over `http://127.0.0.1:PORT/_ctl/`:
 
 * `POST /_ctl/reset` with `{"target": N, "failing": {"7": "error", "8": "hang"},
-  "record": true}` clears the counters and sets the per-endpoint behaviour;
+  "record": true}` clears the counters and sets the per-endpoint behaviour ("error":
+  500 at once; "hang": no answer within a minute; "slow": 200 after 100 ms, not
+  counted as a delivery);
 * `GET /_ctl/stats` reports counts and the receipt times of the first and N-th delivery;
 * `GET /_ctl/latencies` reports per delivery `[endpoint, sent_at, latency_ms]`, where
   latency = receipt time - the send time stamped in the payload (same machine clock).
@@ -31,6 +33,7 @@ from tidings.signing.standard import verify
 
 VERIFY_EVERY = 50
 HANG_SECONDS = 60.0
+SLOW_SECONDS = 0.1
 
 
 @dataclass
@@ -86,6 +89,9 @@ class Receiver:
         return web.Response()
 
     async def _fail(self, behaviour: str) -> web.Response:
+        if behaviour == "slow":  # a busy but working endpoint, outside the counts
+            await asyncio.sleep(SLOW_SECONDS)
+            return web.Response()
         self.tally.failed += 1
         if behaviour == "hang":
             await asyncio.sleep(HANG_SECONDS)  # cancelled when the client gives up

@@ -48,6 +48,11 @@ def _storm_target(value: float, results: Results) -> bool | None:
     return None if calm is None else value <= 2 * calm
 
 
+def _flood_target(value: float, results: Results) -> bool | None:
+    calm = results.get("details", {}).get("flood", {}).get("no_flood_p99_ms")
+    return None if calm is None else value <= 2 * calm
+
+
 def _pg_storm_target(value: float, results: Results) -> bool | None:
     storm = results.get("details", {}).get("postgres", {}).get("storm", {})
     calm = storm.get("no_storm_p99_ms")
@@ -66,6 +71,7 @@ METRICS = (
     Metric("backlog_1m_drain_ratio", "×", "≥ 0.8", lambda v, _: v >= 0.8),
     Metric("backlog_1m_rss_mb", "MB", "≤ 300", lambda v, _: v <= 300),
     Metric("storm_healthy_p99_ms", "ms", "≤ 2× no-storm p99", _storm_target),
+    Metric("flood_quiet_p99_ms", "ms", "≤ 2× no-flood p99", _flood_target),
     # The same scenarios on PostgreSQL; the latency targets are held to here too.
     Metric("pg_ingest_rps", "messages/s"),
     Metric("pg_drain_rps", "deliveries/s", throughput=True),
@@ -184,6 +190,13 @@ def _notes(results: Results) -> list[str]:
         notes.append(
             f"- **Other processes used CPU during some scenarios** ({shares} of the machine): "
             "those figures are pessimistic."
+        )
+    flood = results["details"].get("flood", {})
+    if flood.get("no_flood_p99_ms") is not None:
+        notes.append(
+            f"- Flood: the quiet applications' p99 {results['flood_quiet_p99_ms']} ms while "
+            f"another floods {flood['flood_messages']:,} messages, {flood['no_flood_p99_ms']} "
+            f"ms without it (ratio {flood['p99_ratio']})."
         )
     storm = results["details"].get("storm", {})
     if storm.get("no_storm_p99_ms") is not None:

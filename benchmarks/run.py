@@ -28,7 +28,7 @@ from benchmarks.baselines import celery_drain, raw_ceiling
 from benchmarks.common import Context, Result
 from benchmarks.drains import drain_and_ingest, fanout_drain, ingest_only
 from benchmarks.inbound import inbound
-from benchmarks.latency import e2e, storm
+from benchmarks.latency import e2e, flood, storm
 from benchmarks.postgres import postgres
 from benchmarks.procs import ROOT, Processes
 from benchmarks.services import start_receiver
@@ -42,6 +42,7 @@ SCENARIOS: dict[str, Callable[[Context], Result]] = {
     "fanout": fanout_drain,
     "e2e": e2e,
     "storm": storm,
+    "flood": flood,
     "backlog": backlog,
     "postgres": postgres,
     "inbound": inbound,

@@ -31,6 +31,10 @@ class BenchSettings:
     storm_rate: float
     storm_duration: float
     storm_request_timeout: float
+    # one application floods this many messages while the others send at the e2e
+    # rate for `flood_duration` seconds (measured from the flood's start)
+    flood_messages: int
+    flood_duration: float
     # PostgreSQL
     pg_workers: int
     # receiving: signed GitHub requests to Tidings and to the adnanh/webhook peer (each)
@@ -70,6 +74,8 @@ FULL = BenchSettings(
     storm_rate=500.0,
     storm_duration=20.0,
     storm_request_timeout=2.0,
+    flood_messages=20_000,
+    flood_duration=8.0,
     pg_workers=2,
     inbound_n=20_000,
 )
@@ -89,6 +95,8 @@ QUICK = replace(
     backlog_window=20_000,
     storm_rate=200.0,
     storm_duration=4.0,
+    flood_messages=2_000,
+    flood_duration=3.0,
     inbound_n=1_000,
     quiet_wait_s=0.0,
     noisy_retries=0,

@@ -112,8 +112,10 @@ def test_healthy_endpoint_is_fast_beside_200_hanging_ones(
 def test_a_flooding_application_does_not_slow_another(tmp_path: Path, receiver: Receiver) -> None:
     """Delivery latency (202 to receipt) of a quiet application beside another's
     20,000-message backlog. End-to-end figures (POST to receipt) are printed too: on
-    two cores they also carry the CPU the API and the worker share. (SQLite only: the
-    claim order is the same on PostgreSQL, whose ingest rate the benchmarks measure.)"""
+    two cores they also carry the CPU the API and the worker share. What is asserted
+    is a count, not a clock; the p99 ratio itself (target ≤ 2×) is the benchmark
+    metric `flood_quiet_p99_ms`. (SQLite only: the claim order is the same on
+    PostgreSQL, whose ingest rate the benchmarks measure.)"""
     server = ServerProcess(tmp_path).start()
     api = Api(server)
     try:
