@@ -59,6 +59,17 @@ def _pg_storm_target(value: float, results: Results) -> bool | None:
     return None if calm is None else value <= 2 * calm
 
 
+# Latency beside a disturbance against the same run's calm latency: (scenario,
+# metric, the calm p99's key in the scenario's details, what the metric measured).
+_RATIO_NOTES = (
+    ("flood", "flood_quiet_p99_ms", "no_flood_p99_ms",
+     "Flood: the quiet applications' p99 {value} ms beside another's flood of "
+     "{flood_messages:,} messages"),
+    ("storm", "storm_healthy_p99_ms", "no_storm_p99_ms",
+     "Storm: healthy endpoints' p99 {value} ms during the storm"),
+)  # fmt: skip
+
+
 METRICS = (
     Metric("raw_ceiling_rps", "req/s", "baseline", throughput=True),
     Metric("celery_drain_rps", "deliveries/s", "baseline", throughput=True),
@@ -191,20 +202,14 @@ def _notes(results: Results) -> list[str]:
             f"- **Other processes used CPU during some scenarios** ({shares} of the machine): "
             "those figures are pessimistic."
         )
-    flood = results["details"].get("flood", {})
-    if flood.get("no_flood_p99_ms") is not None:
-        notes.append(
-            f"- Flood: the quiet applications' p99 {results['flood_quiet_p99_ms']} ms while "
-            f"another floods {flood['flood_messages']:,} messages, {flood['no_flood_p99_ms']} "
-            f"ms without it (ratio {flood['p99_ratio']})."
-        )
-    storm = results["details"].get("storm", {})
-    if storm.get("no_storm_p99_ms") is not None:
-        notes.append(
-            f"- Storm: healthy endpoints' p99 {results['storm_healthy_p99_ms']} ms during the "
-            f"storm, {storm['no_storm_p99_ms']} ms in the same run without it "
-            f"(ratio {storm['p99_ratio']})."
-        )
+    for scenario, metric, calm, during in _RATIO_NOTES:
+        found = results["details"].get(scenario, {})
+        if found.get(calm) is not None:
+            said = during.format(value=results[metric], **found)
+            notes.append(
+                f"- {said}, {found[calm]} ms in the same run without it "
+                f"(ratio {found['p99_ratio']})."
+            )
     pg = results["details"].get("postgres", {})
     if "skipped" in pg:
         notes.append(f"- The `pg_` metrics are null: {pg['skipped']}")
