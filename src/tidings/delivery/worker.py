@@ -100,6 +100,7 @@ class Worker:
         self._wakeup = asyncio.Event()
         self._results: list[AttemptResult] = []
         self._results_ready = asyncio.Event()
+        self._flushing_stopped = False
         self._in_flight: dict[asyncio.Task[None], ClaimedDelivery] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._slot_freed = asyncio.Event()
@@ -129,8 +130,8 @@ class Worker:
         # The client reads no proxy variables: nothing routes deliveries around the guard.
         self._client = Http1Client(GuardedResolver(self._options.policy))
         try:
+            flusher = asyncio.create_task(self._flush_forever())
             helpers = [
-                asyncio.create_task(self._flush_forever()),
                 asyncio.create_task(self._renew_leases_forever()),
                 asyncio.create_task(self._pace_forever()),
             ]
@@ -142,6 +143,7 @@ class Worker:
                     helper.cancel()
                 await asyncio.gather(*helpers, return_exceptions=True)
                 await asyncio.gather(*self._background, return_exceptions=True)
+                await self._stop_flushing(flusher)
                 await self._flush()
         finally:
             self._client.close()
@@ -319,7 +321,17 @@ class Worker:
         while True:
             await self._results_ready.wait()
             self._results_ready.clear()
+            if self._flushing_stopped:
+                return
             await self._flush()
+
+    async def _stop_flushing(self, flusher: asyncio.Task[None]) -> None:
+        """Stop the flusher between flushes, never during one: a cancelled flush would
+        lose a batch already taken from the buffer, and its deliveries would be sent
+        again once their leases lapsed."""
+        self._flushing_stopped = True
+        self._results_ready.set()
+        await asyncio.gather(flusher, return_exceptions=True)
 
     async def _flush(self) -> None:
         if not self._results:

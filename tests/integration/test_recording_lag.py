@@ -1,11 +1,17 @@
-"""When recording outcomes falls behind delivering, the worker claims at recording's
-pace: the outcomes it holds unrecorded stay bounded by its concurrency instead of
-piling up in memory (a million-delivery backlog on PostgreSQL once grew a worker
-to 685 MB that way, in ever larger record batches)."""
+"""Recording outcomes that lags behind delivering.
+
+The worker claims at recording's pace: the outcomes it holds unrecorded stay
+bounded by its concurrency instead of piling up in memory (a million-delivery
+backlog on PostgreSQL once grew a worker to 685 MB that way, in ever larger record
+batches). And a worker stopped while a batch is being written lets that write
+finish: cancelling it would lose outcomes already taken from the buffer, and their
+deliveries would be sent again once their leases lapsed."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +22,7 @@ from tidings.dispatch import select_endpoints
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
 from tidings.domain.models import Application, AttemptResult, Endpoint, Message
+from tidings.domain.statuses import DeliveryStatus
 from tidings.storage import Store, open_store
 from tidings.storage.base import RecordOutcome
 from tidings.testing import Receiver
@@ -32,13 +39,18 @@ class SlowRecording:
     def __init__(self, store: Store) -> None:
         self._store = store
         self.batches: list[int] = []
+        self.writing = asyncio.Event()  # set while a batch is being written
 
     async def record_attempts(
         self, results: Sequence[AttemptResult], disable_after_ms: int
     ) -> RecordOutcome:
         self.batches.append(len(results))
-        await asyncio.sleep(RECORD_DELAY_SECONDS)
-        return await self._store.record_attempts(results, disable_after_ms)
+        self.writing.set()
+        try:
+            await asyncio.sleep(RECORD_DELAY_SECONDS)
+            return await self._store.record_attempts(results, disable_after_ms)
+        finally:
+            self.writing.clear()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
@@ -59,7 +71,7 @@ async def _queue_messages(store: Store, url: str) -> None:
         await store.create_message(app, message, select_endpoints, None)
 
 
-async def _deliver_all(database: Path, receiver: Receiver) -> list[int]:
+async def _deliver_all(database: Path, receiver: Receiver, stop_mid_flush: bool) -> list[int]:
     store = open_store(f"sqlite:///{database}")
     await store.open()
     try:
@@ -72,6 +84,9 @@ async def _deliver_all(database: Path, receiver: Receiver) -> list[int]:
         stopping = asyncio.Event()
         running = asyncio.create_task(worker.run(stopping))
         await asyncio.to_thread(receiver.wait_for, MESSAGES)
+        if stop_mid_flush:
+            # The last outcomes are not recorded yet: a write is under way or starts now.
+            await asyncio.wait_for(slow.writing.wait(), 10)
         stopping.set()
         await running
         return slow.batches
@@ -79,10 +94,25 @@ async def _deliver_all(database: Path, receiver: Receiver) -> list[int]:
         await store.close()
 
 
+def _statuses(database: Path) -> dict[int, int]:
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        found = db.execute("SELECT status, count(*) FROM delivery GROUP BY status").fetchall()
+    return {status: count for status, count in found}
+
+
 def test_unrecorded_outcomes_stay_bounded_while_recording_lags(tmp_path: Path) -> None:
     with Receiver() as receiver:
-        batches = asyncio.run(_deliver_all(tmp_path / "lagging.db", receiver))
+        batches = asyncio.run(_deliver_all(tmp_path / "lagging.db", receiver, False))
     assert sum(batches) == MESSAGES  # every outcome was recorded, once
     # At most the allowance plus those in flight; without the bound a batch holds
     # whatever was delivered during the previous 100 ms write (here, nearly all).
     assert max(batches) <= (UNRECORDED_ALLOWANCE + 1) * CONCURRENCY < MESSAGES / 2
+
+
+def test_a_worker_stopped_mid_write_records_that_batch_once(tmp_path: Path) -> None:
+    database = tmp_path / "stopped.db"
+    with Receiver() as receiver:
+        batches = asyncio.run(_deliver_all(database, receiver, True))
+        sent = len(receiver.received())
+    assert sum(batches) == MESSAGES == sent
+    assert _statuses(database) == {int(DeliveryStatus.SUCCESS): MESSAGES}
