@@ -298,7 +298,7 @@ def test_the_one_call_create_writes_only_for_the_endpoints_version_it_was_given(
     """Migration 0008's function: a stale endpoints version (or another application)
     writes nothing; the current one writes the message, its deliveries and lanes
     that are due no later than they are, creating or lowering them."""
-    create = "SELECT tidings_create_message(" + ", ".join(f"${n}" for n in range(1, 17)) + ")"
+    create = "SELECT tidings_create_message(" + ", ".join(f"${n}" for n in range(1, 18)) + ")"
 
     async def scenario() -> tuple[list[Any], list[Any], int]:
         app = await app_with_endpoints(pg_store, endpoints=2)
@@ -316,7 +316,7 @@ def test_the_one_call_create_writes_only_for_the_endpoints_version_it_was_given(
             def args(version: int, app_id: str = app.id) -> list[Any]:
                 return [ids.new_id(ids.MESSAGE), app.key, app_id, app.uid, version, "a", None,
                         b"{}", None, None, created_at, endpoints, None, None, 0,
-                        [1, 2, lanes.LANE_LOCK_SPACE]]  # fmt: skip
+                        [1, 2, lanes.LANE_LOCK_SPACE], None]  # fmt: skip
 
             refused = [await conn.fetchval(create, *args(version + 1)),
                        await conn.fetchval(create, *args(version, "app_other"))]  # fmt: skip
@@ -507,6 +507,32 @@ def test_one_announcement_at_a_time_however_slow_the_server(run: Run) -> None:
     most, sent = run(scenario())
     assert most == 1
     assert 2 <= sent <= 4  # 0.3 s of commits in 200 ms sends, plus the one after
+
+
+def test_a_create_carries_the_notify_only_on_this_process_turn(run: Run) -> None:
+    """`take_turn` (a NOTIFY inside the create's own commit) is granted once per
+    interval, and never while a separate announcement is pending or in flight."""
+
+    async def scenario() -> list[bool]:
+        clock = [100.0]
+        sent: list[float] = []
+
+        async def send() -> None:
+            sent.append(clock[0])
+
+        announcer = Announcer(send, interval=1.0, clock=lambda: clock[0])
+        turns = [announcer.take_turn(), announcer.take_turn()]  # the same instant
+        clock[0] += 1.5
+        announcer.queued()  # due at once: a separate NOTIFY is pending
+        turns.append(announcer.take_turn())
+        await asyncio.sleep(0.01)  # sent
+        clock[0] += 1.5
+        turns.append(announcer.take_turn())
+        await announcer.close()
+        turns.append(announcer.take_turn())  # closed
+        return turns
+
+    assert run(scenario()) == [True, False, False, True, False]
 
 
 def test_a_commit_right_after_an_announcement_is_announced_too(

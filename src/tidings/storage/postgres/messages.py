@@ -13,7 +13,7 @@ from tidings.domain.models import Application, Endpoint, Message
 from tidings.storage.base import ApplicationChanged, CreatedMessage, EndpointSelector, Idempotency
 from tidings.storage.endpoint_cache import EndpointCache
 from tidings.storage.postgres import lanes, rows
-from tidings.storage.postgres.notify import Announcer
+from tidings.storage.postgres.notify import CHANNEL, Announcer
 
 # An eventId, like an idempotency key, deduplicates for this long.
 DEDUP_WINDOW_MS = 24 * 3600 * 1000
@@ -83,7 +83,7 @@ SELECT key FROM inserted
 # See migration 0008: `create` in one call, for as long as nothing unusual happens.
 _CREATE_AT_ONCE = """
 SELECT tidings_create_message($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-    $16)
+    $16, $17)
 """
 _LOCK_SPACES = [IDEMPOTENCY_LOCK_SPACE, EVENT_ID_LOCK_SPACE, lanes.LANE_LOCK_SPACE]
 
@@ -95,11 +95,13 @@ async def create_at_once(
     select: EndpointSelector,
     idempotency: Idempotency | None,
     cache: EndpointCache,
+    notify: bool,
 ) -> CreatedMessage | None:
     """A new message to the application's kept endpoints, in one statement that
-    commits by itself; None, with nothing written, when the answer is anything but
-    "created" (nothing kept, the application or its endpoints changed, the key is
-    held or used, the eventId taken): the caller then runs `create`, which answers."""
+    commits by itself, and with it a NOTIFY if `notify` and deliveries were queued;
+    None, with nothing written, when the answer is anything but "created" (nothing
+    kept, the application or its endpoints changed, the key is held or used, the
+    eventId taken): the caller then runs `create`, which answers."""
     version = cache.version(app)
     kept = cache.get(app, version) if version is not None else None
     if version is None or kept is None:
@@ -111,7 +113,7 @@ async def create_at_once(
         message.payload, message.channels, message.tags, message.created_at,
         [ep.key for ep in chosen], idempotency.key if idempotency else None,
         idempotency.fingerprint if idempotency else None,
-        message.created_at - DEDUP_WINDOW_MS, _LOCK_SPACES,
+        message.created_at - DEDUP_WINDOW_MS, _LOCK_SPACES, CHANNEL if notify else None,
     )  # fmt: skip
     if key is None:
         return None

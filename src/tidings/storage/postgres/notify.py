@@ -38,7 +38,9 @@ class Announcer:
     A transaction that queues work says so (`owe(conn)`); when it commits, the store
     calls `committed(conn)`, which sends NOTIFY on a connection of its own, outside
     any data transaction: no request waits for it, and a NOTIFY can never reach a
-    worker before the rows it announces are visible.
+    worker before the rows it announces are visible. A message created in one
+    statement carries the NOTIFY in that statement when it is this process's turn
+    (`take_turn`), which costs no round trip at all.
     """
 
     def __init__(
@@ -70,6 +72,19 @@ class Announcer:
         if id(conn) in self._owed:
             self._owed.discard(id(conn))
             self.queued()
+
+    def take_turn(self) -> bool:
+        """Whether a statement about to commit may carry the NOTIFY itself (counted as
+        sent): only when none is pending or in flight and the interval has passed. A
+        statement that then commits nothing to announce costs nothing; one that falls
+        back to a transaction is announced by `committed` as usual."""
+        if self._closed or self._due is not None or self._sending is not None:
+            return False
+        now = self._clock()
+        if now - self._last < self._interval:
+            return False
+        self._last = now
+        return True
 
     def queued(self) -> None:
         """Deliveries were committed (by a statement that commits by itself)."""

@@ -273,12 +273,13 @@ class PostgresStore(Store):
         idempotency: Idempotency | None,
     ) -> CreatedMessage:
         pool = self._ready_pool()
+        inline = self._announce.take_turn()  # the NOTIFY rides on the create's commit
         async with translated(pool):
             created = await messages.create_at_once(
-                pool, app, message, select, idempotency, self._endpoints
+                pool, app, message, select, idempotency, self._endpoints, inline
             )
         if created is not None:
-            if created.deliveries:
+            if created.deliveries and not inline:
                 self._announce.queued()
             return created
         async with self._transaction() as conn:

@@ -31,7 +31,8 @@ CREATE FUNCTION tidings_create_message(
     p_idempotency_key text,
     p_fingerprint text,
     p_dedup_since bigint,
-    p_lock_spaces integer[]  -- idempotency keys, eventIds, lanes
+    p_lock_spaces integer[],  -- idempotency keys, eventIds, lanes
+    p_notify_channel text     -- NOTIFY this channel with the commit, if not NULL
 ) RETURNS bigint
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -106,6 +107,10 @@ BEGIN
     ON CONFLICT (endpoint_key) DO NOTHING;
     UPDATE lane SET next_check = p_created_at
     WHERE endpoint_key = ANY (v_endpoints) AND next_check > p_created_at;
+    -- Delivered to listeners when this commits: a wake-up with no round trip of its own.
+    IF p_notify_channel IS NOT NULL THEN
+        PERFORM pg_notify(p_notify_channel, '');
+    END IF;
     RETURN v_key;
 END
 $$;
