@@ -84,11 +84,11 @@ class Receiver:
             tally.first_at = now
         behaviour = tally.failing.get(index)
         if behaviour is not None:
-            return await self._fail(behaviour)
+            return await self._misbehave(behaviour)
         self._count(request, index, body, now)
         return web.Response()
 
-    async def _fail(self, behaviour: str) -> web.Response:
+    async def _misbehave(self, behaviour: str) -> web.Response:
         if behaviour == "slow":  # a busy but working endpoint, outside the counts
             await asyncio.sleep(SLOW_SECONDS)
             return web.Response()
