@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -227,3 +228,51 @@ def test_an_event_for_a_deleted_source_is_refused(run: Run, store: Store) -> Non
                            received_at=now_ms())  # fmt: skip
     with pytest.raises(SourceChanged):
         run(store.create_inbound(source, app, message, inbound, select_endpoints, None))
+
+
+def test_events_received_together_are_each_kept_once(run: Run, store: Store) -> None:
+    """Many events of one source at once (on SQLite the writer keeps those of one
+    group in a single batch): repeats of a delivery id, new or already kept, are
+    answered as repeats of the first; an event verified with a stale source alone
+    is refused; the rest are kept with their own keys, headers and deliveries."""
+    source = make_source(run, store)
+    stale = Source(**vars(source))
+    app = internal_app(run, store, source)
+    make_endpoint(run, store, app)
+    kept_before = receive(run, store, source, b"kept", "d-kept")
+    source.config = {"secrets": ["rotated"]}
+    source = run(store.update_source(source))
+    now = now_ms()
+
+    def arrival(body: bytes, delivery_id: str | None, verified_with: Source) -> Any:
+        message = Message(id=ids.new_id(ids.MESSAGE), app_key=app.key, event_type="github",
+                          payload=body, event_id=delivery_id, created_at=now)  # fmt: skip
+        inbound = InboundEvent(msg_key=0, source_key=source.key, headers={"x-n": body.decode()},
+                               delivery_id=delivery_id, received_at=now)  # fmt: skip
+        idempotency = Idempotency(f"delivery:{delivery_id}", "inbound") if delivery_id else None
+        return store.create_inbound(verified_with, app, message, inbound, select_endpoints,
+                                    idempotency)  # fmt: skip
+
+    async def together() -> list[Any]:
+        arrivals = [arrival(f"e{n}".encode(), f"d-{n}", source) for n in range(30)]
+        arrivals += [arrival(f"again{n}".encode(), f"d-{n}", source) for n in range(0, 30, 3)]
+        arrivals += [arrival(b"kept again", "d-kept", source), arrival(b"anon", None, source)]
+        arrivals += [arrival(b"stale", "d-stale", stale)]
+        return await asyncio.gather(*arrivals, return_exceptions=True)
+
+    outcomes = run(together())
+    first, repeats = outcomes[:30], outcomes[30:40]
+    kept_again, anonymous, refused = outcomes[40:]
+    assert all(created.created and created.deliveries == 1 for created in first)
+    assert len({created.message.key for created in first}) == 30
+    for n, repeat in zip(range(0, 30, 3), repeats, strict=True):
+        assert (repeat.created, repeat.message.id, repeat.deliveries) == (
+            False, first[n].message.id, 1)  # fmt: skip
+    assert (kept_again.created, kept_again.message.id) == (False, kept_before.message.id)
+    assert anonymous.created
+    assert isinstance(refused, SourceChanged)
+    events = run(store.list_inbound(source, 0, 100))
+    bodies = {message.payload: event for event, message in events}
+    assert set(bodies) == {b"kept", b"anon"} | {f"e{n}".encode() for n in range(30)}
+    assert bodies[b"e7"].headers == {"x-n": "e7"} and bodies[b"e7"].delivery_id == "d-7"
+    assert bodies[b"e7"].msg_key == first[7].message.key

@@ -36,9 +36,7 @@ def _writer_beside_another(
     _table(path)
     other = WriteTurns(path)
     other.open()
-    writer = GroupCommitWriter(path)
-    if patience is not None:
-        writer._turns = WriteTurns(path, patience=patience)
+    writer = GroupCommitWriter(path) if patience is None else GroupCommitWriter(path, patience)
     writer.start()
     try:
         yield writer, other
@@ -89,6 +87,47 @@ def test_a_turn_that_never_comes_fails_the_group_and_the_writer_goes_on(tmp_path
     with _writer_beside_another(path, patience=0.3) as (writer, other):
         asyncio.run(scenario(writer, other))
     assert _notes(path) == 1
+
+
+def test_writes_queued_behind_a_turn_that_never_comes_fail_too(tmp_path: Path) -> None:
+    path = tmp_path / "queued.db"
+
+    async def scenario(writer: GroupCommitWriter, other: WriteTurns) -> list[object]:
+        other.take()
+        first = asyncio.ensure_future(writer.run(_insert))
+        await asyncio.sleep(0.05)  # the writer now waits for the turn with the first
+        later = [asyncio.ensure_future(writer.run(_insert)) for _ in range(3)]
+        outcomes = await asyncio.wait_for(asyncio.gather(first, *later, return_exceptions=True), 10)
+        other.give_back()
+        await asyncio.wait_for(writer.run(_insert), 10)
+        return outcomes
+
+    with _writer_beside_another(path, patience=0.3) as (writer, other):
+        outcomes = asyncio.run(scenario(writer, other))
+    assert all(isinstance(outcome, StorageUnavailable) for outcome in outcomes), outcomes
+    assert _notes(path) == 1  # none of the failed writes ran once the turn came
+
+
+def test_stopping_while_the_turn_never_comes_does_not_hang(tmp_path: Path) -> None:
+    path = tmp_path / "stop.db"
+    _table(path)
+    other = WriteTurns(path)
+    other.open()
+    other.take()
+    writer = GroupCommitWriter(path, patience=0.3)
+    writer.start()
+
+    async def scenario() -> None:
+        with pytest.raises(StorageUnavailable):
+            await writer.run(_insert)
+
+    try:
+        asyncio.run(scenario())
+        writer.stop()  # returns after about the patience, the writer's thread stuck
+    finally:
+        other.give_back()
+        other.close()
+    assert _notes(path) == 0
 
 
 def test_the_turn_is_given_back_after_a_failed_group(tmp_path: Path) -> None:

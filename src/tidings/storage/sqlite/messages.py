@@ -9,6 +9,7 @@ from typing import Any
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import Conflict, InvalidInput
 from tidings.domain.models import Application, Endpoint, Message, MessageFilter
+from tidings.domain.statuses import DeliveryStatus
 from tidings.storage.base import ApplicationChanged, CreatedMessage, EndpointSelector, Idempotency
 from tidings.storage.endpoint_cache import EndpointCache
 from tidings.storage.sqlite import lanes, rows
@@ -18,6 +19,12 @@ DEDUP_WINDOW_MS = 24 * 3600 * 1000
 
 
 _APPLICATION = "SELECT id, uid, endpoints_version FROM application WHERE key = ?"
+MESSAGE_COLUMNS = ("key", "id", "app_key", "event_type", "event_id", "payload", "channels",
+                   "tags", "created_at")  # fmt: skip
+DELIVERY_COLUMNS = ("app_key", "msg_key", "endpoint_key", "status", "due_at", "updated_at")
+_PENDING = int(DeliveryStatus.PENDING)
+# Rows per multi-row INSERT: well under SQLite's 32,766 bound parameters.
+ROWS_PER_INSERT = 200
 _BUMP = "UPDATE application SET endpoints_version = endpoints_version + 1 WHERE key = ?"
 
 
@@ -36,14 +43,14 @@ def create(
     which only this writer's thread writes to). The one exception, removing an
     idempotency key older than the window, stands whatever follows.
     `event_id_checked`: the caller already looked for the event id in this
-    transaction (`replay_event`)."""
+    transaction (`with_event_ids`)."""
     if idempotency is not None:
         earlier = _replay(conn, app, idempotency)
         if earlier is not None:
             return earlier
     if not event_id_checked:
         _reject_duplicate_event_id(conn, app, message)
-    chosen = select(_endpoints(conn, app, cache), message)
+    chosen = select(endpoints(conn, app, cache), message)
     message.key = _insert_message(conn, message)
     conn.executemany(
         "INSERT INTO delivery (app_key, msg_key, endpoint_key, status, due_at, updated_at) "
@@ -60,7 +67,7 @@ def create(
     return CreatedMessage(message=message, created=True, deliveries=len(chosen))
 
 
-def _endpoints(
+def endpoints(
     conn: sqlite3.Connection, app: Application, cache: EndpointCache | None
 ) -> Sequence[Endpoint]:
     """The application's endpoints as committed now: kept ones if still current."""
@@ -68,13 +75,13 @@ def _endpoints(
     if found is None or found[0] != app.id or found[1] != app.uid:
         raise ApplicationChanged(f"application {app.id!r} changed or was deleted")
     version = found[2]
-    endpoints = cache.get(app, version) if cache is not None else None
-    if endpoints is None:
-        endpoints = [rows.endpoint(r) for r in conn.execute(
+    found_endpoints = cache.get(app, version) if cache is not None else None
+    if found_endpoints is None:
+        found_endpoints = [rows.endpoint(r) for r in conn.execute(
             "SELECT * FROM endpoint WHERE app_key = ?", (app.key,))]  # fmt: skip
         if cache is not None:
-            cache.put(app, version, endpoints)
-    return endpoints
+            cache.put(app, version, found_endpoints)
+    return found_endpoints
 
 
 def endpoints_changed(conn: sqlite3.Connection, app_keys: Iterable[int]) -> None:
@@ -109,17 +116,56 @@ def _replay(
     return CreatedMessage(message=rows.message(original), created=False, deliveries=count)
 
 
-def replay_event(
-    conn: sqlite3.Connection, app: Application, message: Message
-) -> CreatedMessage | None:
-    """The application's message with this one's event id, from within the window."""
-    earlier = _with_event_id(conn, app, message)
-    if earlier is None:
-        return None
+def replayed(conn: sqlite3.Connection, earlier: sqlite3.Row) -> CreatedMessage:
+    """The answer to a repeat of the kept message `earlier`."""
     count = conn.execute(
         "SELECT count(*) FROM delivery WHERE msg_key = ?", (earlier["key"],)
     ).fetchone()[0]
     return CreatedMessage(message=rows.message(earlier), created=False, deliveries=count)
+
+
+def with_event_ids(
+    conn: sqlite3.Connection, app: Application, event_ids: set[str], since: int
+) -> dict[str, sqlite3.Row]:
+    """The application's messages created after `since` with any of these event ids."""
+    found: dict[str, sqlite3.Row] = {}
+    wanted = sorted(event_ids)
+    for start in range(0, len(wanted), ROWS_PER_INSERT):
+        chunk = wanted[start : start + ROWS_PER_INSERT]
+        for row in conn.execute(
+            "SELECT * FROM message WHERE app_key = ? AND event_id IN "
+            f"({','.join('?' * len(chunk))}) AND created_at > ?",
+            (app.key, *chunk, since),
+        ):
+            found[row["event_id"]] = row
+    return found
+
+
+def message_row(message: Message) -> tuple[Any, ...]:
+    """`message` as values of MESSAGE_COLUMNS."""
+    return (message.key, message.id, message.app_key, message.event_type, message.event_id,
+            message.payload, rows.dump(message.channels), rows.dump(message.tags),
+            message.created_at)  # fmt: skip
+
+
+def delivery_row(message: Message, endpoint_key: int) -> tuple[int, ...]:
+    """A new, pending delivery of `message`, as values of DELIVERY_COLUMNS."""
+    return (message.app_key, message.key, endpoint_key, _PENDING,
+            message.created_at, message.created_at)  # fmt: skip
+
+
+def insert_rows(
+    conn: sqlite3.Connection, table: str, columns: Sequence[str], values: Sequence[Sequence[Any]]
+) -> None:
+    """INSERT many rows in a few statements: one step (and one release of the GIL)
+    per ROWS_PER_INSERT rows, instead of one per row."""
+    row = f"({','.join('?' * len(columns))})"
+    for start in range(0, len(values), ROWS_PER_INSERT):
+        chunk = values[start : start + ROWS_PER_INSERT]
+        conn.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES {','.join([row] * len(chunk))}",
+            [value for one in chunk for value in one],
+        )
 
 
 def _reject_duplicate_event_id(

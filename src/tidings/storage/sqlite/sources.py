@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from tidings.domain.models import Application, InboundEvent, Message, Rejection, Source
+from tidings.domain.errors import Conflict
+from tidings.domain.models import Application, Endpoint, InboundEvent, Message, Rejection, Source
 from tidings.storage.base import (
+    ApplicationChanged,
     CreatedMessage,
     EndpointSelector,
     Idempotency,
@@ -14,7 +18,7 @@ from tidings.storage.base import (
     verifies_alike,
 )
 from tidings.storage.endpoint_cache import EndpointCache
-from tidings.storage.sqlite import messages, rows
+from tidings.storage.sqlite import lanes, messages, rows
 
 # Every column a create or update writes, by name.
 _WRITTEN = ("uid", "name", "type", "config", "metadata", "token", "previous_token",
@@ -65,38 +69,121 @@ def delete(conn: sqlite3.Connection, source: Source) -> None:
     conn.execute("DELETE FROM application WHERE key = ?", (source.app_key,))
 
 
-def create_inbound(
+@dataclass(frozen=True)
+class InboundWrite:
+    """One verified event to keep: `create_inbound`'s arguments."""
+
+    source: Source
+    app: Application
+    message: Message
+    inbound: InboundEvent
+    select: EndpointSelector
+    idempotency: Idempotency | None
+
+
+def create_inbound_batch(
+    conn: sqlite3.Connection, writes: list[InboundWrite], cache: EndpointCache | None
+) -> list[CreatedMessage | Exception]:
+    """`create_inbound` for many events of one source at once, as if one after the
+    other: the source, its application and the delivery ids already kept are read
+    once, then every new event is written in a few multi-row statements. Every
+    check comes before the first write; an event that fails one gets its error
+    (SourceChanged, ApplicationChanged) and the others go on."""
+    found = conn.execute("SELECT * FROM source WHERE key = ?", (writes[0].source.key,))
+    row = found.fetchone()
+    current = rows.source(row) if row else None
+    outcomes: list[CreatedMessage | Exception | None] = [None] * len(writes)
+    targets: dict[tuple[int, str, str | None], Sequence[Endpoint] | Exception] = {}
+    for index, write in enumerate(writes):
+        if not verifies_alike(write.source, current):
+            outcomes[index] = SourceChanged(f"source {write.source.id!r} changed or was deleted")
+            continue
+        app = write.app
+        endpoints = targets.get((app.key, app.id, app.uid))
+        if endpoints is None:
+            try:
+                endpoints = messages.endpoints(conn, app, cache)
+            except ApplicationChanged as exc:
+                endpoints = exc
+            targets[(app.key, app.id, app.uid)] = endpoints
+        if isinstance(endpoints, Exception):
+            outcomes[index] = endpoints
+    live = [index for index, outcome in enumerate(outcomes) if outcome is None]
+    if live:
+        new, repeats = _sort_repeats(conn, writes, live, outcomes)
+        counts = _insert_all(conn, [(index, writes[index]) for index in new], targets)
+        for index in new:
+            outcomes[index] = CreatedMessage(writes[index].message, True, counts[index])
+        for index, first in repeats:
+            outcomes[index] = CreatedMessage(writes[first].message, False, counts[first])
+    return outcomes  # type: ignore[return-value]
+
+
+def _sort_repeats(
     conn: sqlite3.Connection,
-    source: Source,
-    app: Application,
-    message: Message,
-    inbound: InboundEvent,
-    select: EndpointSelector,
-    idempotency: Idempotency | None,
-    cache: EndpointCache | None = None,
-) -> CreatedMessage:
-    current = conn.execute("SELECT * FROM source WHERE key = ?", (source.key,)).fetchone()
-    if not verifies_alike(source, rows.source(current) if current else None):
-        raise SourceChanged(f"source {source.id!r} changed or was deleted")
-    # One transaction writes at a time on SQLite, so the message's event id (the
-    # provider's delivery id, indexed anyway) recognises a repeat on its own: the
-    # idempotency row, which settles concurrent repeats on PostgreSQL, is not needed.
-    checked = idempotency is not None and message.event_id is not None
-    if checked:
-        earlier = messages.replay_event(conn, app, message)
-        if earlier is not None:
-            return earlier
-        idempotency = None
-    created = messages.create(conn, app, message, select, idempotency, cache, checked)
-    if created.created:
-        inbound.msg_key = created.message.key
-        conn.execute(
-            "INSERT INTO inbound_event (msg_key, source_key, delivery_id, headers, received_at, "
-            "query) VALUES (?, ?, ?, ?, ?, ?)",
-            (inbound.msg_key, inbound.source_key, inbound.delivery_id,
-             rows.dump(inbound.headers), inbound.received_at, inbound.query),
-        )  # fmt: skip
-    return created
+    writes: list[InboundWrite],
+    live: list[int],
+    outcomes: list[CreatedMessage | Exception | None],
+) -> tuple[list[int], list[tuple[int, int]]]:
+    """Answer each event whose delivery id was kept already, within the window, as
+    a repeat. Returns the new events' indexes, and (index, first index) for the
+    repeats of an event new in this same batch."""
+    app = writes[live[0]].app
+    event_ids = [writes[index].message.event_id for index in live]
+    since = min(writes[index].message.created_at for index in live) - messages.DEDUP_WINDOW_MS
+    kept = messages.with_event_ids(conn, app, {i for i in event_ids if i is not None}, since)
+    first_new: dict[str, int] = {}
+    new: list[int] = []
+    repeats: list[tuple[int, int]] = []
+    for index, event_id in zip(live, event_ids, strict=True):
+        repeat = event_id is not None and (event_id in kept or event_id in first_new)
+        if event_id is None or not repeat:
+            if event_id is not None:
+                first_new[event_id] = index
+            new.append(index)
+        elif writes[index].idempotency is None:  # an eventId, not a delivery id
+            outcomes[index] = Conflict(f"a message with eventId {event_id!r} already exists")
+        elif event_id in kept:
+            outcomes[index] = messages.replayed(conn, kept[event_id])
+        else:
+            repeats.append((index, first_new[event_id]))
+    return new, repeats
+
+
+def _insert_all(
+    conn: sqlite3.Connection,
+    writes: list[tuple[int, InboundWrite]],
+    targets: dict[tuple[int, str, str | None], Sequence[Endpoint] | Exception],
+) -> dict[int, int]:
+    """Write the new events (messages, deliveries, lanes, inbound rows); how many
+    deliveries each got, by index. Their keys follow the largest in use, as SQLite
+    would choose them one insert at a time (this transaction holds the write lock)."""
+    top = conn.execute("SELECT max(key) FROM message").fetchone()[0] or 0
+    counts: dict[int, int] = {}
+    deliveries: list[tuple[int, ...]] = []
+    woken: list[tuple[int, int]] = []
+    for offset, (index, write) in enumerate(writes, start=1):
+        message, app = write.message, write.app
+        message.key = write.inbound.msg_key = top + offset
+        endpoints = targets[(app.key, app.id, app.uid)]
+        assert not isinstance(endpoints, Exception)
+        chosen = write.select(endpoints, message)
+        counts[index] = len(chosen)
+        deliveries += [messages.delivery_row(message, ep.key) for ep in chosen]
+        woken += [(ep.key, message.created_at) for ep in chosen]
+    messages.insert_rows(conn, "message", messages.MESSAGE_COLUMNS,
+                         [messages.message_row(write.message) for _, write in writes])  # fmt: skip
+    messages.insert_rows(conn, "delivery", messages.DELIVERY_COLUMNS, deliveries)
+    lanes.wake(conn, woken)
+    messages.insert_rows(conn, "inbound_event", _INBOUND_COLUMNS, [
+        (w.inbound.msg_key, w.inbound.source_key, w.inbound.delivery_id,
+         rows.dump(w.inbound.headers), w.inbound.received_at, w.inbound.query)
+        for _, w in writes
+    ])  # fmt: skip
+    return counts
+
+
+_INBOUND_COLUMNS = ("msg_key", "source_key", "delivery_id", "headers", "received_at", "query")
 
 
 def add_rejection(conn: sqlite3.Connection, rejection: Rejection, keep: int) -> None:

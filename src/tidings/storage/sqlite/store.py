@@ -39,7 +39,7 @@ from tidings.storage.sqlite import messages, queue, rows, sources
 from tidings.storage.sqlite.connection import connect, path_from_url
 from tidings.storage.sqlite.migrate import migrate
 from tidings.storage.sqlite.wal_watch import WalWatch
-from tidings.storage.sqlite.writer import GroupCommitWriter
+from tidings.storage.sqlite.writer import Batch, GroupCommitWriter
 
 T = TypeVar("T")
 
@@ -482,11 +482,17 @@ class SqliteStore(Store):
         select: EndpointSelector,
         idempotency: Idempotency | None,
     ) -> CreatedMessage:
-        create = functools.partial(sources.create_inbound, source=source, app=app,
-                                   message=message, inbound=inbound, select=select,
-                                   idempotency=idempotency, cache=self._endpoints)  # fmt: skip
-        # As for create_message, and the source is checked before anything is written.
-        return await self._writer.run(create, savepoint=False)
+        # Every event of a source that reaches the writer in one group is written
+        # together (sources.create_inbound_batch).
+        write = sources.InboundWrite(source, app, message, inbound, select, idempotency)
+        batch = Batch(("inbound", source.key), write, self._create_inbound_batch)
+        created: CreatedMessage = await self._writer.run_batched(batch)
+        return created
+
+    def _create_inbound_batch(
+        self, conn: sqlite3.Connection, writes: list[sources.InboundWrite]
+    ) -> list[CreatedMessage | Exception]:
+        return sources.create_inbound_batch(conn, writes, self._endpoints)
 
     async def get_inbound(self, msg_key: int) -> InboundEvent | None:
         row = self._one("SELECT * FROM inbound_event WHERE msg_key = ?", (msg_key,))
