@@ -63,9 +63,7 @@ class InboundRoute:
             raise NotFound("no source has this ingest URL")
         settings: Settings = self._api.state.settings
         limit = settings.max_payload_bytes
-        pairs = [(name.decode("latin-1"), value.decode("latin-1"))
-                 for name, value in scope["headers"]]  # fmt: skip
-        headers = Headers(pairs)
+        headers = Headers.from_asgi(scope["headers"])
         body = await _read_capped(headers, receive, limit)
         if body is None:
             detail = f"the limit is {limit} bytes"

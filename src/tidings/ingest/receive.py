@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -25,7 +24,7 @@ from tidings.domain.clock import now_ms
 from tidings.domain.errors import Conflict, NotFound, StorageUnavailable
 from tidings.domain.models import InboundEvent, Message, Rejection, Source
 from tidings.ingest.source_cache import KnownSource, SourceCache
-from tidings.ingest.verify import InboundRequest, VerificationFailed, Verified
+from tidings.ingest.verify import Headers, InboundRequest, VerificationFailed, Verified
 from tidings.storage.base import ApplicationChanged, Idempotency, SourceChanged, Store
 
 log = logging.getLogger(__name__)
@@ -54,12 +53,22 @@ def _json(status: int, body: dict[str, object]) -> Answer:
 
 
 def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    pairs = (
+        headers.lowered()
+        if isinstance(headers, Headers)
+        else ((name.lower(), value) for name, value in headers.items())
+    )
     kept: dict[str, str] = {}
-    for name, value in headers.items():
-        if name.lower() in SECRET_HEADERS or len(kept) >= MAX_HEADERS:
+    for name, value in pairs:
+        if name in SECRET_HEADERS or len(kept) >= MAX_HEADERS:
             continue
-        kept[name.lower()] = value[:MAX_HEADER_VALUE]
+        kept[name] = value[:MAX_HEADER_VALUE]
     return kept
+
+
+def query_of(url: str) -> str:
+    """The query of a request URL (which carries no fragment), as urlsplit finds it."""
+    return url.partition("?")[2].partition("#")[0]
 
 
 def dedup_id(delivery_id: str | None) -> str | None:
@@ -150,7 +159,7 @@ class Inbox:
         headers = kept_headers(request.headers)
         inbound = InboundEvent(msg_key=0, source_key=source.key, headers=headers,
                                delivery_id=verified.delivery_id, received_at=now,
-                               query=urllib.parse.urlsplit(request.url).query)  # fmt: skip
+                               query=query_of(request.url))  # fmt: skip
         idempotency = (
             Idempotency(f"delivery:{delivery_id}", DEDUP_FINGERPRINT) if delivery_id else None
         )

@@ -7,7 +7,7 @@ I/O, so the HTTP layer decides status codes and the tests need no server.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import ItemsView, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -51,8 +51,34 @@ class Headers(Mapping[str, str]):
             items[key] = (name, value)
         self._items = items
 
+    @classmethod
+    def from_asgi(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
+        """From an ASGI scope's (name, value) byte pairs, names already lowercased
+        by the server: the view every inbound request gets, built without a
+        second pass over the names."""
+        items: dict[str, tuple[str, str]] = {}
+        for raw_name, raw_value in raw:
+            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+            if name in items:
+                value = f"{items[name][1]}, {value}"
+            items[name] = (name, value)
+        headers = cls.__new__(cls)
+        headers._items = items
+        return headers
+
     def __getitem__(self, name: str) -> str:
         return self._items[name.lower()][1]
+
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        found = self._items.get(name.lower())
+        return default if found is None else found[1]
+
+    def lowered(self) -> Iterator[tuple[str, str]]:
+        """(lowercased name, value) pairs, in arrival order."""
+        return ((key, value) for key, (_, value) in self._items.items())
+
+    def items(self) -> ItemsView[str, str]:
+        return dict(self._items.values()).items()
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._items
