@@ -68,14 +68,22 @@ VARIANTS = 200
 # commits) and a `tidings worker` process (the actions' claims, spawns and records);
 # one `tidings serve` process, whose Python code runs on one core, is measured too.
 SPLIT, ONE_PROCESS = ("api", "worker"), ("serve",)
+# Tidings and the peer are measured one after the other, on a machine whose speed
+# drifts by a fifth within a minute (seen on the shared VMs these run on): each is
+# measured this many times, alternately, and the fastest round of each counts.
+ROUNDS = 2
 _WORDS = ("fix", "retry", "cache", "parser", "docs", "tests", "bump", "deps", "config", "flaky")
 
 
 def inbound(ctx: Context) -> Result:
-    tidings = _tidings(ctx, SPLIT)
-    serve = _tidings(ctx, ONE_PROCESS)
     binary, version = webhook_binary()
-    peer = _peer(ctx, binary, False) if binary else {"unavailable": version}
+    tidings_rounds: list[dict[str, Any]] = []
+    peer_rounds: list[dict[str, Any]] = []
+    for _ in range(ROUNDS):
+        tidings_rounds.append(_tidings(ctx, SPLIT))
+        peer_rounds.append(_peer(ctx, binary, False) if binary else {"unavailable": version})
+    tidings, peer = _fastest(tidings_rounds), _fastest(peer_rounds)
+    serve = _tidings(ctx, ONE_PROCESS)
     peer_hmac = _peer(ctx, binary, True) if binary else peer
     metrics = {
         "inbound_accept_rps": tidings["loadgen"]["accepted_per_s"],
@@ -88,12 +96,26 @@ def inbound(ctx: Context) -> Result:
         "requests": ctx.settings.inbound_n,
         "concurrency": ctx.settings.ingest_concurrency,
         "peer_version": version if binary else None,
+        "rounds": {
+            "tidings": [_rate(found) for found in tidings_rounds],
+            "peer": [_rate(found) for found in peer_rounds],
+        },
         "tidings": tidings,
         "tidings_serve": serve,
         "peer": peer,
         "peer_hmac": peer_hmac,
     }
     return Result(metrics, details)
+
+
+def _rate(found: dict[str, Any]) -> float | None:
+    rate: float | None = found.get("loadgen", {}).get("accepted_per_s")
+    return rate
+
+
+def _fastest(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round with the most requests accepted per second (the first if none ran)."""
+    return max(rounds, key=lambda found: _rate(found) or 0.0)
 
 
 def _tidings(ctx: Context, commands: tuple[str, ...]) -> dict[str, Any]:

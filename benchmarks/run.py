@@ -246,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             source.remove_snapshot()
     results, series = assemble(settings, outcomes, time.monotonic() - started)
     for path in report.write(results, series, RESULTS, output_name(args)):
-        print(f"wrote {path.relative_to(ROOT)}")
+        # --output may name a path outside the repository.
+        print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     if profile_dir:
         write_profile_summary(profile_dir)
     print("\n".join(report.table(results)))
