@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 from pathlib import Path
 
 from tidings.domain.errors import StorageUnavailable
+from tidings.storage.sqlite.background import BackgroundThread
 from tidings.storage.sqlite.connection import connect
 from tidings.storage.sqlite.turns import WriteTurns
 
@@ -36,22 +36,11 @@ INTERVAL_SECONDS = 0.1
 RESTART_FRAMES = 1000
 
 
-class Checkpointer:
+class Checkpointer(BackgroundThread):
     def __init__(self, path: Path) -> None:
+        super().__init__("tidings-sqlite-checkpoint")
         self._path = path
         self._turns = WriteTurns(path)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._serve, name="tidings-sqlite-checkpoint", daemon=True
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
 
     def _serve(self) -> None:
         conn = connect(self._path)

@@ -17,13 +17,14 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from tidings.domain.errors import StorageUnavailable
+from tidings.storage.sqlite.background import BackgroundThread
 
 Job = TypeVar("Job")
 
 log = logging.getLogger(__name__)
 
 
-class Watchdog(Generic[Job]):
+class Watchdog(BackgroundThread, Generic[Job]):
     def __init__(
         self,
         patience: float,
@@ -31,28 +32,17 @@ class Watchdog(Generic[Job]):
         fail: Callable[[list[Job], Exception], None],
     ) -> None:
         """`drain` takes every queued job; `fail` answers jobs with an error."""
+        super().__init__("tidings-sqlite-watchdog")
         self._patience = patience
         self._drain = drain
         self._fail = fail
         self._lock = threading.Lock()
         self._group: list[Job] | None = None  # the group waiting for the turn
         self._since: float | None = None  # when the writer began waiting
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._serve, name="tidings-sqlite-watchdog", daemon=True
-        )
 
     @staticmethod
     def interval(patience: float) -> float:
         return min(patience / 4, 1.0)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
 
     def waiting(self, group: list[Job]) -> None:
         """The writer begins to wait for its turn with `group`."""
