@@ -105,15 +105,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("port", "Port the HTTP API listens on.", int),
     Setting(
         "api_processes",
-        "HTTP processes `tidings api` runs on its one port, to use more than one core "
-        "(each has its own database connections).",
+        "HTTP processes `tidings api` or `tidings serve` runs on its one port, to use "
+        "more than one core (each has its own database connections); `serve` then runs "
+        "its worker as a process of its own beside them, below their CPU priority.",
         _process_count,
     ),
     Setting(
         "worker_nice",
         "CPU priority (a nice value, 0 to 19) `tidings worker` lowers itself and the "
         "programs its actions run to, so that receiving webhooks gets the CPU first on a "
-        "busy machine; 0 leaves it unchanged. `serve` is not lowered.",
+        "busy machine; 0 leaves it unchanged. The worker of `serve --api-processes N` "
+        "also runs under SCHED_IDLE (Linux); one-process `serve` is not lowered.",
         _nice,
     ),
     Setting(

@@ -11,7 +11,7 @@ from tests.contract.test_store import DAY, Run, make_endpoint
 from tidings.dispatch import select_endpoints
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
-from tidings.domain.errors import Conflict
+from tidings.domain.errors import Conflict, InvalidInput
 from tidings.domain.models import Application, InboundEvent, Message, Rejection, Source
 from tidings.storage import Idempotency, Store
 from tidings.storage.base import SourceChanged
@@ -263,16 +263,45 @@ def test_events_received_together_are_each_kept_once(run: Run, store: Store) -> 
     outcomes = run(together())
     first, repeats = outcomes[:30], outcomes[30:40]
     kept_again, anonymous, refused = outcomes[40:]
-    assert all(created.created and created.deliveries == 1 for created in first)
-    assert len({created.message.key for created in first}) == 30
+    winners: dict[int, Any] = {n: created for n, created in enumerate(first)}
     for n, repeat in zip(range(0, 30, 3), repeats, strict=True):
-        assert (repeat.created, repeat.message.id, repeat.deliveries) == (
-            False, first[n].message.id, 1)  # fmt: skip
+        # Two at once with one delivery id: whichever is kept first, the other is
+        # answered as its repeat.
+        pair = [first[n], repeat]
+        assert sorted(created.created for created in pair) == [False, True]
+        assert pair[0].message.id == pair[1].message.id
+        assert all(created.deliveries == 1 for created in pair)
+        winners[n] = next(created for created in pair if created.created)
+    assert all(created.created and created.deliveries == 1 for n, created in winners.items())
+    assert len({created.message.key for created in winners.values()}) == 30
     assert (kept_again.created, kept_again.message.id) == (False, kept_before.message.id)
     assert anonymous.created
     assert isinstance(refused, SourceChanged)
     events = run(store.list_inbound(source, 0, 100))
     bodies = {message.payload: event for event, message in events}
-    assert set(bodies) == {b"kept", b"anon"} | {f"e{n}".encode() for n in range(30)}
+    assert set(bodies) == {b"kept", b"anon"} | {w.message.payload for w in winners.values()}
     assert bodies[b"e7"].headers == {"x-n": "e7"} and bodies[b"e7"].delivery_id == "d-7"
     assert bodies[b"e7"].msg_key == first[7].message.key
+
+
+def test_an_idempotency_key_without_a_delivery_id_settles_repeats(run: Run, store: Store) -> None:
+    """Receiving pairs the key with the delivery id; the Store API also takes a key
+    alone, and then the key answers repeats, as for any message."""
+    source = make_source(run, store)
+    app = internal_app(run, store, source)
+    make_endpoint(run, store, app)
+
+    def keyed(body: bytes, fingerprint: str) -> Any:
+        message = Message(id=ids.new_id(ids.MESSAGE), app_key=app.key, event_type="github",
+                          payload=body, created_at=now_ms())  # fmt: skip
+        inbound = InboundEvent(msg_key=0, source_key=source.key, headers={}, delivery_id=None,
+                               received_at=now_ms())  # fmt: skip
+        return store.create_inbound(source, app, message, inbound, select_endpoints,
+                                    Idempotency("k-1", fingerprint))  # fmt: skip
+
+    first = run(keyed(b"one", "f"))
+    again = run(keyed(b"two", "f"))
+    assert first.created and (again.created, again.message.id) == (False, first.message.id)
+    with pytest.raises(InvalidInput):
+        run(keyed(b"three", "other"))
+    assert [m.payload for _, m in run(store.list_inbound(source, 0, 10))] == [b"one"]

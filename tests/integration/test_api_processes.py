@@ -1,4 +1,5 @@
-"""`tidings api --api-processes N`: several HTTP processes on one port and one SQLite file."""
+"""`tidings api --api-processes N` (and `serve`): several HTTP processes on one port and
+one SQLite file."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from tests.harness import ServerProcess
+from tests.integration.ingest.test_actions import github, github_config, ingest_url
 from tests.waiting import eventually
 
 MESSAGES = 300
@@ -123,3 +125,35 @@ def test_the_count_is_checked(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path, "api", api_processes="0")
     with pytest.raises(RuntimeError, match="TIDINGS_API_PROCESSES='0': expected 1 to 64"):
         server.start()
+
+
+def test_serve_with_processes_runs_api_processes_and_a_worker_below_them(tmp_path: Path) -> None:
+    """`tidings serve --api-processes 2`: two API processes and a worker process in
+    one session, the worker under SCHED_IDLE; a received event runs its action, and
+    SIGTERM stops them all."""
+    ran = tmp_path / "ran.log"
+    config = tmp_path / "tidings.toml"
+    config.write_text(
+        github_config("deploys", f"""\
+            [[source.action]]
+            name = "record"
+            command = ["/bin/sh", "-c", "echo ran >> {ran}"]
+        """)
+    )  # fmt: skip
+    server = ServerProcess(tmp_path, "serve", api_processes="2", config=str(config)).start()
+    assert server.process is not None
+    try:
+        serving = eventually(server.output, lambda text: text.count("serving") == 2)
+        assert serving.count("serving") == 2, serving
+        kids = children(server.process.pid)
+        commands = {kid: Path(f"/proc/{kid}/cmdline").read_bytes().split(b"\0") for kid in kids}
+        workers = [kid for kid, argv in commands.items() if b"worker" in argv]
+        assert len(kids) == 3 and len(workers) == 1, commands
+        assert os.sched_getscheduler(workers[0]) == os.SCHED_IDLE
+        assert os.getsid(workers[0]) == os.getsid(server.process.pid)
+        answer = github(ingest_url(server, "deploys"), {"ref": "refs/heads/main"}, "d-1")
+        assert answer.status_code == 200, answer.text
+        assert eventually(lambda: ran.exists() and ran.read_text(), bool) == "ran\n"
+    finally:
+        assert server.stop() == 0
+    assert not any(alive(kid) for kid in kids)

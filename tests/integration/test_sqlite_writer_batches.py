@@ -9,24 +9,23 @@ from pathlib import Path
 from typing import Any
 
 from tidings.domain.errors import InvalidInput, StorageUnavailable
-from tidings.storage.sqlite.turns import WriteTurns
 from tidings.storage.sqlite.writer import Batch, GroupCommitWriter
 
 
 class Notes:
     """A batch function that inserts its items as rows, one statement per call,
-    and remembers each call's items; an item "bad" fails alone."""
+    and remembers each call's items; an item "bad" fails alone. With `fail`, it
+    writes a row and then raises it."""
 
-    def __init__(self, raise_first: Exception | None = None) -> None:
+    def __init__(self, fail: Exception | None = None) -> None:
         self.calls: list[list[str]] = []
-        self._raise = raise_first
+        self._fail = fail
 
     def __call__(self, conn: sqlite3.Connection, items: list[str]) -> list[int | Exception]:
         self.calls.append(items)
-        if self._raise is not None:
-            if isinstance(self._raise, RuntimeError):
-                conn.execute("INSERT INTO note VALUES ('written before the failure')")
-            raise self._raise
+        if self._fail is not None:
+            conn.execute("INSERT INTO note VALUES ('written before the failure')")
+            raise self._fail
         good = [item for item in items if item != "bad"]
         conn.executemany("INSERT INTO note VALUES (?)", [(item,) for item in good])
         return [InvalidInput(f"{item} refused") if item == "bad" else len(item) for item in items]
@@ -40,28 +39,23 @@ def _plain(conn: sqlite3.Connection) -> str:
 def _in_one_group(
     path: Path, queue: Callable[[GroupCommitWriter], list[Awaitable[Any]]]
 ) -> list[Any]:
-    """Queue writes while another process holds the turn, so that one group gets
-    them all; their outcomes once it is given back."""
+    """Queue writes before the writer's thread starts, so that its first group
+    takes them all; their outcomes."""
     with sqlite3.connect(path) as setup:
         setup.execute("PRAGMA journal_mode=WAL")
-        setup.execute("CREATE TABLE note (text TEXT)")
-    other = WriteTurns(path)
-    other.open()
+        setup.execute("CREATE TABLE note (text TEXT UNIQUE)")
     writer = GroupCommitWriter(path)
-    writer.start()
 
     async def scenario() -> list[Any]:
-        other.take()
         waiting = [asyncio.ensure_future(write) for write in queue(writer)]
-        await asyncio.sleep(0.1)
-        other.give_back()
+        await asyncio.sleep(0)  # each write is queued
+        writer.start()
         return await asyncio.wait_for(asyncio.gather(*waiting, return_exceptions=True), 10)
 
     try:
         return asyncio.run(scenario())
     finally:
         writer.stop()
-        other.close()
 
 
 def _notes(path: Path) -> list[str]:
@@ -86,9 +80,9 @@ def test_items_of_one_key_run_in_one_call_where_the_first_stood(tmp_path: Path) 
     assert _notes(path) == ["a", "bb", "ccc", "plain", "x"]
 
 
-def test_a_refused_batch_fails_its_items_and_the_group_goes_on(tmp_path: Path) -> None:
+def test_a_refused_batch_is_undone_and_the_group_goes_on(tmp_path: Path) -> None:
     path = tmp_path / "refused.db"
-    notes = Notes(raise_first=InvalidInput("refused before any write"))
+    notes = Notes(fail=InvalidInput("refused part-way"))
     outcomes = _in_one_group(path, lambda writer: [
         writer.run_batched(Batch("notes", "a", notes)),
         writer.run_batched(Batch("notes", "b", notes)),
@@ -101,7 +95,7 @@ def test_a_refused_batch_fails_its_items_and_the_group_goes_on(tmp_path: Path) -
 
 def test_a_batch_failing_after_a_write_rolls_back_the_whole_group(tmp_path: Path) -> None:
     path = tmp_path / "broken.db"
-    notes = Notes(raise_first=RuntimeError("after a write"))
+    notes = Notes(fail=RuntimeError("after a write"))
     outcomes = _in_one_group(path, lambda writer: [
         writer.run(_plain),
         writer.run_batched(Batch("notes", "a", notes)),
@@ -112,4 +106,21 @@ def test_a_batch_failing_after_a_write_rolls_back_the_whole_group(tmp_path: Path
         RuntimeError,
         RuntimeError,
     ]
+    assert _notes(path) == []
+
+
+def test_a_batch_answering_for_too_few_items_rolls_back_the_group(tmp_path: Path) -> None:
+    path = tmp_path / "short.db"
+
+    def short(conn: sqlite3.Connection, items: list[str]) -> list[int | Exception]:
+        conn.execute("INSERT INTO note VALUES ('half')")
+        return [1]
+
+    outcomes = _in_one_group(path, lambda writer: [
+        writer.run(_plain),
+        writer.run_batched(Batch("short", "a", short)),
+        writer.run_batched(Batch("short", "b", short)),
+    ])  # fmt: skip
+    assert [type(outcome) for outcome in outcomes] == [StorageUnavailable, RuntimeError,
+                                                       RuntimeError]  # fmt: skip
     assert _notes(path) == []

@@ -61,8 +61,11 @@ def bind(settings: Settings) -> socket.socket:
     return listener
 
 
-async def run(settings: Settings, argv: Sequence[str]) -> None:
-    """Serve with `settings.api_processes` children started as `tidings <argv>`."""
+async def run(
+    settings: Settings, argv: Sequence[str], worker_argv: Sequence[str] | None = None
+) -> None:
+    """Serve with `settings.api_processes` children started as `tidings <argv>`, and
+    with one more started as `tidings <worker_argv>` if given (`serve`)."""
     if settings.database_url.endswith(":memory:"):
         raise SystemExit("tidings: an in-memory database cannot be shared by API processes")
     check_admin_token(settings)
@@ -72,7 +75,7 @@ async def run(settings: Settings, argv: Sequence[str]) -> None:
         await bootstrap_token(store, settings)
         watcher = await config_watcher(store, settings)
         stopping = stop_on_signals()
-        children = Children(argv, listener.fileno(), settings.api_processes)
+        children = Children(argv, listener.fileno(), settings.api_processes, worker_argv)
         tasks = [asyncio.create_task(children.supervise(stopping), name="children")]
         if watcher is not None:
             tasks.append(asyncio.create_task(watcher.run(stopping), name="config"))
@@ -83,23 +86,32 @@ async def run(settings: Settings, argv: Sequence[str]) -> None:
 
 
 class _Child:
-    def __init__(self, argv: list[str], fd: int) -> None:
-        self.popen = subprocess.Popen(argv, pass_fds=(fd,))
+    def __init__(self, kind: str, argv: list[str], pass_fds: tuple[int, ...]) -> None:
+        self.kind = kind
+        self.popen = subprocess.Popen(argv, pass_fds=pass_fds)
         self.started_at = time.monotonic()
 
 
 class Children:
-    """The API processes, kept at `count` until asked to stop."""
+    """The API processes, and `serve`'s worker process, kept running until asked to
+    stop. They share this process's session, so the worker's lower priority ranks
+    it below the API processes (cli/priority.py)."""
 
-    def __init__(self, argv: Sequence[str], fd: int, count: int) -> None:
-        self._argv = [sys.executable, "-m", "tidings", *argv, LISTEN_FD_FLAG, str(fd),
-                      PARENT_PID_FLAG, str(os.getpid())]  # fmt: skip
-        self._fd, self._count = fd, count
+    def __init__(
+        self, argv: Sequence[str], fd: int, count: int, worker_argv: Sequence[str] | None = None
+    ) -> None:
+        supervised = [PARENT_PID_FLAG, str(os.getpid())]
+        command = [sys.executable, "-m", "tidings"]
+        api = ("API process", [*command, *argv, LISTEN_FD_FLAG, str(fd), *supervised], (fd,))
+        self._kinds: list[tuple[str, list[str], tuple[int, ...]]] = [api] * count
+        if worker_argv is not None:
+            self._kinds.append(("worker process", [*command, *worker_argv, *supervised], ()))
         self._pause = FIRST_PAUSE_SECONDS
 
     async def supervise(self, stopping: asyncio.Event) -> None:
-        children = [self._start() for _ in range(self._count)]
-        log.info("API processes started: %s", ", ".join(str(c.popen.pid) for c in children))
+        children = [self._start(index) for index in range(len(self._kinds))]
+        log.info("processes started: %s",
+                 ", ".join(f"{c.kind} {c.popen.pid}" for c in children))  # fmt: skip
         while not stopping.is_set():
             for index, child in enumerate(children):
                 code = child.popen.poll()
@@ -108,20 +120,21 @@ class Children:
                 lived = time.monotonic() - child.started_at
                 self._pause = (FIRST_PAUSE_SECONDS if lived >= HEALTHY_AFTER_SECONDS
                                else min(self._pause * 2, LONGEST_PAUSE_SECONDS))  # fmt: skip
-                log.error("API process %d exited with %s after %.1fs; starting another in "
-                          "%.1fs", child.popen.pid, code, lived, self._pause)  # fmt: skip
+                log.error("%s %d exited with %s after %.1fs; starting another in %.1fs",
+                          child.kind, child.popen.pid, code, lived, self._pause)  # fmt: skip
                 await _sleep_unless(stopping, self._pause)
                 if not stopping.is_set():
-                    children[index] = self._start()
+                    children[index] = self._start(index)
             await _sleep_unless(stopping, POLL_SECONDS)
         for child in children:  # all at once: each then has the whole patience
             if child.popen.poll() is None:
                 child.popen.send_signal(signal.SIGTERM)
-        await asyncio.gather(*(asyncio.to_thread(_reap, child.popen) for child in children))
+        await asyncio.gather(*(asyncio.to_thread(_reap, child) for child in children))
         log.info("API stopped")
 
-    def _start(self) -> _Child:
-        return _Child(self._argv, self._fd)
+    def _start(self, index: int) -> _Child:
+        kind, argv, pass_fds = self._kinds[index]
+        return _Child(kind, argv, pass_fds)
 
 
 async def _sleep_unless(stopping: asyncio.Event, seconds: float) -> None:
@@ -129,12 +142,12 @@ async def _sleep_unless(stopping: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stopping.wait(), seconds)
 
 
-def _reap(popen: subprocess.Popen[bytes]) -> None:
+def _reap(child: _Child) -> None:
     """Wait for a child told to stop; kill it if it takes too long."""
     try:
-        popen.wait(STOP_PATIENCE_SECONDS)
+        child.popen.wait(STOP_PATIENCE_SECONDS)
     except subprocess.TimeoutExpired:
-        log.error("API process %d did not stop within %gs; killing it", popen.pid,
+        log.error("%s %d did not stop within %gs; killing it", child.kind, child.popen.pid,
                   STOP_PATIENCE_SECONDS)  # fmt: skip
-        popen.kill()
-        popen.wait()
+        child.popen.kill()
+        child.popen.wait()

@@ -8,6 +8,7 @@ import socket
 
 from tidings.api.auth import token_hash
 from tidings.cli import api_processes, trigger
+from tidings.cli.main import command_argv
 from tidings.cli.priority import lower_worker_priority
 from tidings.cli.runtime import Inherited, run_services
 from tidings.config import Settings
@@ -20,12 +21,17 @@ log = logging.getLogger("tidings")
 async def dispatch(args: argparse.Namespace, settings: Settings) -> None:
     if args.command == "serve":
         log.info("Tidings listening on http://%s:%d", settings.host, settings.port)
-        await run_services(settings, api=True, worker=True)
+        if settings.api_processes > 1:
+            api, worker = command_argv("api", args), command_argv("worker", args)
+            await api_processes.run(settings, api, worker)
+        else:
+            await run_services(settings, api=True, worker=True)
     elif args.command == "api":
         await _api(args, settings)
     elif args.command == "worker":
-        lower_worker_priority(settings.worker_nice)
-        await run_services(settings, api=False, worker=True)
+        supervised = args.parent_pid is not None  # the worker of `serve --api-processes`
+        lower_worker_priority(settings.worker_nice, idle=supervised)
+        await run_services(settings, api=False, worker=True, parent_pid=args.parent_pid)
     elif args.command == "migrate":
         await migrate(settings)
     elif args.command == "token":
@@ -45,7 +51,7 @@ async def _api(args: argparse.Namespace, settings: Settings) -> None:
         return
     log.info("Tidings API listening on http://%s:%d", settings.host, settings.port)
     if settings.api_processes > 1:
-        await api_processes.run(settings, args.argv)
+        await api_processes.run(settings, command_argv("api", args))
     else:
         await run_services(settings, api=True, worker=False)
 

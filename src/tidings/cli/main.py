@@ -23,7 +23,11 @@ _WORKER = ("retry_schedule", "request_timeout", "allowed_subnets", "worker_concu
 # its own pid (a child whose parent is gone stops).
 LISTEN_FD_FLAG, PARENT_PID_FLAG = "--listen-fd", "--parent-pid"
 _COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "serve": ("Run the API and the delivery worker in one process.", (*_SERVICE, *_API, *_WORKER)),
+    "serve": (
+        "Run the API and the delivery worker: in one process, or with --api-processes N "
+        "as N API processes and a worker process below their priority.",
+        (*_SERVICE, *_API, *_WORKER, "api_processes"),
+    ),
     "api": ("Run only the HTTP API.", (*_SERVICE, *_API, "api_processes")),
     "worker": ("Run only the delivery worker.", (*_SERVICE, *_WORKER)),
     "migrate": ("Apply pending database migrations and exit.", _COMMON),
@@ -51,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_setting_flags(commands.add_parser(name, help=summary, description=summary), settings)
     for hidden in (LISTEN_FD_FLAG, PARENT_PID_FLAG):
         commands.choices["api"].add_argument(hidden, type=int, help=argparse.SUPPRESS)
+    commands.choices["worker"].add_argument(PARENT_PID_FLAG, type=int, help=argparse.SUPPRESS)
     token = commands.add_parser("token", help="Manage API tokens.")
     token_commands = token.add_subparsers(dest="token_command", required=True)
     create = token_commands.add_parser("create", help="Create a bearer token and print it once.")
@@ -59,6 +64,20 @@ def build_parser() -> argparse.ArgumentParser:
     trigger.add_parser(commands)
     listen_args.add_parser(commands)
     return parser
+
+
+def command_argv(command: str, args: argparse.Namespace) -> list[str]:
+    """`tidings <command>` with the flags given to this process that `command`
+    accepts (a supervised child's command line; the environment passes on as is)."""
+    argv = [command]
+    for setting in SETTINGS:
+        value = getattr(args, setting.name, None)
+        if value is None or setting.name == "api_processes":
+            continue
+        if setting.name not in _COMMANDS[command][1]:
+            continue
+        argv += [setting.flag] if setting.name == "dev" else [setting.flag, value]
+    return argv
 
 
 def load_settings(args: argparse.Namespace) -> Settings:

@@ -106,10 +106,15 @@ class Inherited:
 
 
 async def run_services(
-    settings: Settings, api: bool, worker: bool, inherited: Inherited | None = None
+    settings: Settings,
+    api: bool,
+    worker: bool,
+    inherited: Inherited | None = None,
+    parent_pid: int | None = None,
 ) -> None:
-    """Run until SIGTERM or SIGINT. A process that `inherited` its socket leaves
-    the generated token and the config file to its parent, which handled them."""
+    """Run until SIGTERM or SIGINT, or until the supervising process `parent_pid`
+    (or `inherited`'s) is gone. A process that `inherited` its socket leaves the
+    generated token and the config file to its parent, which handled them."""
     check_admin_token(settings)
     store = await open_store_when_ready(settings)
     try:
@@ -117,7 +122,8 @@ async def run_services(
         if inherited is None:
             await bootstrap_token(store, settings)
             watcher = await config_watcher(store, settings)
-        await _run_until_signal(store, settings, api, worker, watcher, inherited)
+        parent = inherited.parent_pid if inherited is not None else parent_pid
+        await _run_until_signal(store, settings, api, worker, watcher, inherited, parent)
     finally:
         await store.close()
 
@@ -161,11 +167,12 @@ async def _run_until_signal(
     worker: bool,
     watcher: ConfigWatcher | None,
     inherited: Inherited | None,
+    parent_pid: int | None,
 ) -> None:
     stopping = stop_on_signals()
     tasks = []
-    if inherited is not None:
-        orphaned = _stop_when_orphaned(stopping, inherited.parent_pid)
+    if parent_pid is not None:
+        orphaned = _stop_when_orphaned(stopping, parent_pid)
         tasks.append(asyncio.create_task(orphaned, name="parent"))
     delivery = _worker(store, settings) if worker else None
     notify = delivery.notify if delivery is not None else (lambda: None)
@@ -187,7 +194,8 @@ async def _run_until_signal(
 
 
 async def _stop_when_orphaned(stopping: asyncio.Event, parent: int) -> None:
-    """One of several API processes stops when the process that started it is gone
+    """A supervised process (an API process, or `serve`'s worker) stops when the
+    process that started it is gone
     (killed outright, it could not pass SIGTERM on), even before this one started."""
     while not stopping.is_set():
         if os.getppid() != parent:

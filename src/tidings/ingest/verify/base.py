@@ -53,12 +53,13 @@ class Headers(Mapping[str, str]):
 
     @classmethod
     def from_asgi(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
-        """From an ASGI scope's (name, value) byte pairs, names already lowercased
-        by the server: the view every inbound request gets, built without a
-        second pass over the names."""
+        """From an ASGI scope's (name, value) byte pairs: the view every inbound
+        request gets, built in one pass."""
         items: dict[str, tuple[str, str]] = {}
         for raw_name, raw_value in raw:
-            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+            # Servers lowercase names already; one that did not must still have a
+            # repeated header joined, so that a duplicated signature fails closed.
+            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
             if name in items:
                 value = f"{items[name][1]}, {value}"
             items[name] = (name, value)

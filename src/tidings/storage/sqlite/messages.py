@@ -35,21 +35,17 @@ def create(
     select: EndpointSelector,
     idempotency: Idempotency | None,
     cache: EndpointCache | None = None,
-    event_id_checked: bool = False,
 ) -> CreatedMessage:
     """This writes nothing before it may raise, so the writer runs it without a
     savepoint: its first write is the message row, after every check, and nothing
     after that can fail (endpoints and keys were read in this same transaction,
     which only this writer's thread writes to). The one exception, removing an
-    idempotency key older than the window, stands whatever follows.
-    `event_id_checked`: the caller already looked for the event id in this
-    transaction (`with_event_ids`)."""
+    idempotency key older than the window, stands whatever follows."""
     if idempotency is not None:
         earlier = _replay(conn, app, idempotency)
         if earlier is not None:
             return earlier
-    if not event_id_checked:
-        _reject_duplicate_event_id(conn, app, message)
+    _reject_duplicate_event_id(conn, app, message)
     chosen = select(endpoints(conn, app, cache), message)
     message.key = _insert_message(conn, message)
     conn.executemany(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tidings.domain.errors import Conflict
+from tidings.domain.errors import Conflict, TidingsError
 from tidings.domain.models import Application, Endpoint, InboundEvent, Message, Rejection, Source
 from tidings.storage.base import (
     ApplicationChanged,
@@ -71,7 +71,7 @@ def delete(conn: sqlite3.Connection, source: Source) -> None:
 
 @dataclass(frozen=True)
 class InboundWrite:
-    """One verified event to keep: `create_inbound`'s arguments."""
+    """One verified event to keep: `Store.create_inbound`'s arguments."""
 
     source: Source
     app: Application
@@ -109,6 +109,12 @@ def create_inbound_batch(
         if isinstance(endpoints, Exception):
             outcomes[index] = endpoints
     live = [index for index, outcome in enumerate(outcomes) if outcome is None]
+    for index in [i for i in live if writes[i].message.event_id is None and writes[i].idempotency]:
+        try:  # what it refuses, it refuses before writing
+            outcomes[index] = _create_keyed(conn, writes[index], cache)
+        except TidingsError as exc:
+            outcomes[index] = exc
+        live.remove(index)
     if live:
         new, repeats = _sort_repeats(conn, writes, live, outcomes)
         counts = _insert_all(conn, [(index, writes[index]) for index in new], targets)
@@ -117,6 +123,19 @@ def create_inbound_batch(
         for index, first in repeats:
             outcomes[index] = CreatedMessage(writes[first].message, False, counts[first])
     return outcomes  # type: ignore[return-value]
+
+
+def _create_keyed(
+    conn: sqlite3.Connection, write: InboundWrite, cache: EndpointCache | None
+) -> CreatedMessage:
+    """An event with an idempotency key but no delivery id (receiving never sends
+    one; the Store API allows it): the key settles repeats, as for any message."""
+    created = messages.create(conn, write.app, write.message, write.select, write.idempotency,
+                              cache)  # fmt: skip
+    if created.created:
+        write.inbound.msg_key = created.message.key
+        messages.insert_rows(conn, "inbound_event", _INBOUND_COLUMNS, [_inbound_row(write)])
+    return created
 
 
 def _sort_repeats(
@@ -136,15 +155,19 @@ def _sort_repeats(
     new: list[int] = []
     repeats: list[tuple[int, int]] = []
     for index, event_id in zip(live, event_ids, strict=True):
-        repeat = event_id is not None and (event_id in kept or event_id in first_new)
-        if event_id is None or not repeat:
+        earlier = kept.get(event_id) if event_id is not None else None
+        if earlier is not None and (
+            earlier["created_at"] <= writes[index].message.created_at - messages.DEDUP_WINDOW_MS
+        ):
+            earlier = None  # within the batch's reach, but over a day before this one
+        if event_id is None or (earlier is None and event_id not in first_new):
             if event_id is not None:
                 first_new[event_id] = index
             new.append(index)
         elif writes[index].idempotency is None:  # an eventId, not a delivery id
             outcomes[index] = Conflict(f"a message with eventId {event_id!r} already exists")
-        elif event_id in kept:
-            outcomes[index] = messages.replayed(conn, kept[event_id])
+        elif earlier is not None:
+            outcomes[index] = messages.replayed(conn, earlier)
         else:
             repeats.append((index, first_new[event_id]))
     return new, repeats
@@ -175,12 +198,15 @@ def _insert_all(
                          [messages.message_row(write.message) for _, write in writes])  # fmt: skip
     messages.insert_rows(conn, "delivery", messages.DELIVERY_COLUMNS, deliveries)
     lanes.wake(conn, woken)
-    messages.insert_rows(conn, "inbound_event", _INBOUND_COLUMNS, [
-        (w.inbound.msg_key, w.inbound.source_key, w.inbound.delivery_id,
-         rows.dump(w.inbound.headers), w.inbound.received_at, w.inbound.query)
-        for _, w in writes
-    ])  # fmt: skip
+    messages.insert_rows(conn, "inbound_event", _INBOUND_COLUMNS,
+                         [_inbound_row(write) for _, write in writes])  # fmt: skip
     return counts
+
+
+def _inbound_row(write: InboundWrite) -> tuple[Any, ...]:
+    inbound = write.inbound
+    return (inbound.msg_key, inbound.source_key, inbound.delivery_id,
+            rows.dump(inbound.headers), inbound.received_at, inbound.query)  # fmt: skip
 
 
 _INBOUND_COLUMNS = ("msg_key", "source_key", "delivery_id", "headers", "received_at", "query")

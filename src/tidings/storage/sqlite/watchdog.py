@@ -42,12 +42,18 @@ class Watchdog(BackgroundThread, Generic[Job]):
 
     @staticmethod
     def interval(patience: float) -> float:
-        return min(patience / 4, 1.0)
+        return min(max(patience / 4, 0.01), 1.0)
 
     def waiting(self, group: list[Job]) -> None:
         """The writer begins to wait for its turn with `group`."""
         with self._lock:
             self._group, self._since = group, time.monotonic()
+
+    def stuck(self) -> bool:
+        """Whether the writer has waited for its turn longer than the patience."""
+        with self._lock:
+            since = self._since
+        return since is not None and time.monotonic() - since >= self._patience
 
     def turn_came(self) -> bool:
         """The wait is over: whether the group is still the writer's to run."""
@@ -68,4 +74,7 @@ class Watchdog(BackgroundThread, Generic[Job]):
                     f"another process held the write lock for over {self._patience:g}s"
                 )
                 log.error("SQLite write lock: %s", error)
-                self._fail(overdue, error)
+                try:
+                    self._fail(overdue, error)
+                except Exception:  # keep bounding later waits whatever happened here
+                    log.exception("could not answer the writes that waited too long")

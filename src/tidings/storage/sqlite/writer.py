@@ -79,9 +79,13 @@ class GroupCommitWriter:
     def stop(self) -> None:
         if self._thread.is_alive():
             self._jobs.put(_STOP)
-            # Queued writes finish first; a turn that never comes fails them after
-            # the patience, and the thread is then left waiting for it.
-            self._thread.join(self._patience + 2 * Watchdog.interval(self._patience))
+            # Queued writes finish first, however many; only a turn at the write
+            # lock that does not come within the patience ends the wait, and what
+            # is still queued then fails.
+            while self._thread.is_alive() and not self._watchdog.stuck():
+                self._thread.join(Watchdog.interval(self._patience))
+            if self._thread.is_alive():
+                _fail(self._drain(), StorageUnavailable("the writer stopped"))
         self._watchdog.stop()
         self._checkpointer.stop()
         if self._thread.is_alive():
@@ -157,6 +161,9 @@ class GroupCommitWriter:
                 outcomes[index] = (False, abandoned.error)
         except (sqlite3.Error, OSError) as exc:
             outcomes = self._roll_back(group, exc)
+        except Exception as exc:  # a bug: still answer everyone, and leave no transaction open
+            log.exception("SQLite group commit failed unexpectedly")
+            outcomes = self._roll_back(group, exc)
         finally:
             self._turns.give_back()
         _answer(group, outcomes)
@@ -223,9 +230,12 @@ class Batch(Generic[Item, T]):
     group, by one call of `run_all(conn, items)`: many rows in a few statements
     rather than a few statements per row, which costs a fraction of the CPU and of
     the GIL hand-overs. `run_all` returns one outcome per item (its result, or
-    the exception that item fails with); like an operation without a savepoint
-    it writes nothing before it may raise, and what it raises fails every item.
-    The batch runs where the first of its items stands in the group."""
+    the exception that item fails with, having written nothing for it); a
+    domain or integrity error it raises undoes the whole batch (a savepoint) and
+    fails every item, and anything else rolls back the whole group.
+    The batch runs where the first of its items stands in the group, so an item
+    queued after another job of the group is written before that job (both were
+    in flight together: either order is one they could have had)."""
 
     key: Hashable
     item: Item
@@ -259,12 +269,20 @@ def _run_all(
 def _run_batch(
     conn: sqlite3.Connection, batch: Batch[Any, Any], items: list[Any]
 ) -> list[tuple[bool, Any]]:
+    # One savepoint for the whole batch: its statements are many, so a failure
+    # part-way must undo the ones before it (the group's other jobs stand).
+    conn.execute("SAVEPOINT batch")
     try:
         results = batch.run_all(conn, items)
+        if len(results) != len(items):
+            raise RuntimeError(f"a batch of {len(items)} returned {len(results)} outcomes")
     except (TidingsError, sqlite3.IntegrityError) as exc:
-        return [(False, exc)] * len(items)  # raised before any write
+        conn.execute("ROLLBACK TO batch")
+        conn.execute("RELEASE batch")
+        return [(False, exc)] * len(items)
     except Exception as exc:
         raise _Abandoned(exc) from exc
+    conn.execute("RELEASE batch")
     return [(False, result) if isinstance(result, Exception) else (True, result)
             for result in results]  # fmt: skip
 
@@ -303,7 +321,10 @@ def _answer(group: list[_Job], outcomes: list[tuple[bool, Any]]) -> None:
     for (_, future, loop, _, _), outcome in zip(group, outcomes, strict=True):
         by_loop.setdefault(loop, []).append((future, outcome))
     for loop, settled in by_loop.items():
-        loop.call_soon_threadsafe(_settle_all, settled)
+        try:
+            loop.call_soon_threadsafe(_settle_all, settled)
+        except RuntimeError:  # that caller's event loop has closed: nobody is waiting
+            log.debug("a writer's caller left with its event loop")
 
 
 def _settle_all(settled: list[tuple[asyncio.Future[Any], tuple[bool, Any]]]) -> None:
