@@ -26,6 +26,9 @@ class Backend:
     # spread the work over processes, `tidings api` (one HTTP process per core) and
     # a `tidings worker`.
     serving: tuple[str, ...]
+    # TIDINGS_API_PROCESSES for those processes: `serve` stays one process (with
+    # more it would start API processes and a worker process of its own).
+    serving_api_processes: str
 
     @contextlib.contextmanager
     def deploy(self, ctx: Context, label: str, **settings: str) -> Iterator[Tidings]:
@@ -48,5 +51,5 @@ class Backend:
         return {self.metric_prefix + name: value for name, value in found.items()}
 
 
-SQLITE = Backend("sqlite", "", ("serve",))
-POSTGRES = Backend("postgresql", "pg_", ("api", "worker"))
+SQLITE = Backend("sqlite", "", ("serve",), "1")
+POSTGRES = Backend("postgresql", "pg_", ("api", "worker"), services.API_PROCESSES)

@@ -122,8 +122,11 @@ def _tidings(ctx: Context, commands: tuple[str, ...]) -> dict[str, Any]:
     """Tidings on SQLite run as `commands` (one process each), the first serving HTTP."""
     folder = ctx.scratch("inbound-" + "-".join(commands))
     (folder / "tidings.toml").write_text(CONFIG)
+    # `serve` alone is the one-process deployment (with more it would start API
+    # processes and a worker of its own).
+    processes = "1" if commands == ONE_PROCESS else API_PROCESSES
     tidings = Tidings.on_sqlite(
-        folder, config=str(folder / "tidings.toml"), api_processes=API_PROCESSES
+        folder, config=str(folder / "tidings.toml"), api_processes=processes
     )
     processes = [tidings.start(ctx.procs, command) for command in commands]
     url = _ingest_url(tidings)

@@ -13,7 +13,7 @@ from benchmarks import payloads
 from benchmarks.backends import SQLITE, Backend
 from benchmarks.common import Context, Result, run_loadgen
 from benchmarks.procs import Process
-from benchmarks.services import API_PROCESSES, Fixture, Tidings, create_fixture
+from benchmarks.services import Fixture, Tidings, create_fixture
 from benchmarks.stats import percentiles
 
 ALL = range(payloads.ENDPOINTS)
@@ -52,7 +52,8 @@ def open_loop(
 
     Messages sent in the first `warmup_s` seconds (cold connection pools) are left out.
     """
-    with backend.deploy(ctx, name, api_processes=API_PROCESSES, **settings) as tidings:
+    processes = backend.serving_api_processes
+    with backend.deploy(ctx, name, api_processes=processes, **settings) as tidings:
         return _open_loop(ctx, tidings, backend.serving, rate, duration, failing)
 
 
@@ -140,7 +141,7 @@ def flood(ctx: Context, backend: Backend = SQLITE) -> Result:
     the quiet applications' p99 beside it against their p99 alone. Fair claiming is
     what keeps their messages from queueing behind the flood's."""
     s = ctx.settings
-    with backend.deploy(ctx, "flood", api_processes=API_PROCESSES) as tidings:
+    with backend.deploy(ctx, "flood", api_processes=backend.serving_api_processes) as tidings:
         serving = tuple(tidings.start(ctx.procs, command) for command in backend.serving)
         fixture = create_fixture(tidings, ctx.receiver, 1)
         noisy, quiet = Fixture(fixture.apps[:1], 1), Fixture(fixture.apps[1:], 1)
