@@ -95,7 +95,8 @@ def start_receiver(procs: Processes, logs: Path) -> ReceiverControl:
 
 
 # `tidings api` runs one HTTP process per core (`TIDINGS_API_PROCESSES`), as a
-# deployment on this machine would; a worker or `serve` ignores the setting.
+# deployment on this machine would; a worker ignores the setting, and `serve`
+# would start that many API processes and a worker (the scenarios pass 1 for it).
 API_PROCESSES = str(os.cpu_count() or 1)
 
 

@@ -114,8 +114,8 @@ SETTINGS: tuple[Setting, ...] = (
         "worker_nice",
         "CPU priority (a nice value, 0 to 19) `tidings worker` lowers itself and the "
         "programs its actions run to, so that receiving webhooks gets the CPU first on a "
-        "busy machine; 0 leaves it unchanged. The worker of `serve --api-processes N` "
-        "also runs under SCHED_IDLE (Linux); one-process `serve` is not lowered.",
+        "busy machine; 0 leaves it unchanged. So does the worker process of `serve "
+        "--api-processes N`; one-process `serve` is not lowered.",
         _nice,
     ),
     Setting(

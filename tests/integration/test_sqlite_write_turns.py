@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -188,3 +189,29 @@ def test_an_in_memory_database_needs_no_turns(
     turns.give_back()
     turns.close()
     assert list(tmp_path.iterdir()) == []  # no lock file named after ":memory:"
+
+
+def test_stopping_answers_a_write_still_waiting_for_the_turn(tmp_path: Path) -> None:
+    path = tmp_path / "waiting.db"
+    _table(path)
+    other = WriteTurns(path)
+    other.open()
+    other.take()
+    writer = GroupCommitWriter(path, patience=0.3)
+    writer.start()
+
+    async def scenario() -> None:
+        write = asyncio.ensure_future(writer.run(_insert))
+        await asyncio.sleep(0.05)  # waiting for the turn when the stop begins
+        stopping = asyncio.get_running_loop().run_in_executor(None, writer.stop)
+        with pytest.raises(StorageUnavailable):
+            await asyncio.wait_for(write, 10)
+        await asyncio.wait_for(stopping, 10)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        other.give_back()
+        other.close()
+    time.sleep(0.2)  # the turn comes now: the failed write must not run
+    assert _notes(path) == 0

@@ -1,4 +1,5 @@
-"""`tidings api --api-processes N`: N HTTP processes sharing one listening socket.
+"""`tidings api --api-processes N`: N HTTP processes sharing one listening socket
+(and `tidings serve --api-processes N`: the same, plus a worker process).
 
 One Python process serves HTTP on one core at most: its event loop and its SQLite
 writer share one GIL. To use more cores, this process binds the port once and

@@ -29,8 +29,8 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> None:
     elif args.command == "api":
         await _api(args, settings)
     elif args.command == "worker":
-        supervised = args.parent_pid is not None  # the worker of `serve --api-processes`
-        lower_worker_priority(settings.worker_nice, idle=supervised)
+        lower_worker_priority(settings.worker_nice)
+        # parent_pid: the worker of `serve --api-processes N`, which stops with it.
         await run_services(settings, api=False, worker=True, parent_pid=args.parent_pid)
     elif args.command == "migrate":
         await migrate(settings)

@@ -76,7 +76,8 @@ def command_argv(command: str, args: argparse.Namespace) -> list[str]:
             continue
         if setting.name not in _COMMANDS[command][1]:
             continue
-        argv += [setting.flag] if setting.name == "dev" else [setting.flag, value]
+        # One word each (--flag=value): a value starting with "-" stays a value.
+        argv.append(setting.flag if setting.name == "dev" else f"{setting.flag}={value}")
     return argv
 
 
@@ -93,7 +94,6 @@ def load_settings(args: argparse.Namespace) -> Settings:
 def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    args.argv = argv
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -14,14 +14,11 @@ that leads its own session (a service, or `setsid tidings worker`) lowers that
 session too. It never raises a priority someone else lowered further.
 
 The worker that `tidings serve --api-processes N` starts shares the session of
-the API processes, so ranking its threads is enough there; it goes further and
-runs under SCHED_IDLE (Linux): it gets the CPU only when no thread of normal
-priority wants it, and is preempted the moment one does. Beside API processes
-receiving webhooks as fast as they could, its share of the CPU fell by about a
-third (100-134 against 160-198 µs per accepted request for a separate `tidings
-worker` at nice 10). On a machine kept busy by the API processes its deliveries
-wait until the load eases; run `tidings worker` separately to give it a share of
-its own.
+the API processes, so ranking its threads is enough there. It is not put under
+SCHED_IDLE: its SQLite writer holds the write lock that the API processes wait
+for, and a thread that only runs when nothing else wants the CPU (or that waits
+for the GIL behind one) would keep them waiting for as long as they kept the CPU
+busy.
 """
 
 from __future__ import annotations
@@ -37,16 +34,8 @@ _THREADS = Path("/proc/self/task")
 _AUTOGROUP = Path("/proc/self/autogroup")
 
 
-def lower_worker_priority(nice: int, idle: bool = False) -> None:
-    """Lower every thread to `nice`; with `idle`, also to SCHED_IDLE where it exists.
-    A `nice` of 0 leaves the priority alone, SCHED_IDLE included."""
-    if nice <= 0:
-        return
-    if idle and hasattr(os, "SCHED_IDLE"):
-        for thread in _threads():
-            with contextlib.suppress(OSError):
-                os.sched_setscheduler(thread, os.SCHED_IDLE, os.sched_param(0))
-    if not hasattr(os, "setpriority"):  # Windows has no nice values
+def lower_worker_priority(nice: int) -> None:
+    if nice <= 0 or not hasattr(os, "setpriority"):  # Windows has no nice values
         return
     for thread in _threads():
         with contextlib.suppress(OSError):  # a thread that just ended

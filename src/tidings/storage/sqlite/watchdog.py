@@ -55,6 +55,15 @@ class Watchdog(BackgroundThread, Generic[Job]):
             since = self._since
         return since is not None and time.monotonic() - since >= self._patience
 
+    def expire(self, error: Exception) -> None:
+        """Fail the waiting group, if any, and everything queued: the writer stops
+        without waiting any longer for its turn."""
+        with self._lock:
+            overdue, self._group = self._group or [], None
+            overdue += self._drain()
+        if overdue:
+            self._fail(overdue, error)
+
     def turn_came(self) -> bool:
         """The wait is over: whether the group is still the writer's to run."""
         with self._lock:

@@ -85,7 +85,7 @@ class GroupCommitWriter:
             while self._thread.is_alive() and not self._watchdog.stuck():
                 self._thread.join(Watchdog.interval(self._patience))
             if self._thread.is_alive():
-                _fail(self._drain(), StorageUnavailable("the writer stopped"))
+                self._watchdog.expire(StorageUnavailable("the writer stopped"))
         self._watchdog.stop()
         self._checkpointer.stop()
         if self._thread.is_alive():
