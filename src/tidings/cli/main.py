@@ -72,9 +72,8 @@ def command_argv(command: str, args: argparse.Namespace) -> list[str]:
     argv = [command]
     for setting in SETTINGS:
         value = getattr(args, setting.name, None)
-        if value is None or setting.name == "api_processes":
-            continue
-        if setting.name not in _COMMANDS[command][1]:
+        accepted = setting.name in _COMMANDS[command][1] and setting.name != "api_processes"
+        if value is None or not accepted:
             continue
         # One word each (--flag=value): a value starting with "-" stays a value.
         argv.append(setting.flag if setting.name == "dev" else f"{setting.flag}={value}")

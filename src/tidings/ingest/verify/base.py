@@ -7,7 +7,7 @@ I/O, so the HTTP layer decides status codes and the tests need no server.
 
 from __future__ import annotations
 
-from collections.abc import ItemsView, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -77,9 +77,6 @@ class Headers(Mapping[str, str]):
     def lowered(self) -> Iterator[tuple[str, str]]:
         """(lowercased name, value) pairs, in arrival order."""
         return ((key, value) for key, (_, value) in self._items.items())
-
-    def items(self) -> ItemsView[str, str]:
-        return dict(self._items.values()).items()
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._items

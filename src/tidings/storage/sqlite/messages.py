@@ -23,8 +23,8 @@ MESSAGE_COLUMNS = ("key", "id", "app_key", "event_type", "event_id", "payload", 
                    "tags", "created_at")  # fmt: skip
 DELIVERY_COLUMNS = ("app_key", "msg_key", "endpoint_key", "status", "due_at", "updated_at")
 _PENDING = int(DeliveryStatus.PENDING)
-# Rows per multi-row INSERT: well under SQLite's 32,766 bound parameters.
-ROWS_PER_INSERT = 200
+# Rows (or values of an IN list) per statement: well under SQLite's 32,766 bound parameters.
+ROWS_PER_STATEMENT = 200
 _BUMP = "UPDATE application SET endpoints_version = endpoints_version + 1 WHERE key = ?"
 
 
@@ -48,11 +48,8 @@ def create(
     _reject_duplicate_event_id(conn, app, message)
     chosen = select(endpoints(conn, app, cache), message)
     message.key = _insert_message(conn, message)
-    conn.executemany(
-        "INSERT INTO delivery (app_key, msg_key, endpoint_key, status, due_at, updated_at) "
-        "VALUES (?, ?, ?, 1, ?, ?)",
-        [(app.key, message.key, ep.key, message.created_at, message.created_at) for ep in chosen],
-    )
+    deliveries = [delivery_row(message, ep.key) for ep in chosen]
+    insert_rows(conn, "delivery", DELIVERY_COLUMNS, deliveries)
     lanes.wake(conn, [(ep.key, message.created_at) for ep in chosen])
     if idempotency is not None:
         conn.execute(
@@ -126,8 +123,8 @@ def with_event_ids(
     """The application's messages created after `since` with any of these event ids."""
     found: dict[str, sqlite3.Row] = {}
     wanted = sorted(event_ids)
-    for start in range(0, len(wanted), ROWS_PER_INSERT):
-        chunk = wanted[start : start + ROWS_PER_INSERT]
+    for start in range(0, len(wanted), ROWS_PER_STATEMENT):
+        chunk = wanted[start : start + ROWS_PER_STATEMENT]
         for row in conn.execute(
             "SELECT * FROM message WHERE app_key = ? AND event_id IN "
             f"({','.join('?' * len(chunk))}) AND created_at > ?",
@@ -154,10 +151,10 @@ def insert_rows(
     conn: sqlite3.Connection, table: str, columns: Sequence[str], values: Sequence[Sequence[Any]]
 ) -> None:
     """INSERT many rows in a few statements: one step (and one release of the GIL)
-    per ROWS_PER_INSERT rows, instead of one per row."""
+    per ROWS_PER_STATEMENT rows, instead of one per row."""
     row = f"({','.join('?' * len(columns))})"
-    for start in range(0, len(values), ROWS_PER_INSERT):
-        chunk = values[start : start + ROWS_PER_INSERT]
+    for start in range(0, len(values), ROWS_PER_STATEMENT):
+        chunk = values[start : start + ROWS_PER_STATEMENT]
         conn.execute(
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES {','.join([row] * len(chunk))}",
             [value for one in chunk for value in one],

@@ -69,6 +69,14 @@ def delete(conn: sqlite3.Connection, source: Source) -> None:
     conn.execute("DELETE FROM application WHERE key = ?", (source.app_key,))
 
 
+# An application as an event saw it: its endpoints are read once per batch for each.
+_AppSeen = tuple[int, str, str | None]
+
+
+def _seen(app: Application) -> _AppSeen:
+    return (app.key, app.id, app.uid)
+
+
 @dataclass(frozen=True)
 class InboundWrite:
     """One verified event to keep: `Store.create_inbound`'s arguments."""
@@ -93,19 +101,18 @@ def create_inbound_batch(
     row = found.fetchone()
     current = rows.source(row) if row else None
     outcomes: list[CreatedMessage | Exception | None] = [None] * len(writes)
-    targets: dict[tuple[int, str, str | None], Sequence[Endpoint] | Exception] = {}
+    targets: dict[_AppSeen, Sequence[Endpoint] | Exception] = {}
     for index, write in enumerate(writes):
         if not verifies_alike(write.source, current):
             outcomes[index] = SourceChanged(f"source {write.source.id!r} changed or was deleted")
             continue
-        app = write.app
-        endpoints = targets.get((app.key, app.id, app.uid))
+        endpoints = targets.get(_seen(write.app))
         if endpoints is None:
             try:
-                endpoints = messages.endpoints(conn, app, cache)
+                endpoints = messages.endpoints(conn, write.app, cache)
             except ApplicationChanged as exc:
                 endpoints = exc
-            targets[(app.key, app.id, app.uid)] = endpoints
+            targets[_seen(write.app)] = endpoints
         if isinstance(endpoints, Exception):
             outcomes[index] = endpoints
     live = [index for index, outcome in enumerate(outcomes) if outcome is None]
@@ -146,7 +153,10 @@ def _sort_repeats(
 ) -> tuple[list[int], list[tuple[int, int]]]:
     """Answer each event whose delivery id was kept already, within the window, as
     a repeat. Returns the new events' indexes, and (index, first index) for the
-    repeats of an event new in this same batch."""
+    repeats of an event new in this same batch. One transaction writes at a time
+    on SQLite, so the delivery id (the message's event id, indexed) recognises a
+    repeat on its own: no idempotency row is written, as PostgreSQL needs one to
+    settle concurrent repeats."""
     app = writes[live[0]].app
     event_ids = [writes[index].message.event_id for index in live]
     since = min(writes[index].message.created_at for index in live) - messages.DEDUP_WINDOW_MS
@@ -176,7 +186,7 @@ def _sort_repeats(
 def _insert_all(
     conn: sqlite3.Connection,
     writes: list[tuple[int, InboundWrite]],
-    targets: dict[tuple[int, str, str | None], Sequence[Endpoint] | Exception],
+    targets: dict[_AppSeen, Sequence[Endpoint] | Exception],
 ) -> dict[int, int]:
     """Write the new events (messages, deliveries, lanes, inbound rows); how many
     deliveries each got, by index. Their keys follow the largest in use, as SQLite
@@ -186,9 +196,9 @@ def _insert_all(
     deliveries: list[tuple[int, ...]] = []
     woken: list[tuple[int, int]] = []
     for offset, (index, write) in enumerate(writes, start=1):
-        message, app = write.message, write.app
+        message = write.message
         message.key = write.inbound.msg_key = top + offset
-        endpoints = targets[(app.key, app.id, app.uid)]
+        endpoints = targets[_seen(write.app)]
         assert not isinstance(endpoints, Exception)
         chosen = write.select(endpoints, message)
         counts[index] = len(chosen)
