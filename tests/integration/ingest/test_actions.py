@@ -227,9 +227,10 @@ def test_a_changed_file_is_reloaded_and_a_broken_one_keeps_the_last_good(
     eventually(lambda: log.read_text() if log.exists() else "", lambda t: "first 1" in t)
     config.write_text(textwrap.dedent(text.replace("first", "second")))
     endpoints = lambda: server.get_json("/ingest/api/v1/source/reloading/endpoint")["data"]  # noqa: E731
-    eventually(endpoints, lambda found: any(e["uid"] == "config.second" for e in found))
-    states = {e["uid"]: e["disabled"] for e in endpoints()}
-    assert states == {"config.first": True, "config.second": False}  # removed, kept disabled
+    # The reload writes each endpoint in turn: wait for the last of them.
+    states = lambda: {e["uid"]: e["disabled"] for e in endpoints()}  # noqa: E731
+    wanted = {"config.first": True, "config.second": False}  # removed, kept disabled
+    assert eventually(states, lambda found: found == wanted) == wanted
     github(url, {"n": 2})
     eventually(lambda: log.read_text(), lambda t: "second 2" in t)
     config.write_text(textwrap.dedent(text.replace("./first.sh", "./missing.sh")))

@@ -23,7 +23,9 @@ def connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
-    # FULL: a commit has reached the disk before any request is answered.
+    # FULL: a commit has reached the disk before any request is answered. The
+    # group-commit writer switches to NORMAL and syncs the log itself once it has
+    # given the write lock back (wal_sync.py).
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")

@@ -3,8 +3,9 @@
 Requests that arrive while a commit is in progress queue up; the next
 transaction runs all of them, each inside its own savepoint, and commits once.
 One fsync is shared by the whole group, and each caller is answered only after
-that commit, so `synchronous=FULL` durability costs one fsync per group rather
-than one per request.
+that commit and that fsync, so full durability costs one fsync per group rather
+than one per request. The fsync comes after the write lock is given back, so
+other processes' groups need not wait for it (wal_sync.py).
 
 A savepoint costs about as much as a small insert, so an operation that writes
 nothing before it may raise can do without one (`savepoint=False`): its domain
@@ -37,6 +38,7 @@ from tidings.domain.errors import StorageUnavailable, TidingsError
 from tidings.storage.sqlite.checkpoint import Checkpointer
 from tidings.storage.sqlite.connection import BUSY_TIMEOUT_MS, connect
 from tidings.storage.sqlite.turns import WriteTurns
+from tidings.storage.sqlite.wal_sync import WalSync
 from tidings.storage.sqlite.watchdog import Watchdog
 
 T = TypeVar("T")
@@ -62,7 +64,7 @@ class GroupCommitWriter:
             target=self._serve, name="tidings-sqlite-writer", daemon=True
         )
         self._conn: sqlite3.Connection | None = None
-        self._durable = True  # connect() sets synchronous=FULL
+        self._wal = WalSync(path)
         self._checkpointer = Checkpointer(path)
         self._turns = WriteTurns(path)
         self._watchdog: Watchdog[_Job] = Watchdog(patience, self._drain, _fail)
@@ -72,6 +74,8 @@ class GroupCommitWriter:
         self._conn = connect(self._path)
         # Commits never checkpoint: the checkpointer's thread does (checkpoint.py).
         self._conn.execute("PRAGMA wal_autocheckpoint=0")
+        # Durable groups sync the log after the write lock is given back (wal_sync.py).
+        self._conn.execute("PRAGMA synchronous=NORMAL")
         self._thread.start()
         self._checkpointer.start()
         self._watchdog.start()
@@ -94,6 +98,7 @@ class GroupCommitWriter:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        self._wal.close()
         self._turns.close()
 
     async def run(
@@ -104,10 +109,11 @@ class GroupCommitWriter:
     ) -> T:
         """Run `operation` in the next group; return once its group has committed.
 
-        A durable group is fsynced before anyone is answered (synchronous=FULL).
+        A durable group's log is synced before anyone is answered (wal_sync.py).
         Bookkeeping a crash can safely forget (claims, leases) may pass
-        `durable=False`: a group of only such jobs commits without an fsync, which
-        in WAL mode still survives a crash of the process, though not of the machine.
+        `durable=False`: a group of only such jobs is answered without a sync,
+        which in WAL mode still survives a crash of the process, though not of the
+        machine.
         `savepoint=False` is for operations that write nothing before they may
         raise a `TidingsError` (see the module's docstring).
         """
@@ -150,11 +156,12 @@ class GroupCommitWriter:
         if not self._take_turn(group):
             return
         running: list[int] = []  # the jobs of the operation being run
+        committed = False
         try:
-            self._set_durability(any(job[3] for job in group))
             conn.execute("BEGIN IMMEDIATE")
             outcomes = _run_all(conn, group, running)
             conn.execute("COMMIT")
+            committed = True
         except _Abandoned as abandoned:
             outcomes = self._roll_back(group, abandoned.error)
             for index in running:
@@ -166,7 +173,21 @@ class GroupCommitWriter:
             outcomes = self._roll_back(group, exc)
         finally:
             self._turns.give_back()
+        if committed and any(job[3] for job in group):
+            outcomes = self._sync(outcomes)
         _answer(group, outcomes)
+
+    def _sync(self, outcomes: list[tuple[bool, Any]]) -> list[tuple[bool, Any]]:
+        """`outcomes`, once the log is on disk; failures if it could not be synced
+        (the writes stand, but nobody may be told they are safe)."""
+        try:
+            self._wal.sync()
+        except OSError as exc:
+            log.error("SQLite log sync failed: %s", exc)
+            return [(False, StorageUnavailable(f"could not sync the database: {exc}"))] * len(
+                outcomes
+            )
+        return outcomes
 
     def _take_turn(self, group: list[_Job]) -> bool:
         """Wait for the write lock; False if the group is not to run (the watchdog
@@ -208,12 +229,6 @@ class GroupCommitWriter:
             self._conn.execute("ROLLBACK")
         failure = StorageUnavailable(f"database write failed: {cause}")
         return [(False, failure)] * len(group)
-
-    def _set_durability(self, durable: bool) -> None:
-        if durable != self._durable:
-            assert self._conn is not None
-            self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-            self._durable = durable
 
 
 class _Abandoned(Exception):
