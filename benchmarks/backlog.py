@@ -24,7 +24,8 @@ def seeded_drain(
         ctx.procs.stop(api)
         seed_s = seed_backlog(tidings.database_url, pending)
         profile = f"{backend.metric_prefix}backlog-{name}"
-        drain = timed_drain(ctx, window, lambda: [tidings.start(ctx.procs, "worker")], profile)
+        start = lambda: [tidings.start(ctx.procs, "worker", ready=False)]  # noqa: E731
+        drain = timed_drain(ctx, window, start, profile)
     return drain, seed_s
 
 

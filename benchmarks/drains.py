@@ -27,7 +27,9 @@ def ingest_then_drain(
         raise RuntimeError(f"only {ingest['accepted']} of {messages} accepted: {ingest}")
 
     def start_workers() -> list[Process]:
-        return [tidings.start(ctx.procs, "worker", f"worker-{i}") for i in range(workers)]
+        # Started together, each draining as soon as it is up: the drain counts from the start.
+        return [tidings.start(ctx.procs, "worker", f"worker-{i}", ready=False)
+                for i in range(workers)]  # fmt: skip
 
     drain = timed_drain(
         ctx, messages * fanout, start_workers, profile and f"{profile}-worker-drain"

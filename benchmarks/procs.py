@@ -201,5 +201,30 @@ def wait_until_http(url: str, process: Process, timeout: float = 30.0, status: i
     raise ProcessFailed(f"{process.name}: {url} not answering after {timeout:g}s\n{process.tail()}")
 
 
+def wait_until_logged(text: str, process: Process, since: int = 0, timeout: float = 30.0) -> None:
+    """Wait until `process` has written `text` to its log past byte `since` (where
+    the log ended when it started); fail at once if it dies."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        process.check_running()
+        if text.encode() in _read_from(process.log, since):
+            return
+        time.sleep(0.05)
+    raise ProcessFailed(f"{process.name}: no {text!r} in its log after {timeout:g}s\n"
+                        f"{process.tail()}")  # fmt: skip
+
+
+def log_size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def _read_from(path: Path, offset: int) -> bytes:
+    if not path.exists():
+        return b""
+    with open(path, "rb") as file:
+        file.seek(offset)
+        return file.read()
+
+
 def python_module(module: str, *args: str) -> list[str]:
     return [PYTHON, "-m", module, *args]

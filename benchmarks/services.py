@@ -15,7 +15,15 @@ from typing import Any
 import requests
 
 from benchmarks import payloads
-from benchmarks.procs import Process, Processes, ProcessFailed, python_module, wait_until_http
+from benchmarks.procs import (
+    Process,
+    Processes,
+    ProcessFailed,
+    log_size,
+    python_module,
+    wait_until_http,
+    wait_until_logged,
+)
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432"
@@ -151,10 +159,19 @@ class Tidings:
             cwd=self.workdir,
         )
 
-    def start(self, procs: Processes, command: str, name: str | None = None) -> Process:
-        process = procs.start(self.process(command, name))
+    def start(
+        self, procs: Processes, command: str, name: str | None = None, ready: bool = True
+    ) -> Process:
+        """Start `command`; unless `ready` is false, return once it serves (an API)
+        or runs (a worker): a process still importing its modules would spend a
+        second of CPU inside a measurement that is not about starting up."""
+        unstarted = self.process(command, name)
+        logged = log_size(unstarted.log)  # a log from an earlier run is appended to
+        process = procs.start(unstarted)
         if command in ("api", "serve"):
             wait_until_http(f"{self.api_url}/api/v1/health", process, status=204)
+        elif command == "worker" and ready:
+            wait_until_logged("worker running", process, since=logged)
         return process
 
     def migrate(self, procs: Processes) -> None:
