@@ -5,11 +5,13 @@ Both get the same traffic from this module run as a load generator process: 64 a
 clients in a closed loop POSTing GitHub `push` events of 1-2 KB, each signed
 (`X-Hub-Signature-256`) and with its own `X-GitHub-Delivery`.
 
-* Tidings: `tidings api --config` and `tidings worker --config` (two processes, one
-  SQLite file) with one `github` source whose action runs `/bin/true`; then the same
-  in one `tidings serve --config` process. A 200 comes after the signature is checked
-  and the event committed; the action runs afterwards, in the worker. Its runs are
-  counted from the attempts in the SQLite file.
+* Tidings: `tidings serve --config --api-processes N` (N HTTP processes, one per
+  core, and a worker process, under one supervisor and one SQLite file) with one
+  `github` source whose action runs `/bin/true`; then the same as two commands,
+  `tidings api` and `tidings worker`; then in one `tidings serve` process. A 200
+  comes after the signature is checked and the event committed; the action runs
+  afterwards, in the worker. Its runs are counted from the attempts in the SQLite
+  file.
 * Peer: `webhook -hooks hooks.json`, one hook running `/bin/true` and nothing else (it
   neither verifies nor stores, and answers before the command runs); then the same hook
   with a `payload-hmac-sha256` rule on the signature header.
@@ -28,6 +30,7 @@ import sqlite3
 import subprocess
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +66,24 @@ secrets = ["{SECRET}"]
 SUCCEEDED = "SELECT count(*), min(created_at), max(created_at) FROM attempt WHERE status = ?"
 WAITING = "SELECT count(*) FROM delivery WHERE status IN (?, ?)"
 VARIANTS = 200
-# The peer is one Go process, using both cores. Tidings' matching deployment is
-# `tidings api` with one HTTP process per core (HTTP, signature checks and group
-# commits) and a `tidings worker` process (the actions' claims, spawns and records);
-# one `tidings serve` process, whose Python code runs on one core, is measured too.
-SPLIT, ONE_PROCESS = ("api", "worker"), ("serve",)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    name: str
+    commands: tuple[str, ...]  # one process each (and their children); the first serves HTTP
+    api_processes: str
+
+
+# The peer is one command, one Go process using both cores. Tidings' matching
+# deployment is one command too: `serve --api-processes N`, one HTTP process per core
+# (HTTP, signature checks and group commits) and a worker process (the actions'
+# claims, spawns and records) in the same session, where its lower CPU priority
+# ranks it below the HTTP processes. The same processes started as two commands, and
+# one `serve` process (whose Python code runs on one core), are measured too.
+SCALED = Deployment("serve-scaled", ("serve",), API_PROCESSES)
+SPLIT = Deployment("api-worker", ("api", "worker"), API_PROCESSES)
+ONE_PROCESS = Deployment("serve", ("serve",), "1")
 # Tidings and the peer are measured one after the other, on a machine whose speed
 # drifts by a fifth within a minute (seen on the shared VMs these run on): each is
 # measured this many times, alternately, and the fastest round of each counts.
@@ -80,14 +96,16 @@ def inbound(ctx: Context) -> Result:
     tidings_rounds: list[dict[str, Any]] = []
     peer_rounds: list[dict[str, Any]] = []
     for _ in range(ROUNDS):
-        tidings_rounds.append(_tidings(ctx, SPLIT))
+        tidings_rounds.append(_tidings(ctx, SCALED))
         peer_rounds.append(_peer(ctx, binary, False) if binary else {"unavailable": version})
     tidings, peer = _fastest(tidings_rounds), _fastest(peer_rounds)
+    split = _tidings(ctx, SPLIT)
     serve = _tidings(ctx, ONE_PROCESS)
     peer_hmac = _peer(ctx, binary, True) if binary else peer
     metrics = {
         "inbound_accept_rps": tidings["loadgen"]["accepted_per_s"],
         "inbound_actions_rps": tidings["actions"]["rate_per_s"],
+        "inbound_split_accept_rps": split["loadgen"]["accepted_per_s"],
         "inbound_serve_accept_rps": serve["loadgen"]["accepted_per_s"],
         "webhook_peer_rps": peer.get("loadgen", {}).get("accepted_per_s"),
         "webhook_peer_hmac_rps": peer_hmac.get("loadgen", {}).get("accepted_per_s"),
@@ -101,6 +119,7 @@ def inbound(ctx: Context) -> Result:
             "peer": [_rate(found) for found in peer_rounds],
         },
         "tidings": tidings,
+        "tidings_split": split,
         "tidings_serve": serve,
         "peer": peer,
         "peer_hmac": peer_hmac,
@@ -118,22 +137,22 @@ def _fastest(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     return max(rounds, key=lambda found: _rate(found) or 0.0)
 
 
-def _tidings(ctx: Context, commands: tuple[str, ...]) -> dict[str, Any]:
-    """Tidings on SQLite run as `commands` (one process each), the first serving HTTP."""
-    folder = ctx.scratch("inbound-" + "-".join(commands))
+def _tidings(ctx: Context, deployment: Deployment) -> dict[str, Any]:
+    """Tidings on SQLite deployed as `deployment`."""
+    folder = ctx.scratch("inbound-" + deployment.name)
     (folder / "tidings.toml").write_text(CONFIG)
-    # `serve` alone is the one-process deployment (with more it would start API
-    # processes and a worker of its own).
-    processes = "1" if commands == ONE_PROCESS else API_PROCESSES
     tidings = Tidings.on_sqlite(
-        folder, config=str(folder / "tidings.toml"), api_processes=processes
+        folder, config=str(folder / "tidings.toml"), api_processes=deployment.api_processes
     )
-    processes = [tidings.start(ctx.procs, command) for command in commands]
+    processes = [tidings.start(ctx.procs, command) for command in deployment.commands]
     url = _ingest_url(tidings)
-    found: dict[str, Any] = {"processes": list(commands),
-                             "bad_signature_status": bad_signature_status(url)}  # fmt: skip
+    found: dict[str, Any] = {
+        "commands": list(deployment.commands),
+        "api_processes": int(deployment.api_processes),
+        "bad_signature_status": bad_signature_status(url),
+    }
     before = [process.cpu_s() for process in processes]
-    found["loadgen"] = _load(ctx, folder, url, processes[0], "inbound-" + commands[0])
+    found["loadgen"] = _load(ctx, folder, url, processes[0], "inbound-" + deployment.name)
     found["cpu_us_per_request"] = _cpu_per_request(found["loadgen"], processes, before)
     # The queued runs get as long again as the load took (at most `stall_s`) to finish.
     wait_s = min(found["loadgen"]["elapsed_s"], ctx.settings.stall_s)

@@ -100,6 +100,7 @@ METRICS = (
         "inbound_accept_rps", "req/s", "≥ 1× webhook peer", _peer_target, peer="webhook_peer_rps"
     ),
     Metric("inbound_actions_rps", "runs/s"),
+    Metric("inbound_split_accept_rps", "req/s", peer="webhook_peer_rps"),
     Metric("inbound_serve_accept_rps", "req/s", peer="webhook_peer_rps"),
 )
 

@@ -61,10 +61,10 @@ NOTES = (
     "through the API), because ingesting 1,000,000 messages over HTTP would dominate the run; "
     "the large-backlog rate and peak RSS cover its first `backlog_window` deliveries.",
     "`inbound_accept_rps` is signed GitHub requests answered 200 (verified and committed) by "
-    "`tidings api` (one HTTP process per core) with a `/bin/true` action run by a "
-    "`tidings worker` process "
-    "(`inbound_serve_accept_rps`: both in one `tidings serve`), from 64 concurrent aiohttp "
-    "clients; the same "
+    "`tidings serve --api-processes N` (one HTTP process per core and a worker process that "
+    "runs a `/bin/true` action; `inbound_split_accept_rps`: the same processes started as "
+    "`tidings api` and `tidings worker`; `inbound_serve_accept_rps`: all in one `tidings "
+    "serve` process), from 64 concurrent aiohttp clients; the same "
     "requests to adnanh/webhook running `/bin/true` (no check, nothing stored) give "
     "`webhook_peer_rps`, and with its HMAC rule `webhook_peer_hmac_rps`.",
 )

@@ -170,8 +170,8 @@ class Tidings:
         process = procs.start(unstarted)
         if command in ("api", "serve"):
             wait_until_http(f"{self.api_url}/api/v1/health", process, status=204)
-        elif command == "worker" and ready:
-            wait_until_logged("worker running", process, since=logged)
+        if command in ("worker", "serve") and ready:
+            wait_until_logged("worker started (pid", process, since=logged)
         return process
 
     def migrate(self, procs: Processes) -> None:

@@ -184,7 +184,7 @@ async def _run_until_signal(
     if delivery is not None:
         delivery.on_recorded = operational.attempts_recorded
         tasks.append(asyncio.create_task(delivery.run(stopping), name="worker"))
-        log.info("worker %d running", os.getpid())
+        log.info("worker started (pid %d)", os.getpid())
     if api:
         tasks.append(
             asyncio.create_task(
