@@ -124,3 +124,24 @@ def test_a_batch_answering_for_too_few_items_rolls_back_the_group(tmp_path: Path
     assert [type(outcome) for outcome in outcomes] == [StorageUnavailable, RuntimeError,
                                                        RuntimeError]  # fmt: skip
     assert _notes(path) == []
+
+
+def _temp_store(conn: sqlite3.Connection, items: list[str]) -> list[int | Exception]:
+    value: int = conn.execute("PRAGMA temp_store").fetchone()[0]
+    return [value] * len(items)
+
+
+def test_a_group_of_batches_only_keeps_its_journal_in_memory(tmp_path: Path) -> None:
+    """A batch's savepoint journal would spill to a temporary file past 64 KiB; a
+    group of batches is small, so it stays in memory (temp_store 2). A group with
+    any other job keeps the default (0): that job may journal gigabytes."""
+    path = tmp_path / "journal.db"
+    [batches_only] = _in_one_group(path, lambda writer: [
+        writer.run_batched(Batch("pragma", "a", _temp_store)),
+    ])  # fmt: skip
+    mixed = _in_one_group(tmp_path / "mixed.db", lambda writer: [
+        writer.run_batched(Batch("pragma", "a", _temp_store)),
+        writer.run(lambda conn: conn.execute("PRAGMA temp_store").fetchone()[0]),
+    ])  # fmt: skip
+    assert batches_only == 2
+    assert mixed == [0, 0]

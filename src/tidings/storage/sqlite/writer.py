@@ -65,6 +65,7 @@ class GroupCommitWriter:
         )
         self._conn: sqlite3.Connection | None = None
         self._wal = WalSync(path)
+        self._journal_in_memory = False
         self._checkpointer = Checkpointer(path)
         self._turns = WriteTurns(path)
         self._watchdog: Watchdog[_Job] = Watchdog(patience, self._drain, _fail)
@@ -158,6 +159,7 @@ class GroupCommitWriter:
         running: list[int] = []  # the jobs of the operation being run
         committed = False
         try:
+            self._keep_journal_in_memory(all(isinstance(job[0], Batch) for job in group))
             conn.execute("BEGIN IMMEDIATE")
             outcomes = _run_all(conn, group, running)
             conn.execute("COMMIT")
@@ -176,6 +178,19 @@ class GroupCommitWriter:
         if committed and any(job[3] for job in group):
             outcomes = self._sync(outcomes)
         _answer(group, outcomes)
+
+    def _keep_journal_in_memory(self, small: bool) -> None:
+        """A batch runs in a savepoint, so SQLite keeps the original of every page it
+        changes in a statement journal, which goes to a temporary file past 64 KiB:
+        a group of inbound events (some 30 pages) created, wrote and deleted one
+        about every other commit. A group of batches only is small (at most
+        MAX_GROUP items of a few KB), so its journal stays in memory; any other group
+        keeps the default, as one job may delete an application with all its
+        messages and journal gigabytes."""
+        if small != self._journal_in_memory:
+            assert self._conn is not None
+            self._conn.execute(f"PRAGMA temp_store={'MEMORY' if small else 'DEFAULT'}")
+            self._journal_in_memory = small
 
     def _sync(self, outcomes: list[tuple[bool, Any]]) -> list[tuple[bool, Any]]:
         """`outcomes`, once the log is on disk; failures if it could not be synced
