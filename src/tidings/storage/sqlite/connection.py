@@ -1,4 +1,5 @@
-"""Opening SQLite the one way Tidings needs it: WAL, fully synchronous commits."""
+"""Opening SQLite the one way Tidings needs it: WAL, commits on disk before anyone
+is told (the group-commit writer syncs the log itself, wal_sync.py)."""
 
 from __future__ import annotations
 

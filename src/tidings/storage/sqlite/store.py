@@ -485,7 +485,8 @@ class SqliteStore(Store):
         # Every event of a source that reaches the writer in one group is written
         # together (sources.create_inbound_batch).
         write = sources.InboundWrite(source, app, message, inbound, select, idempotency)
-        batch = Batch(("inbound", source.key), write, self._create_inbound_batch)
+        size = len(message.payload) + sum(map(len, inbound.headers.values()))
+        batch = Batch(("inbound", source.key), write, self._create_inbound_batch, size)
         created: CreatedMessage = await self._writer.run_batched(batch)
         return created
 

@@ -14,17 +14,27 @@ group's included, is on disk when it returns, so an answered write survives a
 power cut exactly as under FULL. What changes is only that the commit is visible
 to readers for the moment before its sync: a worker may start acting on an event
 whose sender is not yet answered, and if the machine loses power in that moment
-the sender sends it again (delivery is at least once, with the same id).
+the sender, never answered, sends it again: a webhook with the same delivery id
+is recognised as a repeat, and an API message with the same idempotency key or
+event id, but one sent with neither becomes a second message.
 
 A log that a checkpoint restarted or that was replaced is not a problem: frames
 are copied out of the log only after it is synced, and the database file is
 synced after the copy, so whatever the old log held is durable already. The file
-is reopened when its inode changes.
+is reopened when its inode changes. Its name is the one SQLite uses, the database
+file's as SQLite resolved it (a symlinked database keeps its log beside the real
+file).
+
+A failed sync cannot be retried: Linux reports a write-back error once, and the
+pages that failed may be marked clean, so a later sync would succeed without
+having written them. The writer then refuses every later write (writer.py) until
+the process is restarted and SQLite recovers from what is really on disk.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 # Where fdatasync is missing (macOS), fsync does the same job.
@@ -32,11 +42,13 @@ _sync = getattr(os, "fdatasync", os.fsync)
 
 
 class WalSync:
-    """fdatasync of `<database>-wal`; a no-op for an in-memory database."""
+    """fdatasync of the log of the database `conn` has open; a no-op for an
+    in-memory database."""
 
-    def __init__(self, database: Path) -> None:
-        memory = str(database) == ":memory:"
-        self._path = None if memory else Path(f"{database}-wal")
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        # (seq, name, file) of the main database; the file is "" in memory.
+        database = conn.execute("PRAGMA database_list").fetchone()[2]
+        self._path = Path(f"{database}-wal") if database else None
         self._fd: int | None = None
         self._inode: int | None = None
 

@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 
 # Bounds the time one transaction holds the write lock.
 MAX_GROUP = 512
+# A group of batches writing at most this much keeps its savepoint journal in memory.
+JOURNAL_IN_MEMORY_BYTES = 8 * 1024 * 1024
 _STOP = object()
 
 
@@ -64,8 +66,10 @@ class GroupCommitWriter:
             target=self._serve, name="tidings-sqlite-writer", daemon=True
         )
         self._conn: sqlite3.Connection | None = None
-        self._wal = WalSync(path)
+        self._wal: WalSync | None = None
         self._journal_in_memory = False
+        # Set once a sync of the log fails: every later write is refused (wal_sync.py).
+        self._sync_failed: StorageUnavailable | None = None
         self._checkpointer = Checkpointer(path)
         self._turns = WriteTurns(path)
         self._watchdog: Watchdog[_Job] = Watchdog(patience, self._drain, _fail)
@@ -77,6 +81,7 @@ class GroupCommitWriter:
         self._conn.execute("PRAGMA wal_autocheckpoint=0")
         # Durable groups sync the log after the write lock is given back (wal_sync.py).
         self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._wal = WalSync(self._conn)
         self._thread.start()
         self._checkpointer.start()
         self._watchdog.start()
@@ -99,7 +104,8 @@ class GroupCommitWriter:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-        self._wal.close()
+        if self._wal is not None:
+            self._wal.close()
         self._turns.close()
 
     async def run(
@@ -154,12 +160,15 @@ class GroupCommitWriter:
         assert self._conn is not None
         conn = self._conn
         outcomes: list[tuple[bool, Any]] = []
+        if self._sync_failed is not None:
+            _fail(group, self._sync_failed)
+            return
         if not self._take_turn(group):
             return
         running: list[int] = []  # the jobs of the operation being run
         committed = False
         try:
-            self._keep_journal_in_memory(all(isinstance(job[0], Batch) for job in group))
+            self._keep_journal_in_memory(_small_batches(group))
             conn.execute("BEGIN IMMEDIATE")
             outcomes = _run_all(conn, group, running)
             conn.execute("COMMIT")
@@ -176,32 +185,38 @@ class GroupCommitWriter:
         finally:
             self._turns.give_back()
         if committed and any(job[3] for job in group):
-            outcomes = self._sync(outcomes)
+            outcomes = self._sync(group, outcomes)
         _answer(group, outcomes)
 
     def _keep_journal_in_memory(self, small: bool) -> None:
         """A batch runs in a savepoint, so SQLite keeps the original of every page it
         changes in a statement journal, which goes to a temporary file past 64 KiB:
         a group of inbound events (some 30 pages) created, wrote and deleted one
-        about every other commit. A group of batches only is small (at most
-        MAX_GROUP items of a few KB), so its journal stays in memory; any other group
+        about every other commit. A group of batches whose items declare at most
+        JOURNAL_IN_MEMORY_BYTES in all keeps its journal in memory; any other group
         keeps the default, as one job may delete an application with all its
-        messages and journal gigabytes."""
+        messages and journal gigabytes. Switching drops the temporary database,
+        which Tidings never uses for tables."""
         if small != self._journal_in_memory:
             assert self._conn is not None
             self._conn.execute(f"PRAGMA temp_store={'MEMORY' if small else 'DEFAULT'}")
             self._journal_in_memory = small
 
-    def _sync(self, outcomes: list[tuple[bool, Any]]) -> list[tuple[bool, Any]]:
-        """`outcomes`, once the log is on disk; failures if it could not be synced
-        (the writes stand, but nobody may be told they are safe)."""
+    def _sync(self, group: list[_Job], outcomes: list[tuple[bool, Any]]) -> list[tuple[bool, Any]]:
+        """`outcomes`, once the log is on disk. If it could not be synced, the durable
+        jobs that succeeded fail instead (their writes stand, and are visible, but
+        nobody may be told they are safe), and so does every later write: a sync
+        that failed once cannot be trusted to have written anything (wal_sync.py)."""
+        assert self._wal is not None
         try:
             self._wal.sync()
         except OSError as exc:
-            log.error("SQLite log sync failed: %s", exc)
-            return [(False, StorageUnavailable(f"could not sync the database: {exc}"))] * len(
-                outcomes
+            log.critical("SQLite log sync failed; refusing writes until a restart: %s", exc)
+            self._sync_failed = StorageUnavailable(
+                f"could not sync the database ({exc}); the process must be restarted"
             )
+            return [(False, self._sync_failed) if job[3] and ok else (ok, value)
+                    for job, (ok, value) in zip(group, outcomes, strict=True)]  # fmt: skip
         return outcomes
 
     def _take_turn(self, group: list[_Job]) -> bool:
@@ -270,6 +285,8 @@ class Batch(Generic[Item, T]):
     key: Hashable
     item: Item
     run_all: Callable[[sqlite3.Connection, list[Item]], list[T | Exception]]
+    # About how many bytes the item writes (a received body and its headers).
+    size: int = 0
 
 
 def _run_all(
@@ -339,6 +356,16 @@ def _run_bare(conn: sqlite3.Connection, operation: Operation) -> tuple[bool, Any
         return False, exc  # raised before any write, or undone with its statement
     except Exception as exc:
         raise _Abandoned(exc) from exc
+
+
+def _small_batches(group: list[_Job]) -> bool:
+    """Whether the group is batches only, declaring JOURNAL_IN_MEMORY_BYTES in all."""
+    size = 0
+    for operation, *_ in group:
+        if not isinstance(operation, Batch):
+            return False
+        size += operation.size
+    return size <= JOURNAL_IN_MEMORY_BYTES
 
 
 def _fail(jobs: list[_Job], error: Exception) -> None:
