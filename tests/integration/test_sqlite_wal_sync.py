@@ -7,7 +7,7 @@ import asyncio
 import fcntl
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import pytest
 
 from tidings.domain.errors import StorageUnavailable
 from tidings.storage.sqlite import writer as writer_module
+from tidings.storage.sqlite.store import SqliteStore
 from tidings.storage.sqlite.turns import SUFFIX
 from tidings.storage.sqlite.wal_sync import WalSync
 from tidings.storage.sqlite.writer import GroupCommitWriter
@@ -186,3 +187,31 @@ def test_a_replaced_log_is_reopened(tmp_path: Path) -> None:
 def test_an_in_memory_database_has_no_log_to_sync() -> None:
     with sqlite3.connect(":memory:") as conn:
         WalSync(conn).sync()
+
+
+def test_a_store_whose_sync_failed_reports_unhealthy(tmp_path: Path) -> None:
+    """The health check (`Store.ping`) fails once the writer refuses writes, so a
+    load balancer or supervisor sees the process must be restarted."""
+    store = SqliteStore(f"sqlite:///{tmp_path / 'health.db'}")
+
+    async def scenario() -> tuple[Exception | None, Exception | None]:
+        await store.open()
+        try:
+            await store.ping()  # healthy
+            store._writer._wal = BrokenDisk(store._writer._conn)  # type: ignore[arg-type]
+            failed = await _caught(store.add_token("hash-1", "first"))
+            return failed, await _caught(store.ping())
+        finally:
+            await store.close()
+
+    failed, health = asyncio.run(scenario())
+    assert isinstance(failed, StorageUnavailable)
+    assert isinstance(health, StorageUnavailable) and "restarted" in str(health)
+
+
+async def _caught(work: Awaitable[Any]) -> Exception | None:
+    try:
+        await work
+    except Exception as exc:
+        return exc
+    return None

@@ -90,6 +90,7 @@ class SqliteStore(Store):
 
     async def ping(self) -> None:
         self._rows("SELECT 1")
+        self._writer.check()
 
     async def wait_for_work(self, timeout: float) -> None:  # noqa: ASYNC109 - an idle bound
         """Another process's commit (`tidings api` beside `tidings worker`) ends the

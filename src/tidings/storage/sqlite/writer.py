@@ -108,6 +108,11 @@ class GroupCommitWriter:
             self._wal.close()
         self._turns.close()
 
+    def check(self) -> None:
+        """Raise StorageUnavailable if this writer refuses writes (a sync failed)."""
+        if self._sync_failed is not None:
+            raise self._sync_failed
+
     async def run(
         self,
         operation: Callable[[sqlite3.Connection], T],
