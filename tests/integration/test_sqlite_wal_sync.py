@@ -91,6 +91,16 @@ def _started(database: Path, sync: Callable[[sqlite3.Connection], WalSync]) -> G
     return writer
 
 
+def _watched_write(database: Path, durable: bool, events: list[str]) -> list[Any]:
+    """One write through a writer whose syncs are noted in `events`; its outcomes."""
+    lock_file = Path(f"{database}{SUFFIX}")
+    writer = _started(database, lambda conn: WatchedSync(conn, lock_file, events))
+    try:
+        return _outcomes(writer, ("kept", durable))
+    finally:
+        writer.stop()
+
+
 def test_the_log_is_synced_outside_the_lock_before_the_answer(
     database: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -102,26 +112,16 @@ def test_the_log_is_synced_outside_the_lock_before_the_answer(
         answer(group, outcomes)
 
     monkeypatch.setattr(writer_module, "_answer", noted)
-    lock_file = Path(f"{database}{SUFFIX}")
-    writer = _started(database, lambda conn: WatchedSync(conn, lock_file, events))
-    try:
-        assert _outcomes(writer, ("kept", True)) == ["kept"]
-    finally:
-        writer.stop()
+    assert _watched_write(database, True, events) == ["kept"]
     assert events == ["sync, lock free", "answer"]
     assert _rows(database) == ["kept"]
 
 
 def test_bookkeeping_that_may_be_lost_is_answered_without_a_sync(database: Path) -> None:
     events: list[str] = []
-    lock_file = Path(f"{database}{SUFFIX}")
-    writer = _started(database, lambda conn: WatchedSync(conn, lock_file, events))
-    try:
-        assert _outcomes(writer, ("lease", False)) == ["lease"]
-    finally:
-        writer.stop()
+    assert _watched_write(database, False, events) == ["kept"]
     assert events == []
-    assert _rows(database) == ["lease"]
+    assert _rows(database) == ["kept"]
 
 
 def test_a_failed_sync_fails_its_writes_and_every_later_one(database: Path) -> None:
