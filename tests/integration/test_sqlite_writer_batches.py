@@ -137,10 +137,10 @@ def test_a_group_of_batches_only_keeps_its_journal_in_memory(tmp_path: Path) -> 
     any other job keeps the default (0): that job may journal gigabytes."""
     path = tmp_path / "journal.db"
     [batches_only] = _in_one_group(path, lambda writer: [
-        writer.run_batched(Batch("pragma", "a", _temp_store)),
+        writer.run_batched(Batch("pragma", "a", _temp_store, size=1)),
     ])  # fmt: skip
     mixed = _in_one_group(tmp_path / "mixed.db", lambda writer: [
-        writer.run_batched(Batch("pragma", "a", _temp_store)),
+        writer.run_batched(Batch("pragma", "a", _temp_store, size=1)),
         writer.run(lambda conn: conn.execute("PRAGMA temp_store").fetchone()[0]),
     ])  # fmt: skip
     assert batches_only == 2

@@ -290,8 +290,9 @@ class Batch(Generic[Item, T]):
     key: Hashable
     item: Item
     run_all: Callable[[sqlite3.Connection, list[Item]], list[T | Exception]]
-    # About how many bytes the item writes (a received body and its headers).
-    size: int = 0
+    # About how many bytes the item writes (a received body and its headers); a
+    # batch that does not say is never taken for small (`_small_batches`).
+    size: int | None = None
 
 
 def _run_all(
@@ -367,7 +368,7 @@ def _small_batches(group: list[_Job]) -> bool:
     """Whether the group is batches only, declaring JOURNAL_IN_MEMORY_BYTES in all."""
     size = 0
     for operation, *_ in group:
-        if not isinstance(operation, Batch):
+        if not isinstance(operation, Batch) or operation.size is None:
             return False
         size += operation.size
     return size <= JOURNAL_IN_MEMORY_BYTES
