@@ -16,6 +16,7 @@ concurrent creation elsewhere is taken as done.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from dataclasses import replace
 
@@ -42,8 +43,10 @@ def action_url(source_uid: str, name: str) -> str:
     return f"{ACTION_SCHEME}{source_uid}/{name}"
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_action_url(url: str) -> tuple[str, str] | None:
-    """(source uid, action name) of an action endpoint's URL, else None."""
+    """(source uid, action name) of an action endpoint's URL, else None. The
+    worker asks this several times per delivery; the URLs are few."""
     if not url.startswith(ACTION_SCHEME):
         return None
     source_uid, _, name = url[len(ACTION_SCHEME) :].partition("/")

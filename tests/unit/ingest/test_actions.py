@@ -62,6 +62,19 @@ def test_only_named_variables_of_our_environment_reach_the_program(
     assert outcome.response == f"[] [yes] [{os.environ['PATH']}]\n"
 
 
+def test_the_inherited_environment_is_read_once_per_loaded_action(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_WANTED", "first")
+    action = command(tmp_path, 'echo "[$TEST_WANTED]"', inherit=("TEST_WANTED",))
+    assert run(action).response == "[first]\n"
+    monkeypatch.setenv("TEST_WANTED", "second")
+    assert run(action).response == "[first]\n"
+    # A config reload builds its actions anew, and they read the environment again.
+    reloaded = command(tmp_path, 'echo "[$TEST_WANTED]"', inherit=("TEST_WANTED",))
+    assert run(reloaded).response == "[second]\n"
+
+
 def test_a_non_zero_exit_fails_with_its_status_and_output(tmp_path: Path) -> None:
     outcome = run(command(tmp_path, "echo out; echo oops >&2; exit 3"))
     assert (outcome.succeeded, outcome.status_code) == (False, 500)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import time
@@ -50,9 +51,17 @@ class CommandAction(Action):
         return await run_process(argv, self.environment(event), self.stdin_bytes(event),
                                  self.cwd, self.limits.timeout)  # fmt: skip
 
-    def environment(self, event: InboundWebhook) -> dict[str, str]:
+    @functools.cached_property
+    def _inherited(self) -> dict[str, str]:
+        """What the program takes from Tidings' own environment, read once: the
+        worker's environment does not change while it runs, and reading
+        os.environ is a good part of what starting a program costs here. A config
+        reload builds new actions, which read it afresh."""
         names = (*BASE_ENVIRONMENT, *self.inherit_env)
-        env = {name: os.environ[name] for name in names if name in os.environ}
+        return {name: os.environ[name] for name in names if name in os.environ}
+
+    def environment(self, event: InboundWebhook) -> dict[str, str]:
+        env = dict(self._inherited)
         env.update(
             TIDINGS_EVENT_ID=event.id,
             TIDINGS_SOURCE=event.source_uid or event.source_id,
