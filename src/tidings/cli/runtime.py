@@ -245,6 +245,9 @@ async def _serve_api(
         http="httptools",
         lifespan="off",
         access_log=False,
+        # No `server: uvicorn` on every response: it names our software to anyone
+        # probing an ingest URL, and each default header is checked per response.
+        server_header=False,
         log_level="warning",
         timeout_graceful_shutdown=5,
     )

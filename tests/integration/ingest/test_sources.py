@@ -153,6 +153,7 @@ def test_github_event_is_stored_and_forwarded_byte_for_byte(
     secret = forward_to(client, source_id, receiver, "/gh")
     answer = github_post(url)
     assert answer.status_code == 200, answer.text
+    assert "server" not in answer.headers  # a prober learns nothing of our software
     msg_id = answer.json()["id"]
     [forwarded] = receiver.wait_for(1, "/gh")
     assert forwarded.body == BODY
