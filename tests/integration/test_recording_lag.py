@@ -1,4 +1,5 @@
-"""Recording outcomes that lags behind delivering.
+"""Recording outcomes that lags behind delivering, and outcomes gathered into
+fewer writes while attempts keep ending.
 
 The worker claims at recording's pace: the outcomes it holds unrecorded stay
 bounded by its concurrency instead of piling up in memory (a million-delivery
@@ -11,13 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from tidings.delivery.guard import AddressPolicy
-from tidings.delivery.worker import UNRECORDED_ALLOWANCE, Worker, WorkerOptions
+from tidings.delivery.worker import (
+    RECORD_INTERVAL_SECONDS,
+    UNRECORDED_ALLOWANCE,
+    Worker,
+    WorkerOptions,
+)
 from tidings.dispatch import select_endpoints
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
@@ -36,18 +43,21 @@ class SlowRecording:
     """A real store whose recording of outcomes takes longer, as a database whose
     tables hold a huge backlog makes it; it notes each batch's size."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, delay: float = RECORD_DELAY_SECONDS) -> None:
         self._store = store
+        self._delay = delay
         self.batches: list[int] = []
+        self.started_at: list[float] = []  # the loop's clock when each write began
         self.writing = asyncio.Event()  # set while a batch is being written
 
     async def record_attempts(
         self, results: Sequence[AttemptResult], disable_after_ms: int
     ) -> RecordOutcome:
         self.batches.append(len(results))
+        self.started_at.append(asyncio.get_running_loop().time())
         self.writing.set()
         try:
-            await asyncio.sleep(RECORD_DELAY_SECONDS)
+            await asyncio.sleep(self._delay)
             return await self._store.record_attempts(results, disable_after_ms)
         finally:
             self.writing.clear()
@@ -71,15 +81,21 @@ async def _queue_messages(store: Store, url: str) -> None:
         await store.create_message(app, message, select_endpoints, None)
 
 
-async def _deliver_all(database: Path, receiver: Receiver, stop_mid_flush: bool) -> list[int]:
+async def _deliver_all(
+    database: Path,
+    receiver: Receiver,
+    stop_mid_flush: bool,
+    delay: float = RECORD_DELAY_SECONDS,
+    concurrency: int = CONCURRENCY,
+) -> SlowRecording:
     store = open_store(f"sqlite:///{database}")
     await store.open()
     try:
         await _queue_messages(store, receiver.url())
-        slow = SlowRecording(store)
+        slow = SlowRecording(store, delay)
         loopback = AddressPolicy(allow_loopback=True)
         options = WorkerOptions(retry_schedule=[0, 5], request_timeout=5,
-                                concurrency=CONCURRENCY, policy=loopback)  # fmt: skip
+                                concurrency=concurrency, policy=loopback)  # fmt: skip
         worker = Worker(slow, options)  # type: ignore[arg-type]
         stopping = asyncio.Event()
         running = asyncio.create_task(worker.run(stopping))
@@ -89,7 +105,7 @@ async def _deliver_all(database: Path, receiver: Receiver, stop_mid_flush: bool)
             await asyncio.wait_for(slow.writing.wait(), 10)
         stopping.set()
         await running
-        return slow.batches
+        return slow
     finally:
         await store.close()
 
@@ -102,7 +118,7 @@ def _statuses(database: Path) -> dict[int, int]:
 
 def test_unrecorded_outcomes_stay_bounded_while_recording_lags(tmp_path: Path) -> None:
     with Receiver() as receiver:
-        batches = asyncio.run(_deliver_all(tmp_path / "lagging.db", receiver, False))
+        batches = asyncio.run(_deliver_all(tmp_path / "lagging.db", receiver, False)).batches
     assert sum(batches) == MESSAGES  # every outcome was recorded, once
     # At most the allowance plus those in flight; without the bound a batch holds
     # whatever was delivered during the previous 100 ms write (here, nearly all).
@@ -112,7 +128,23 @@ def test_unrecorded_outcomes_stay_bounded_while_recording_lags(tmp_path: Path) -
 def test_a_worker_stopped_mid_write_records_that_batch_once(tmp_path: Path) -> None:
     database = tmp_path / "stopped.db"
     with Receiver() as receiver:
-        batches = asyncio.run(_deliver_all(database, receiver, True))
+        batches = asyncio.run(_deliver_all(database, receiver, True)).batches
         sent = len(receiver.received())
     assert sum(batches) == MESSAGES == sent
     assert _statuses(database) == {int(DeliveryStatus.SUCCESS): MESSAGES}
+
+
+def test_outcomes_ending_one_by_one_are_recorded_together(tmp_path: Path) -> None:
+    # One attempt at a time: outcomes end a few milliseconds apart, and each write
+    # is quick, so without a pause between writes each would get its own.
+    with Receiver() as receiver:
+        recording = asyncio.run(
+            _deliver_all(tmp_path / "one-by-one.db", receiver, False, delay=0, concurrency=1)
+        )
+    assert sum(recording.batches) == MESSAGES
+    started = recording.started_at
+    gaps = [later - earlier for earlier, later in itertools.pairwise(started)]
+    # Each write waits out the interval since the last (a timer may fire a little
+    # early): a bound the worker keeps, not a speed target.
+    assert min(gaps) >= RECORD_INTERVAL_SECONDS - 0.002
+    assert max(recording.batches) > 1

@@ -40,6 +40,12 @@ UNRECORDED_ALLOWANCE = 2
 # A full worker looks again this soon even if no attempt has ended (deliveries
 # handed back by the pacer fall due again quickly).
 FULL_POLL_SECONDS = 0.01
+# Outcomes are recorded at most this often: after a quiet spell the first is
+# recorded at once, but while attempts keep ending they gather into one write.
+# Each write rewrites the same hot pages (the queue's indexes, the lanes) and,
+# on SQLite, takes the write lock the HTTP processes wait for: ending one by one,
+# a few hundred actions a second cost as many writes.
+RECORD_INTERVAL_SECONDS = 0.02
 # A batch of outcomes that fails to record (deadlock, database restart) is retried
 # this many times, backing off, before it is given up and left to the lease.
 RECORD_RETRIES = 5
@@ -101,6 +107,7 @@ class Worker:
         self._results: list[AttemptResult] = []
         self._results_ready = asyncio.Event()
         self._flushing_stopped = False
+        self._flushed_at = float("-inf")  # the loop's clock
         self._in_flight: dict[asyncio.Task[None], ClaimedDelivery] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._slot_freed = asyncio.Event()
@@ -318,11 +325,16 @@ class Worker:
 
     # recording ----------------------------------------------------------------
     async def _flush_forever(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await self._results_ready.wait()
+            lingering = self._flushed_at + RECORD_INTERVAL_SECONDS - loop.time()
+            if lingering > 0 and not self._flushing_stopped:
+                await asyncio.sleep(lingering)  # more outcomes may join this batch
             self._results_ready.clear()
             if self._flushing_stopped:
                 return
+            self._flushed_at = loop.time()
             await self._flush()
 
     async def _stop_flushing(self, flusher: asyncio.Task[None]) -> None:
