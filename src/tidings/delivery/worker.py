@@ -41,7 +41,8 @@ UNRECORDED_ALLOWANCE = 2
 # handed back by the pacer fall due again quickly).
 FULL_POLL_SECONDS = 0.01
 # Outcomes are recorded at most this often: after a quiet spell the first is
-# recorded at once, but while attempts keep ending they gather into one write.
+# recorded at once, but while attempts keep ending they gather into one write
+# (unless they already hold claim slots, or the worker is stopping).
 # Each write rewrites the same hot pages (the queue's indexes, the lanes) and,
 # on SQLite, takes the write lock the HTTP processes wait for: ending one by one,
 # a few hundred actions a second cost as many writes.
@@ -329,13 +330,18 @@ class Worker:
         while True:
             await self._results_ready.wait()
             lingering = self._flushed_at + RECORD_INTERVAL_SECONDS - loop.time()
-            if lingering > 0 and not self._flushing_stopped:
+            if lingering > 0 and not (self._flushing_stopped or self._holding_slots()):
                 await asyncio.sleep(lingering)  # more outcomes may join this batch
             self._results_ready.clear()
             if self._flushing_stopped:
                 return
             self._flushed_at = loop.time()
             await self._flush()
+
+    def _holding_slots(self) -> bool:
+        """Whether unrecorded outcomes already take claim slots (see `_free`): then
+        waiting for more to join the write would only slow claiming down."""
+        return len(self._results) >= UNRECORDED_ALLOWANCE * self._options.concurrency
 
     async def _stop_flushing(self, flusher: asyncio.Task[None]) -> None:
         """Stop the flusher between flushes, never during one: a cancelled flush would

@@ -43,12 +43,15 @@ def action_url(source_uid: str, name: str) -> str:
     return f"{ACTION_SCHEME}{source_uid}/{name}"
 
 
-@functools.lru_cache(maxsize=1024)
 def parse_action_url(url: str) -> tuple[str, str] | None:
-    """(source uid, action name) of an action endpoint's URL, else None. The
-    worker asks this several times per delivery; the URLs are few."""
-    if not url.startswith(ACTION_SCHEME):
-        return None
+    """(source uid, action name) of an action endpoint's URL, else None."""
+    return _parse_action_url(url) if url.startswith(ACTION_SCHEME) else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_action_url(url: str) -> tuple[str, str] | None:
+    # The worker asks several times per delivery, and a config file declares few
+    # actions; other URLs (there may be many) never reach the cache.
     source_uid, _, name = url[len(ACTION_SCHEME) :].partition("/")
     return (source_uid, name) if source_uid and name else None
 

@@ -53,10 +53,10 @@ class CommandAction(Action):
 
     @functools.cached_property
     def _inherited(self) -> dict[str, str]:
-        """What the program takes from Tidings' own environment, read once: the
-        worker's environment does not change while it runs, and reading
-        os.environ is a good part of what starting a program costs here. A config
-        reload builds new actions, which read it afresh."""
+        """What the program takes from Tidings' own environment, read at the
+        action's first run: reading os.environ was a good part of what starting a
+        program cost. A config reload builds new actions, which read it afresh; a
+        change made meanwhile (a Python action may set os.environ) waits for one."""
         names = (*BASE_ENVIRONMENT, *self.inherit_env)
         return {name: os.environ[name] for name in names if name in os.environ}
 
