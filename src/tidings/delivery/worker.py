@@ -130,9 +130,13 @@ class Worker:
         # claiming slows to its pace instead of piling outcomes up in memory. The
         # allowance keeps a fast drain's usual backlog of outcomes (those delivered
         # while one batch is written) from slowing it.
-        allowed = UNRECORDED_ALLOWANCE * self._options.concurrency
-        backlog = max(len(self._results) - allowed, 0)
+        backlog = max(len(self._results) - self._unrecorded_allowance, 0)
         return self._options.concurrency - len(self._in_flight) - self._pacer.waiting - backlog
+
+    @property
+    def _unrecorded_allowance(self) -> int:
+        """How many outcomes may wait to be recorded before they take claim slots."""
+        return UNRECORDED_ALLOWANCE * self._options.concurrency
 
     async def run(self, stopping: asyncio.Event) -> None:
         # The client reads no proxy variables: nothing routes deliveries around the guard.
@@ -341,7 +345,7 @@ class Worker:
     def _holding_slots(self) -> bool:
         """Whether unrecorded outcomes already take claim slots (see `_free`): then
         waiting for more to join the write would only slow claiming down."""
-        return len(self._results) >= UNRECORDED_ALLOWANCE * self._options.concurrency
+        return len(self._results) >= self._unrecorded_allowance
 
     async def _stop_flushing(self, flusher: asyncio.Task[None]) -> None:
         """Stop the flusher between flushes, never during one: a cancelled flush would
