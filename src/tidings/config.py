@@ -74,6 +74,19 @@ def _pool_size(text: str) -> int:
     return value
 
 
+def _existing_file(text: str) -> str:
+    if not os.path.isfile(text):
+        raise ValueError(f"no such file: {text!r}")
+    return text
+
+
+def _proxy_url(text: str) -> str:
+    scheme, _, rest = text.partition("://")
+    if scheme not in ("http", "https") or not rest.strip("/"):
+        raise ValueError(f"expected http://[user:password@]host:port or https://..., got {text!r}")
+    return text
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -95,6 +108,10 @@ class Settings:
     config: str = ""
     api_processes: int = 1
     worker_nice: int = 10
+    ca_file: str = ""
+    proxy_url: str = ""
+    client_cert_file: str = ""
+    client_key_file: str = ""
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -149,6 +166,26 @@ SETTINGS: tuple[Setting, ...] = (
         "allowed_subnets",
         "Comma-separated CIDRs that endpoints may reach although they are not public.",
     ),
+    Setting(
+        "ca_file",
+        "PEM bundle of CAs that delivery trusts in addition to the system's, for "
+        "endpoints whose certificates a private CA issued.",
+        _existing_file,
+    ),
+    Setting(
+        "proxy_url",
+        "Forward proxy every delivery goes through (http:// or https://, with optional "
+        "user:password@). Tidings still resolves and vets each destination itself and asks "
+        "the proxy for that address: CONNECT for https endpoints, absolute-form for http.",
+        _proxy_url,
+    ),
+    Setting(
+        "client_cert_file",
+        "PEM client certificate (and its key, unless `TIDINGS_CLIENT_KEY_FILE` names it) "
+        "that deliveries present to endpoints asking for mutual TLS.",
+        _existing_file,
+    ),
+    Setting("client_key_file", "PEM private key of `TIDINGS_CLIENT_CERT_FILE`.", _existing_file),
     Setting("worker_concurrency", "Delivery attempts in flight per worker process.", int),
     Setting(
         "endpoint_concurrency",

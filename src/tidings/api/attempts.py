@@ -42,6 +42,9 @@ class MessageAttemptOut(ApiModel):
     trigger_type: int
     timestamp: datetime
     error: str | None = None
+    # Tidings' own: what else happened, e.g. a body kept as received or a request
+    # sent twice on a kept-alive connection the endpoint had closed.
+    note: str | None = None
     msg: MessageOut | None = None
 
 
@@ -71,6 +74,7 @@ def attempt_out(attempt: Attempt, message: Message | None = None) -> MessageAtte
         trigger_type=int(attempt.trigger_type),
         timestamp=timestamp(attempt.created_at),
         error=attempt.error,
+        note=attempt.note,
         # Listings never carry payloads, even with with_msg (as the SDK documents).
         msg=message_out(message, with_content=False) if message else None,
     )

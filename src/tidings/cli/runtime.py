@@ -16,6 +16,7 @@ import uvicorn
 from tidings.api.app import create_app
 from tidings.api.auth import token_hash
 from tidings.config import Settings
+from tidings.delivery.egress import Egress
 from tidings.delivery.guard import AddressPolicy
 from tidings.delivery.worker import Worker, WorkerOptions
 from tidings.dispatch.operational import OperationalWebhooks
@@ -225,6 +226,12 @@ def _worker(store: Store, settings: Settings) -> Worker:
         lease_seconds=settings.lease_seconds,
         disable_after_seconds=settings.disable_after,
         endpoint_concurrency=settings.endpoint_concurrency,
+        egress=Egress(
+            settings.ca_file,
+            settings.proxy_url,
+            settings.client_cert_file,
+            settings.client_key_file,
+        ),
     )
     return Worker(store, options)
 

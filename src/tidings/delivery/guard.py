@@ -208,6 +208,10 @@ class AddressPolicy:
         return None
 
 
+class HostNotFound(OSError):
+    """The destination's name does not resolve."""
+
+
 # host, port -> the addresses (as text) the name resolves to.
 Lookup = Callable[[str, int], Awaitable[list[str]]]
 
@@ -218,7 +222,7 @@ async def system_lookup(host: str, port: int) -> list[str]:
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise OSError(f"cannot resolve {host}: {exc.strerror}") from None
+        raise HostNotFound(f"cannot resolve {host}: {exc.strerror}") from None
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 

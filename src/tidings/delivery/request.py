@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass
 
 from tidings import __version__
-from tidings.delivery.http1 import Http1Client, ProtocolError, Response, target_of
+from tidings.delivery import wording
+from tidings.delivery.http1 import Http1Client, ProtocolError, Response, Sends, target_of
 from tidings.domain.errors import DestinationBlocked
 from tidings.domain.models import ClaimedDelivery
 from tidings.signing.standard import secret_key, signature_header
@@ -49,6 +50,8 @@ class Outcome:
     duration_ms: int
     error: str | None = None
     retry_after: float | None = None
+    # What else the record should say: a body kept raw, a request sent twice.
+    note: str | None = None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -82,38 +85,49 @@ def build_headers(delivery: ClaimedDelivery, timestamp: int) -> dict[str, str]:
 
 async def send(client: Http1Client, delivery: ClaimedDelivery, deadline: float) -> Outcome:
     started = time.monotonic()
+    sends = Sends()
     try:
         target = target_of(delivery.url)
         headers = build_headers(delivery, int(time.time()))
         async with asyncio.timeout(deadline):
-            response = await client.post(target, headers.items(), delivery.payload, RESPONSE_CAP)
-    except TimeoutError:
-        return _failure(started, f"no complete response within the {deadline:g}s deadline")
-    except DestinationBlocked as exc:
-        return _failure(started, str(exc))
+            response = await client.post(target, headers.items(), delivery.payload,
+                                         RESPONSE_CAP, delivery.app_key, sends)  # fmt: skip
     except ProtocolError as exc:
-        return _failure(started, str(exc))
-    except OSError as exc:  # refused, reset, unreachable, TLS verification, DNS
-        return _failure(started, f"connection failed: {exc}")
-    except ValueError as exc:  # a URL or header that cannot be sent
-        return _failure(started, f"cannot send: {exc}")
-    return _outcome(response, started)
+        # The status line may have come before the fault: keep what was said.
+        return Outcome(False, exc.status, _text(exc.body), _elapsed_ms(started), str(exc),
+                       note=wording.sends_note(sends.count))  # fmt: skip
+    except (TimeoutError, OSError, ValueError, DestinationBlocked) as exc:
+        host, port = _where(delivery.url)
+        error = wording.failure_error(exc, host, port, deadline)
+        return Outcome(False, 0, "", _elapsed_ms(started), error,
+                       note=wording.sends_note(sends.count))  # fmt: skip
+    return _outcome(response, started, sends)
 
 
-def _outcome(response: Response, started: float) -> Outcome:
+def _outcome(response: Response, started: float, sends: Sends) -> Outcome:
     status = response.status
-    error = None
-    if 300 <= status < 400:
-        # Redirects are never followed: the target was not vetted by the guard.
-        error = f"redirect to {response.location or '?'} not followed"
     return Outcome(
         succeeded=200 <= status < 300,
         status_code=status,
-        response=response.body.decode("utf-8", errors="replace"),
+        response=_text(response.body),
         duration_ms=_elapsed_ms(started),
-        error=error,
+        # Redirects are never followed: the target was not vetted by the guard.
+        error=wording.status_error(status, response.location),
         retry_after=_retry_after(response.retry_after),
+        note=wording.joined(response.note, wording.sends_note(sends.count)),
     )
+
+
+def _text(body: bytes) -> str:
+    return body.decode("utf-8", errors="replace")
+
+
+def _where(url: str) -> tuple[str, int]:
+    try:
+        target = target_of(url)
+    except ValueError:
+        return url, 0
+    return target.host, target.port
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -129,12 +143,6 @@ def _retry_after(value: str | None) -> float | None:
             return None
         seconds = when.timestamp() - time.time()
     return max(seconds, 0.0)
-
-
-def _failure(started: float, error: str) -> Outcome:
-    return Outcome(
-        succeeded=False, status_code=0, response="", duration_ms=_elapsed_ms(started), error=error
-    )
 
 
 def _elapsed_ms(started: float) -> int:

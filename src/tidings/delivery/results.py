@@ -25,6 +25,8 @@ def attempt_result(
 ) -> AttemptResult:
     finished = now_ms()
     verdict = classify(outcome.status_code)
+    if verdict == Verdict.DELIVERED and not outcome.succeeded:
+        verdict = Verdict.FAILED  # a 2xx status whose answer then broke off
     return AttemptResult(
         attempt_id=ids.new_id(ids.ATTEMPT),
         delivery=delivery,
@@ -36,6 +38,7 @@ def attempt_result(
         finished_at=finished,
         retry_at=_retry_at(delivery, outcome, verdict, schedule, rng, finished),
         verdict=verdict,
+        note=outcome.note,
     )
 
 

@@ -13,10 +13,11 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tidings.delivery import request
+from tidings.delivery.egress import Egress
 from tidings.delivery.guard import AddressPolicy, GuardedResolver
 from tidings.delivery.http1 import Http1Client
 from tidings.delivery.pacing import Decision, Pacer, Released
@@ -83,6 +84,7 @@ class WorkerOptions:
     lease_seconds: float = 30.0
     disable_after_seconds: float = 5 * 24 * 3600
     endpoint_concurrency: int = 32
+    egress: Egress = field(default_factory=Egress)
 
     @property
     def lease_ms(self) -> int:
@@ -114,6 +116,9 @@ class Worker:
         self._slot_freed = asyncio.Event()
         self._rng = random.Random()
         self._client: Http1Client | None = None
+        # Built here, so that a bad CA file or proxy URL stops the start, not a delivery.
+        self._tls = options.egress.tls_context()
+        self._proxy = options.egress.proxy()
         self._claim_size = CLAIM_BATCH
         self._record_failures = 0
         # Set when deliveries start waiting, so the pacing loop recomputes its sleep.
@@ -140,7 +145,7 @@ class Worker:
 
     async def run(self, stopping: asyncio.Event) -> None:
         # The client reads no proxy variables: nothing routes deliveries around the guard.
-        self._client = Http1Client(GuardedResolver(self._options.policy))
+        self._client = Http1Client(GuardedResolver(self._options.policy), self._tls, self._proxy)
         try:
             flusher = asyncio.create_task(self._flush_forever())
             helpers = [

@@ -105,6 +105,8 @@ class Attempt:
     trigger_type: TriggerType
     created_at: int
     error: str | None = None
+    # What else the client noticed: a body kept as received, a request sent twice.
+    note: str | None = None
     msg: Message | None = None
 
 
@@ -163,6 +165,7 @@ class AttemptResult:
     # When to try again, or None when this was the last attempt (or it succeeded).
     retry_at: int | None
     verdict: Verdict = Verdict.FAILED
+    note: str | None = None
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,7 @@ def attempt(row: Row) -> Attempt:
         response_duration_ms=row["duration_ms"],
         trigger_type=TriggerType(row["trigger_type"]),
         error=row["error"],
+        note=row["note"],
         created_at=row["created_at"],
     )
 

@@ -44,16 +44,16 @@ _LOCK_IN_KEY_ORDER = """
 RECORD = f"""
 WITH attempts AS (
     INSERT INTO attempt (id, app_key, msg_key, endpoint_key, msg_id, endpoint_id, url, status,
-        response_status_code, response, duration_ms, trigger_type, error, created_at)
+        response_status_code, response, duration_ms, trigger_type, error, created_at, note)
     SELECT a.* FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],
         $6::text[], $7::text[], $8::smallint[], $9::integer[], $10::text[], $11::integer[],
-        $12::smallint[], $13::text[], $14::bigint[])
+        $12::smallint[], $13::text[], $14::bigint[], $15::text[])
         AS a(id, app_key, msg_key, endpoint_key, msg_id, endpoint_id, url, status,
-            response_status_code, response, duration_ms, trigger_type, error, created_at)
+            response_status_code, response, duration_ms, trigger_type, error, created_at, note)
     WHERE EXISTS (SELECT 1 FROM message WHERE message.key = a.msg_key)
 ), d AS (
-    SELECT * FROM unnest($15::bigint[], $16::bigint[], $17::smallint[], $18::bigint[],
-        $19::bigint[]) AS d(key, claim_id, status, due_at, finished_at)
+    SELECT * FROM unnest($16::bigint[], $17::bigint[], $18::smallint[], $19::bigint[],
+        $20::bigint[]) AS d(key, claim_id, status, due_at, finished_at)
 ), locked AS ({_LOCK_IN_KEY_ORDER})
 UPDATE delivery SET status = d.status, attempts = delivery.attempts + 1, due_at = d.due_at,
     claim_id = NULL, trigger_type = 0, updated_at = d.finished_at
@@ -218,10 +218,11 @@ def _attempt_row(result: AttemptResult) -> tuple[Any, ...]:
     d = result.delivery
     status = DeliveryStatus.SUCCESS if result.succeeded else DeliveryStatus.FAIL
     error = None if result.error is None else _text(result.error)
+    note = None if result.note is None else _text(result.note)
     return (
         result.attempt_id, d.app_key, d.msg_key, d.endpoint_key, d.msg_id, d.endpoint_id,
         d.url, int(status), result.status_code, _text(result.response), result.duration_ms,
-        int(d.trigger_type), error, result.finished_at,
+        int(d.trigger_type), error, result.finished_at, note,
     )  # fmt: skip
 
 

@@ -27,7 +27,7 @@ MESSAGE = ("key", "id", "app_key", "event_type", "event_id", "payload", "channel
            "created_at")  # fmt: skip
 MESSAGE_META = tuple(name for name in MESSAGE if name != "payload")
 ATTEMPT = ("key", "id", "msg_id", "endpoint_id", "url", "status", "response_status_code",
-           "response", "duration_ms", "trigger_type", "error", "created_at")  # fmt: skip
+           "response", "duration_ms", "trigger_type", "error", "note", "created_at")  # fmt: skip
 
 
 def columns(names: tuple[str, ...], table: str | None = None) -> str:

@@ -141,8 +141,8 @@ def _claimed(
 
 _INSERT_ATTEMPT = """
 INSERT INTO attempt (id, app_key, msg_key, endpoint_key, msg_id, endpoint_id, url, status,
-    response_status_code, response, duration_ms, trigger_type, error, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    response_status_code, response, duration_ms, trigger_type, error, created_at, note)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 # The claim id check is the fence: a worker whose lease expired and was taken
@@ -215,7 +215,7 @@ def _attempt_row(result: AttemptResult) -> tuple[object, ...]:
     return (
         result.attempt_id, d.app_key, d.msg_key, d.endpoint_key, d.msg_id, d.endpoint_id,
         d.url, int(status), result.status_code, result.response, result.duration_ms,
-        int(d.trigger_type), result.error, result.finished_at,
+        int(d.trigger_type), result.error, result.finished_at, result.note,
     )  # fmt: skip
 
 
