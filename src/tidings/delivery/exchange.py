@@ -69,7 +69,7 @@ class Response:
     note: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Exchange:
     """The response being read for one request."""
 

@@ -88,23 +88,32 @@ def target_of(url: str) -> Target:
 
 def header_block(target: Target, headers: Iterable[tuple[str, str]], length: int) -> bytes:
     """The request's header lines, checked before anything is sent."""
-    lines = [f"host: {target.host_header}", f"content-length: {length}",
-             f"accept-encoding: {ACCEPT_ENCODING}"]  # fmt: skip
-    lines.extend(_header_line(name, value) for name, value in headers)
-    return ("\r\n".join(lines) + "\r\n").encode("latin-1", errors="strict")
+    lines = [f"host: {target.host_header}\r\ncontent-length: {length}\r\n"
+             f"accept-encoding: {ACCEPT_ENCODING}\r\n"]  # fmt: skip
+    for name, value in headers:
+        lines.append(_header_line(name, value))
+    return "".join(lines).encode("latin-1", errors="strict")
 
 
 def request_head(target: Target, block: bytes, connection: Connection) -> bytes:
     """The request line and headers for this connection (direct, or to a proxy)."""
     line = f"POST {connection.request_prefix}{target.path} HTTP/1.1\r\n".encode("latin-1")
-    extra = "".join(f"{_header_line(n, v)}\r\n" for n, v in connection.proxy_headers)
-    return line + block + extra.encode("latin-1") + b"\r\n"
+    if connection.proxy_headers:
+        extra = "".join(_header_line(n, v) for n, v in connection.proxy_headers)
+        return line + block + extra.encode("latin-1") + b"\r\n"
+    return line + block + b"\r\n"
 
 
 def _header_line(name: str, value: str) -> str:
-    if "\r" in value or "\n" in value or "\r" in name or "\n" in name or ":" in name:
-        raise ValueError(f"header {name!r} contains a line break or colon")
-    return f"{name}: {value}"
+    if "\r" in value or "\n" in value or not _field_name(name):
+        raise ValueError(f"header {name!r} has an invalid name or a line break in its value")
+    return f"{name}: {value}\r\n"
+
+
+@functools.lru_cache(maxsize=1024)
+def _field_name(name: str) -> bool:
+    """Whether `name` can be written as a header name (few distinct names: cached)."""
+    return bool(name) and not any(c in name for c in "\r\n: ")
 
 
 @dataclass

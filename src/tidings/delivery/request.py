@@ -114,7 +114,9 @@ def _outcome(response: Response, started: float, sends: Sends) -> Outcome:
         # Redirects are never followed: the target was not vetted by the guard.
         error=wording.status_error(status, response.location),
         retry_after=_retry_after(response.retry_after),
-        note=wording.joined(response.note, wording.sends_note(sends.count)),
+        note=response.note
+        if sends.count < 2
+        else wording.joined(response.note, wording.sends_note(sends.count)),
     )
 
 

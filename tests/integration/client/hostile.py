@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 import struct
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ class Seen:
 @dataclass
 class HostileServer:
     script: Sequence[Step]
+    # Scripts for later requests, by their number (1 is the first); others get SECOND.
+    later: dict[int, Sequence[Step]] = field(default_factory=dict)
     port: int = 0
     requests: list[Seen] = field(default_factory=list)
     connections: int = 0
@@ -59,17 +62,18 @@ class HostileServer:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
-        number = self.connections
+        connection = self.connections
         try:
             while True:
-                seen = await read_request(reader, number)
+                seen = await read_request(reader, connection)
                 if seen is None:
                     return
                 self.requests.append(seen)
-                steps = self.script if len(self.requests) == 1 else [SECOND]
+                number = len(self.requests)
+                steps = self.script if number == 1 else self.later.get(number, [SECOND])
                 if not await play(steps, writer, self.stopping):
                     return
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
             pass
         finally:
             writer.transport.abort()
@@ -117,8 +121,12 @@ def reset(writer: asyncio.StreamWriter) -> None:
 
 
 @contextlib.asynccontextmanager
-async def hostile(script: Sequence[Step]) -> AsyncIterator[HostileServer]:
-    server = HostileServer(script)
+async def hostile(
+    script: Sequence[Step],
+    later: dict[int, Sequence[Step]] | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> AsyncIterator[HostileServer]:
+    server = HostileServer(script, later or {})
     handlers: set[asyncio.Task[None]] = set()
     writers: list[asyncio.StreamWriter] = []
 
@@ -132,7 +140,7 @@ async def hostile(script: Sequence[Step]) -> AsyncIterator[HostileServer]:
         finally:
             handlers.discard(task)
 
-    listening = await asyncio.start_server(handle, "127.0.0.1", 0)
+    listening = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tls)
     server.port = listening.sockets[0].getsockname()[1]
     try:
         yield server

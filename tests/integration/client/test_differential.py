@@ -10,31 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 import pytest
 
 from tests.integration.client.cases import CASES, Case
 from tests.integration.client.hostile import SECOND_BODY, HostileServer, hostile
+from tests.integration.client.support import DEADLINE, delivery, loopback_client
 from tidings.delivery import request
-from tidings.delivery.guard import AddressPolicy, GuardedResolver
-from tidings.delivery.http1 import Http1Client
-from tidings.domain.models import ClaimedDelivery, TriggerType
-
-DEADLINE = 1.0
-
-
-def delivery(port: int, app_key: int = 1) -> ClaimedDelivery:
-    return ClaimedDelivery(
-        delivery_key=1, claim_id=1, attempts_made=0, trigger_type=TriggerType.SCHEDULED,
-        msg_id="msg_1", msg_key=1, app_key=app_key, endpoint_id="ep_1", endpoint_key=1,
-        url=f"http://127.0.0.1:{port}/hook", payload=b'{"n": 1}',
-        secrets=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], headers={},
-    )  # fmt: skip
-
-
-def loopback_client() -> Http1Client:
-    return Http1Client(GuardedResolver(AddressPolicy(allow_loopback=True)))
 
 
 @dataclass(frozen=True)
@@ -123,3 +107,10 @@ def test_aiohttp_gives_the_same_answer_unless_documented(case: Case) -> None:
 def test_there_are_at_least_sixty_cases() -> None:
     assert len(CASES) >= 60
     assert len({case.id for case in CASES}) == len(CASES)
+
+
+def test_every_difference_from_aiohttp_is_documented() -> None:
+    documented = (Path(__file__).parents[3] / "docs" / "delivery-client.md").read_text()
+    for case in CASES:
+        if case.aiohttp is not None:
+            assert f"`{case.id}`" in documented, case.id
