@@ -166,7 +166,12 @@ class Connection(asyncio.Protocol):
         do, then settle the exchange if its final response is complete."""
         while data and not exchange.complete:
             if exchange.in_head:
-                end = _head_end(exchange.carry, data)
+                carry = exchange.carry
+                if carry:
+                    end = _head_end(carry, data)
+                else:  # the usual case, inlined: a head that starts with this read
+                    end = data.find(_END_OF_HEAD)
+                    end = end + 4 if end >= 0 else -1
                 piece, data = (data, b"") if end < 0 else (data[:end], data[end:])
                 exchange.head_bytes += len(piece)
                 if exchange.head_bytes > MAX_HEADER_BYTES:

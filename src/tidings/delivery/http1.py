@@ -90,8 +90,10 @@ def header_block(target: Target, headers: Iterable[tuple[str, str]], length: int
     """The request's header lines, checked before anything is sent."""
     lines = [f"host: {target.host_header}\r\ncontent-length: {length}\r\n"
              f"accept-encoding: {ACCEPT_ENCODING}\r\n"]  # fmt: skip
-    for name, value in headers:
-        lines.append(_header_line(name, value))
+    for name, value in headers:  # the check is inlined: this runs for every header sent
+        if "\r" in value or "\n" in value or not _field_name(name):
+            raise ValueError(_bad_header(name))
+        lines.append(f"{name}: {value}\r\n")
     return "".join(lines).encode("latin-1", errors="strict")
 
 
@@ -106,8 +108,12 @@ def request_head(target: Target, block: bytes, connection: Connection) -> bytes:
 
 def _header_line(name: str, value: str) -> str:
     if "\r" in value or "\n" in value or not _field_name(name):
-        raise ValueError(f"header {name!r} has an invalid name or a line break in its value")
+        raise ValueError(_bad_header(name))
     return f"{name}: {value}\r\n"
+
+
+def _bad_header(name: str) -> str:
+    return f"header {name!r} has an invalid name or a line break in its value"
 
 
 @functools.lru_cache(maxsize=1024)
