@@ -12,6 +12,7 @@ from tidings import __version__
 from tidings.api import (
     applications,
     attempts,
+    authentication,
     endpoints,
     errors,
     event_types,
@@ -78,7 +79,8 @@ def create_app(
     protected = [Depends(require_token)]
     routers = [applications.router, event_types.router, *endpoints.build_routers(),
                recovery.router, messages.router, attempts.router,
-               *sources.build_routers(), source_events.router]  # fmt: skip
+               *sources.build_routers(), source_events.router,
+               authentication.router]  # fmt: skip
     for router in routers:
         app.include_router(router, dependencies=protected)
     max_body = settings.max_payload_bytes + ENVELOPE_ALLOWANCE

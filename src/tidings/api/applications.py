@@ -60,13 +60,13 @@ def app_out(app: Application) -> ApplicationOut:
     )
 
 
-def _check_uid(uid: str | None) -> None:
+def check_uid(uid: str | None) -> None:
     if is_internal_uid(uid):
         raise InvalidInput(f"uid {uid!r} is reserved by Tidings", field="uid")
 
 
-def _new_app(body: ApplicationIn) -> Application:
-    _check_uid(body.uid)
+def new_app(body: ApplicationIn) -> Application:
+    check_uid(body.uid)
     now = now_ms()
     return Application(
         id=ids.new_id(ids.APP),
@@ -98,7 +98,7 @@ async def create_application(
     request: Request, response: Response, body: ApplicationIn, get_if_exists: bool = False
 ) -> ApplicationOut:
     store = store_of(request)
-    _check_uid(body.uid)
+    check_uid(body.uid)
     if body.uid is not None:
         existing = await store.get_application(body.uid)
         if existing is not None:
@@ -106,7 +106,7 @@ async def create_application(
                 raise Conflict(f"an application with uid {body.uid!r} already exists")
             response.status_code = 200
             return app_out(existing)
-    return app_out(await store.create_application(_new_app(body)))
+    return app_out(await store.create_application(new_app(body)))
 
 
 @router.get("/{app_id}", response_model=ApplicationOut, dependencies=[Depends(app_id)])
@@ -119,12 +119,12 @@ async def upsert_application(
     request: Request, response: Response, app_id: str, body: ApplicationIn
 ) -> ApplicationOut:
     """Replace the application, creating it (with `app_id` as its uid) if it is missing."""
-    _check_uid(app_id)
-    _check_uid(body.uid)
+    check_uid(app_id)
+    check_uid(body.uid)
     store = store_of(request)
     existing = await store.get_application(app_id)
     if existing is None:
-        created = _new_app(body)
+        created = new_app(body)
         created.uid = body.uid or (None if ids.has_prefix(app_id, ids.APP) else app_id)
         response.status_code = 201
         return app_out(await store.create_application(created))
@@ -141,7 +141,7 @@ async def patch_application(
     request: Request, body: ApplicationPatch, app: Application = Depends(application)
 ) -> ApplicationOut:
     given = body.model_fields_set
-    _check_uid(body.uid)
+    check_uid(body.uid)
     if "name" in given and body.name is not None:
         app.name = body.name
     if "uid" in given:
@@ -156,4 +156,6 @@ async def patch_application(
 
 @router.delete("/{app_id}", status_code=204, dependencies=[Depends(app_id)])
 async def delete_application(request: Request, app: Application = Depends(application)) -> None:
-    await store_of(request).delete_application(app)
+    store = store_of(request)
+    await store.delete_application(app)
+    await store.end_app_tokens(app.key, now_ms(), None)  # its tokens go with it

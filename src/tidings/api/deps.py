@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import Path, Request
 
+from tidings.api.auth import GRANT
+from tidings.domain.access import Grant
 from tidings.domain.errors import NotFound
 from tidings.domain.models import Application
 from tidings.ingest.sources import is_internal_uid
@@ -32,8 +34,15 @@ async def application(request: Request) -> Application:
     if owner is not None:
         return owner
     wanted = request.path_params["app_id"]
-    found = await store_of(request).get_application(wanted)
-    if found is None or is_internal_uid(found.uid):
+    return visible(request, wanted, await store_of(request).get_application(wanted))
+
+
+def visible(request: Request, wanted: str, found: Application | None) -> Application:
+    """`found`, unless it is none, internal, or another application than the
+    request's token is bound to: all three are the same 404, so that a token
+    learns nothing about applications that are not its own."""
+    grant: Grant | None = request.scope.get(GRANT)
+    if found is None or is_internal_uid(found.uid) or (grant and not grant.sees(found.key)):
         raise NotFound(f"application {wanted!r} not found")
     return found
 

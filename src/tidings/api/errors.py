@@ -24,6 +24,7 @@ _STATUS: dict[type[errors.TidingsError], int] = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.Unauthorized: 401,
+    errors.Forbidden: 403,
     errors.PayloadTooLarge: 413,
     errors.StorageUnavailable: 503,
     errors.DestinationBlocked: 422,

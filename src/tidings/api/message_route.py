@@ -23,6 +23,7 @@ from tidings.api.app_cache import ApplicationCache
 from tidings.api.asgi import send_body, send_error
 from tidings.api.auth import Authenticator
 from tidings.api.messages import MessageIn, accept_message, encode_payload, message_json
+from tidings.domain.access import Grant, Need
 from tidings.domain.errors import PayloadTooLarge, TidingsError
 from tidings.domain.models import Application
 from tidings.storage.base import ApplicationChanged, CreatedMessage
@@ -77,10 +78,12 @@ class MessageRoute:
         try:
             headers = _headers(scope)
             with_content = _with_content(scope)
-            self._check_token(headers.get(b"authorization"))
+            grant = self._grant(headers.get(b"authorization"))
             raw_body = await self._read(headers, receive, received)
             body, payload = self._parse(raw_body)
             app = await self._application(app_id)
+            if not grant.sees(app.key):
+                raise _Pass  # the route answers 404
             key = headers.get(b"idempotency-key")
             idempotency_key = key.decode("latin-1") if key else None
             created = await self._accept(app_id, app, body, payload, raw_body, idempotency_key)
@@ -88,10 +91,18 @@ class MessageRoute:
             return None
         return message_json(created, with_content)
 
-    def _check_token(self, authorization: bytes | None) -> None:
+    def _grant(self, authorization: bytes | None) -> Grant:
+        """A grant this process knows that may send messages; otherwise the route
+        decides (it reads the database, and answers 401 or 403)."""
         authenticator: Authenticator = self._api.state.authenticator
-        if authorization is None or not authenticator.knows(authorization.decode("latin-1")):
+        grant = (
+            None
+            if authorization is None
+            else authenticator.known_grant(authorization.decode("latin-1"))
+        )
+        if grant is None or not grant.may(Need.WRITE):
             raise _Pass
+        return grant
 
     async def _read(
         self, headers: dict[bytes, bytes], receive: Receive, received: list[Message]

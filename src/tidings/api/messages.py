@@ -11,15 +11,15 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import Field
 from starlette.datastructures import State
 
-from tidings.api.applications import ApplicationIn, _new_app
+from tidings.api.applications import ApplicationIn, check_uid, new_app
+from tidings.api.auth import grant_of
 from tidings.api.base import ApiModel, InputModel, ListResponse, page_response, timestamp
-from tidings.api.deps import app_id, application, store_of
+from tidings.api.deps import app_id, application, store_of, visible
 from tidings.dispatch import select_endpoints
 from tidings.domain import ids
 from tidings.domain.clock import from_datetime, now_ms
 from tidings.domain.errors import NotFound, PayloadTooLarge
 from tidings.domain.models import Application, Message, MessageFilter
-from tidings.ingest.sources import is_internal_uid
 from tidings.storage.base import ApplicationChanged, CreatedMessage, Idempotency, Store
 
 router = APIRouter(
@@ -87,14 +87,11 @@ def split_list(values: list[str] | None) -> list[str] | None:
 async def _application_for_message(request: Request, app_id: str, body: MessageIn) -> Application:
     store = store_of(request)
     found = await store.get_application(app_id)
-    if found is not None and is_internal_uid(found.uid):
-        raise NotFound(f"application {app_id!r} not found")
-    if found is not None:
-        return found
-    if body.application is None:
-        raise NotFound(f"application {app_id!r} not found")
-    app = _new_app(body.application)
+    if found is not None or body.application is None or not grant_of(request).is_admin:
+        return visible(request, app_id, found)
+    app = new_app(body.application)
     app.uid = body.application.uid or app_id
+    check_uid(app.uid)
     return await store.create_application(app)
 
 

@@ -6,13 +6,11 @@ import argparse
 import logging
 import socket
 
-from tidings.api.auth import token_hash
-from tidings.cli import api_processes, trigger
+from tidings.cli import api_processes, tokens, trigger
 from tidings.cli.main import command_argv
 from tidings.cli.priority import lower_worker_priority
 from tidings.cli.runtime import Inherited, run_services
 from tidings.config import Settings
-from tidings.domain import ids
 from tidings.storage import open_store
 
 log = logging.getLogger("tidings")
@@ -35,7 +33,7 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> None:
     elif args.command == "migrate":
         await migrate(settings)
     elif args.command == "token":
-        await create_token(settings, args.name)
+        await tokens.run(args, settings)
     elif args.command == "trigger":
         await trigger.run(args)
     elif args.command == "listen":
@@ -61,14 +59,3 @@ async def migrate(settings: Settings) -> None:
     await store.open()  # opening applies what is pending
     await store.close()
     print("database is up to date")
-
-
-async def create_token(settings: Settings, name: str) -> None:
-    store = open_store(settings.database_url)
-    await store.open()
-    try:
-        token = ids.new_token()
-        await store.add_token(token_hash(token), name)
-    finally:
-        await store.close()
-    print(token)

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from tidings import __version__
-from tidings.cli import listen_args, trigger
+from tidings.cli import listen_args, tokens, trigger
 from tidings.config import SETTINGS, Settings, default_text, from_env, parse_value
 
 # Settings each command accepts as flags; every flag also reads its TIDINGS_* variable.
@@ -17,8 +17,8 @@ _COMMON = ("database_url", "database_pool_size")
 _SERVICE = (*_COMMON, "admin_token", "dev", "max_payload_bytes", "config")
 _API = ("host", "port")
 _WORKER = ("retry_schedule", "request_timeout", "allowed_subnets", "worker_concurrency",
-           "endpoint_concurrency",
-           "shutdown_grace", "lease_seconds", "disable_after")  # fmt: skip
+           "endpoint_concurrency", "shutdown_grace", "lease_seconds", "disable_after",
+           "ca_file", "proxy_url", "client_cert_file", "client_key_file")  # fmt: skip
 # How `tidings api --api-processes N` hands its children the socket it bound and
 # its own pid (a child whose parent is gone stops).
 LISTEN_FD_FLAG, PARENT_PID_FLAG = "--listen-fd", "--parent-pid"
@@ -56,11 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     for hidden in (LISTEN_FD_FLAG, PARENT_PID_FLAG):
         commands.choices["api"].add_argument(hidden, type=int, help=argparse.SUPPRESS)
     commands.choices["worker"].add_argument(PARENT_PID_FLAG, type=int, help=argparse.SUPPRESS)
-    token = commands.add_parser("token", help="Manage API tokens.")
-    token_commands = token.add_subparsers(dest="token_command", required=True)
-    create = token_commands.add_parser("create", help="Create a bearer token and print it once.")
-    create.add_argument("--name", default="cli", help="A label to remember the token by.")
-    _add_setting_flags(create, _COMMON)
+    tokens.add_parser(commands, lambda parser: _add_setting_flags(parser, _COMMON))
     trigger.add_parser(commands)
     listen_args.add_parser(commands)
     return parser

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 
 import uvicorn
 
+from tidings.api import tokens
 from tidings.api.app import create_app
-from tidings.api.auth import token_hash
 from tidings.config import Settings
 from tidings.delivery.egress import Egress
 from tidings.delivery.guard import AddressPolicy
 from tidings.delivery.worker import Worker, WorkerOptions
 from tidings.dispatch.operational import OperationalWebhooks
-from tidings.domain import ids
+from tidings.domain.access import TokenKind
 from tidings.domain.errors import StorageUnavailable
 from tidings.ingest.config_file import ConfigError
 from tidings.ingest.config_watch import ConfigWatcher
@@ -60,8 +60,7 @@ async def bootstrap_token(store: Store, settings: Settings) -> None:
     """With no admin token configured and none stored, make one and show it once."""
     if settings.admin_token is not None or await store.count_tokens() > 0:
         return
-    token = ids.new_token()
-    await store.add_token(token_hash(token), "bootstrap admin")
+    token, _ = await tokens.issue(store, TokenKind.ADMIN, "bootstrap admin")
     print(
         "\n  Tidings generated an admin API token. It is shown only this once; "
         f"only its hash is stored:\n\n    {token}\n",

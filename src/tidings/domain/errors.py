@@ -43,6 +43,12 @@ class Unauthorized(TidingsError):
     code = "authentication_failed"
 
 
+class Forbidden(TidingsError):
+    """The token is valid but its kind or capabilities do not cover this route."""
+
+    code = "forbidden"
+
+
 class StorageUnavailable(TidingsError):
     """The database could not be reached or could not commit; nothing was acknowledged."""
 

@@ -19,7 +19,8 @@ APP = "app"
 ENDPOINT = "ep"
 MESSAGE = "msg"
 ATTEMPT = "atmpt"
-TOKEN = "tid"
+TOKEN = "tid"  # a token's secret
+TOKEN_ID = "tok"  # a token's public id, for listing and revoking
 SOURCE = "src"
 
 # Every application whose uid starts so is Tidings' own (operational webhooks, a

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+from tidings.domain.access import Token
 from tidings.domain.errors import NotFound
 from tidings.domain.models import (
     Application,
@@ -92,10 +93,24 @@ class Store(abc.ABC):
 
     # tokens ----------------------------------------------------------------
     @abc.abstractmethod
-    async def add_token(self, token_hash: str, name: str) -> None: ...
+    async def add_token(self, token: Token) -> None: ...
 
     @abc.abstractmethod
-    async def has_token(self, token_hash: str) -> bool: ...
+    async def find_token(self, token_hash: str) -> Token | None:
+        """The token with this hash, whether or not it still works."""
+
+    @abc.abstractmethod
+    async def list_tokens(self) -> list[Token]: ...
+
+    @abc.abstractmethod
+    async def end_token(self, token_id: str, at: int) -> bool:
+        """Make the token stop working at `at` (or earlier, if it already does);
+        False when there is no such token."""
+
+    @abc.abstractmethod
+    async def end_app_tokens(self, app_key: int, at: int, session_ids: Sequence[str] | None) -> int:
+        """End the application's tokens at `at` (only those of `session_ids`, when
+        given); how many."""
 
     @abc.abstractmethod
     async def count_tokens(self) -> int: ...

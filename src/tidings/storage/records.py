@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tidings.domain.access import ALL_CAPABILITIES, Capability, Token, TokenKind
 from tidings.domain.models import (
     Application,
     Attempt,
@@ -159,3 +160,43 @@ def rejection(row: Row) -> Rejection:
         detail=row["detail"],
         received_at=row["received_at"],
     )
+
+
+def token(row: Row) -> Token:
+    capabilities = row["capabilities"]
+    return Token(
+        id=row["id"],
+        hash=row["hash"],
+        name=row["name"],
+        kind=TokenKind(row["kind"]),
+        created_at=row["created_at"],
+        app_key=row["app_key"],
+        capabilities=ALL_CAPABILITIES if capabilities is None else capabilities_of(capabilities),
+        read_only=bool(row["read_only"]),
+        session_id=row["session_id"],
+        expires_at=row["expires_at"],
+        ends_at=row["ends_at"],
+        app_id=row["app_id"],
+    )
+
+
+def capabilities_of(text: str) -> frozenset[Capability]:
+    return frozenset(Capability(name) for name in text.split(",") if name)
+
+
+def capabilities_text(token: Token) -> str | None:
+    """How a token's capabilities are stored: NULL when it has them all."""
+    if token.capabilities == ALL_CAPABILITIES:
+        return None
+    return ",".join(sorted(token.capabilities))
+
+
+def token_params(token: Token) -> tuple[Any, ...]:
+    """The values of `TOKEN_COLUMNS`, in order."""
+    return (token.id, token.hash, token.name, token.kind.value, token.created_at,
+            token.app_key, capabilities_text(token), token.read_only, token.session_id,
+            token.expires_at, token.ends_at)  # fmt: skip
+
+
+TOKEN_COLUMNS = ("id", "hash", "name", "kind", "created_at", "app_key", "capabilities",
+                 "read_only", "session_id", "expires_at", "ends_at")  # fmt: skip

@@ -15,13 +15,28 @@ from tidings.storage.postgres.rows import (
     MESSAGE,
     columns,
 )
+from tidings.storage.records import TOKEN_COLUMNS
 
 PING = "SELECT 1"
 
 # tokens ---------------------------------------------------------------------
-ADD_TOKEN = "INSERT INTO token (hash, name, created_at) VALUES ($1, $2, $3)"
-HAS_TOKEN = "SELECT EXISTS (SELECT 1 FROM token WHERE hash = $1)"
+ADD_TOKEN = f"""
+INSERT INTO token ({", ".join(TOKEN_COLUMNS)})
+VALUES ({", ".join(f"${n}" for n in range(1, len(TOKEN_COLUMNS) + 1))})
+"""
+_SELECT_TOKEN = (
+    "SELECT token.*, application.id AS app_id FROM token "
+    "LEFT JOIN application ON application.key = token.app_key"
+)
+FIND_TOKEN = _SELECT_TOKEN + " WHERE token.hash = $1"
+LIST_TOKENS = _SELECT_TOKEN + " ORDER BY token.key"
 COUNT_TOKENS = "SELECT count(*) FROM token"
+# A token already ended earlier stays ended at that earlier time.
+_END = "UPDATE token SET ends_at = LEAST(coalesce(ends_at, $1), $1)"
+END_TOKEN = _END + " WHERE id = $2 RETURNING id"
+END_APP_TOKENS = (
+    _END + " WHERE app_key = $2 AND ($3::text[] IS NULL OR session_id = ANY($3)) RETURNING id"
+)
 
 # applications -----------------------------------------------------------------
 INSERT_APPLICATION = """

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapp
 from typing import Any, TypeVar
 
 from tidings.domain import ids
-from tidings.domain.clock import now_ms
+from tidings.domain.access import Token
 from tidings.domain.errors import StorageUnavailable
 from tidings.domain.models import (
     Application,
@@ -33,7 +33,7 @@ from tidings.domain.models import (
     Source,
 )
 from tidings.domain.statuses import DeliveryStatus
-from tidings.storage import pagination
+from tidings.storage import pagination, records
 from tidings.storage.base import CreatedMessage, EndpointSelector, Idempotency, Store
 from tidings.storage.endpoint_cache import EndpointCache
 from tidings.storage.postgres import claim, lanes, messages, queries, queue, rows, sources
@@ -153,11 +153,22 @@ class PostgresStore(Store):
         return pagination.build_page(walk, [(row["key"], convert(row)) for row in found])
 
     # tokens ------------------------------------------------------------------
-    async def add_token(self, token_hash: str, name: str) -> None:
-        await self._execute(queries.ADD_TOKEN, token_hash, name, now_ms(), conflict="the token")
+    async def add_token(self, token: Token) -> None:
+        await self._execute(queries.ADD_TOKEN, *records.token_params(token), conflict="the token")
 
-    async def has_token(self, token_hash: str) -> bool:
-        return bool(await self._fetchval(queries.HAS_TOKEN, token_hash))
+    async def find_token(self, token_hash: str) -> Token | None:
+        row = await self._fetchrow(queries.FIND_TOKEN, token_hash)
+        return None if row is None else records.token(row)
+
+    async def list_tokens(self) -> list[Token]:
+        return [records.token(row) for row in await self._fetch(queries.LIST_TOKENS)]
+
+    async def end_token(self, token_id: str, at: int) -> bool:
+        return bool(await self._fetch(queries.END_TOKEN, at, token_id))
+
+    async def end_app_tokens(self, app_key: int, at: int, session_ids: Sequence[str] | None) -> int:
+        ids = None if session_ids is None else list(session_ids)
+        return len(await self._fetch(queries.END_APP_TOKENS, at, app_key, ids))
 
     async def count_tokens(self) -> int:
         return int(await self._fetchval(queries.COUNT_TOKENS))

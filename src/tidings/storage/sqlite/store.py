@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
 from tidings.domain import ids
-from tidings.domain.clock import now_ms
+from tidings.domain.access import Token
 from tidings.domain.errors import Conflict, StorageUnavailable
 from tidings.domain.models import (
     Application,
@@ -32,7 +32,7 @@ from tidings.domain.models import (
     Source,
 )
 from tidings.domain.statuses import DeliveryStatus
-from tidings.storage import pagination
+from tidings.storage import pagination, records
 from tidings.storage.base import CreatedMessage, EndpointSelector, Idempotency, Store
 from tidings.storage.endpoint_cache import EndpointCache
 from tidings.storage.sqlite import messages, queue, rows, sources
@@ -42,6 +42,20 @@ from tidings.storage.sqlite.wal_watch import WalWatch
 from tidings.storage.sqlite.writer import Batch, GroupCommitWriter
 
 T = TypeVar("T")
+
+
+_ADD_TOKEN = f"""
+INSERT INTO token ({", ".join(records.TOKEN_COLUMNS)})
+VALUES ({", ".join("?" * len(records.TOKEN_COLUMNS))})
+"""
+_SELECT_TOKEN = (
+    "SELECT token.*, application.id AS app_id FROM token "
+    "LEFT JOIN application ON application.key = token.app_key"
+)
+# A token already ended earlier stays ended at that earlier time.
+_END_TOKEN = (
+    "UPDATE token SET ends_at = CASE WHEN ends_at IS NULL OR ends_at > ? THEN ? ELSE ends_at END"
+)
 
 
 def _unique(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
@@ -135,18 +149,37 @@ class SqliteStore(Store):
         return pagination.build_page(walk, [(row["key"], convert(row)) for row in found])
 
     # tokens ------------------------------------------------------------------
-    async def add_token(self, token_hash: str, name: str) -> None:
+    async def add_token(self, token: Token) -> None:
         @_unique("that token")
         def add(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO token (hash, name, created_at) VALUES (?, ?, ?)",
-                (token_hash, name, now_ms()),
-            )
+            conn.execute(_ADD_TOKEN, records.token_params(token))
 
         await self._writer.run(add)
 
-    async def has_token(self, token_hash: str) -> bool:
-        return self._one("SELECT 1 FROM token WHERE hash = ?", (token_hash,)) is not None
+    async def find_token(self, token_hash: str) -> Token | None:
+        row = self._one(_SELECT_TOKEN + " WHERE token.hash = ?", (token_hash,))
+        return None if row is None else records.token(row)
+
+    async def list_tokens(self) -> list[Token]:
+        return [records.token(row) for row in self._rows(_SELECT_TOKEN + " ORDER BY token.rowid")]
+
+    async def end_token(self, token_id: str, at: int) -> bool:
+        def end(conn: sqlite3.Connection) -> bool:
+            return conn.execute(_END_TOKEN + " WHERE id = ?", (at, at, token_id)).rowcount > 0
+
+        return await self._writer.run(end)
+
+    async def end_app_tokens(self, app_key: int, at: int, session_ids: Sequence[str] | None) -> int:
+        where = " WHERE app_key = ?"
+        params: list[object] = [at, at, app_key]
+        if session_ids is not None:
+            where += f" AND session_id IN ({','.join('?' * len(session_ids))})"
+            params += session_ids
+
+        def end(conn: sqlite3.Connection) -> int:
+            return conn.execute(_END_TOKEN + where, params).rowcount
+
+        return await self._writer.run(end)
 
     async def count_tokens(self) -> int:
         row = self._one("SELECT count(*) FROM token")
