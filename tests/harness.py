@@ -26,6 +26,20 @@ def clean_environment(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def tidings(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
+    """Run `tidings ARGS...` to completion; its standard output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tidings", *args],
+        env=clean_environment(env or {}),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout
+
+
 class ServerProcess:
     """`tidings serve` (or `api`/`worker`) on a free port over its own SQLite file."""
 

@@ -10,24 +10,11 @@ from pathlib import Path
 
 import httpx
 
-from tests.harness import ServerProcess, clean_environment
+from tests.harness import ServerProcess, clean_environment, tidings
 from tests.waiting import eventually
 from tidings.storage.sqlite.migrate import available
 
 TOKEN = re.compile(r"^\s+(tid_\S+)$", re.MULTILINE)
-
-
-def tidings(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "tidings", *args],
-        env=clean_environment(env or {}),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return done.stdout
 
 
 def test_migrate_creates_the_schema_and_is_repeatable(tmp_path: Path) -> None:

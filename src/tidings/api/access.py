@@ -73,11 +73,50 @@ _WORDS = {
 
 
 def need_of(scope: Scope) -> Need:
-    route = scope.get("route")
-    template = getattr(route, "path", None)
+    template = template_of(scope["path"])
     if template is None:
         return Need.ADMIN
     return NEEDS.get((scope["method"], template), Need.ADMIN)
+
+
+def template_of(path: str) -> str | None:
+    """The route template `path` matches (`/api/v1/app/{app_id}/msg`), read from
+    the path itself rather than the framework's routing, so that the table and
+    the requests it judges use the same key; literal segments win over ids."""
+    return _match(_TRIE, path.strip("/").split("/"))
+
+
+_Trie = dict[str, "_Trie | str"]
+_TEMPLATE = "\0template"  # a key no path segment can be
+_ANY = "{}"
+
+
+def _trie(templates: set[str]) -> _Trie:
+    root: _Trie = {}
+    for template in templates:
+        node = root
+        for segment in template.strip("/").split("/"):
+            key = _ANY if segment.startswith("{") else segment
+            child = node.setdefault(key, {})
+            assert isinstance(child, dict)
+            node = child
+        node[_TEMPLATE] = template
+    return root
+
+
+def _match(node: _Trie, segments: list[str]) -> str | None:
+    if not segments:
+        found = node.get(_TEMPLATE)
+        return found if isinstance(found, str) else None
+    head, rest = segments[0], segments[1:]
+    for key in (head, _ANY):
+        child = node.get(key)
+        if isinstance(child, dict) and head and (found := _match(child, rest)) is not None:
+            return found
+    return None
+
+
+_TRIE = _trie({template for _, template in NEEDS})
 
 
 def refusal(grant: Grant, need: Need) -> str:
