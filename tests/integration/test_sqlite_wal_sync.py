@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from tidings.api import tokens
+from tidings.domain.access import TokenKind
 from tidings.domain.errors import StorageUnavailable
 from tidings.storage.sqlite import writer as writer_module
 from tidings.storage.sqlite.store import SqliteStore
@@ -199,7 +201,7 @@ def test_a_store_whose_sync_failed_reports_unhealthy(tmp_path: Path) -> None:
         try:
             await store.ping()  # healthy
             store._writer._wal = BrokenDisk(store._writer._conn)  # type: ignore[arg-type]
-            failed = await _caught(store.add_token("hash-1", "first"))
+            failed = await _caught(tokens.issue(store, TokenKind.ADMIN, "first"))
             return failed, await _caught(store.ping())
         finally:
             await store.close()
