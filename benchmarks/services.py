@@ -24,6 +24,7 @@ from benchmarks.procs import (
     wait_until_http,
     wait_until_logged,
 )
+from tidings.storage.sealing import new_key
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432"
@@ -124,6 +125,8 @@ class Tidings:
     settings: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     token: str = field(default_factory=lambda: "bench_" + secrets.token_urlsafe(24))
+    # Every process of one deployment shares it (PostgreSQL requires one).
+    secret_key: str = field(default_factory=new_key)
 
     @classmethod
     def on_sqlite(cls, workdir: Path, **settings: str) -> Tidings:
@@ -143,6 +146,7 @@ class Tidings:
             {
                 "TIDINGS_DATABASE_URL": self.database_url,
                 "TIDINGS_ADMIN_TOKEN": self.token,
+                "TIDINGS_SECRET_KEY": self.secret_key,
                 "TIDINGS_PORT": str(self.port),
                 "TIDINGS_DEV": "true",
                 **{f"TIDINGS_{k.upper()}": v for k, v in self.settings.items()},

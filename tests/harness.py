@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, ClassVar
 
+from tests.keys import TEST_KEY
 from tidings.testing import free_port
 
 STARTUP_TIMEOUT = 20.0
@@ -63,6 +64,8 @@ class ServerProcess:
             **{f"TIDINGS_{k.upper()}": v for k, v in settings.items()},
         }
         self.database_url = self.settings["TIDINGS_DATABASE_URL"]
+        if self.database_url.startswith("postgres"):  # SQLite makes a key file beside it
+            self.settings.setdefault("TIDINGS_SECRET_KEY", TEST_KEY)
         self.process: subprocess.Popen[bytes] | None = None
         self.log = workdir / f"{command}-{self.port}.log"
 

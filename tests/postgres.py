@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import asyncpg
 import pytest
 
+from tests.keys import TEST_KEYS
 from tidings.storage import open_store
 
 T = TypeVar("T")
@@ -59,7 +60,7 @@ async def admin(sql: str) -> None:
 async def _create_template(name: str) -> None:
     await admin(f"CREATE DATABASE {name} TEMPLATE template0")
     try:
-        store = open_store(postgres_url(name))
+        store = open_store(postgres_url(name), keys=TEST_KEYS)
         await store.open()
         await store.close()
     except BaseException:

@@ -11,9 +11,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tidings.domain.retry import DEFAULT_SCHEDULE, parse_schedule
+
+if TYPE_CHECKING:
+    from tidings.storage.sealing import KeyRing
 
 
 def _schedule_text(schedule: tuple[float, ...]) -> str:
@@ -74,6 +77,20 @@ def _pool_size(text: str) -> int:
     return value
 
 
+def _key_ring_text(text: str) -> str:
+    from tidings.storage.sealing import KeyRing
+
+    KeyRing.parse(text)  # refused here, naming the setting, rather than at first use
+    return text
+
+
+def key_ring(settings: Settings) -> KeyRing | None:
+    """The ring of `TIDINGS_SECRET_KEY`, or None to let the backend decide."""
+    from tidings.storage.sealing import KeyRing
+
+    return KeyRing.parse(settings.secret_key) if settings.secret_key else None
+
+
 def _existing_file(text: str) -> str:
     if not os.path.isfile(text):
         raise ValueError(f"no such file: {text!r}")
@@ -94,6 +111,7 @@ class Settings:
     database_url: str = "sqlite:///.tidings/tidings.db"
     database_pool_size: int = 10
     admin_token: str | None = None
+    secret_key: str = ""
     retry_schedule: tuple[float, ...] = DEFAULT_SCHEDULE
     request_timeout: float = 15.0
     dev: bool = False
@@ -149,6 +167,14 @@ SETTINGS: tuple[Setting, ...] = (
         "admin_token",
         "Bearer token with full access. Unset: the first start generates one, "
         "stores only its hash, and prints it once.",
+    ),
+    Setting(
+        "secret_key",
+        "Keys that seal secrets at rest (endpoint secrets and headers, source configs, "
+        "ingest tokens): base64 of 32 bytes each, comma-separated, the first sealing and every "
+        "one opening (`tidings secrets new-key` makes one). Unset with SQLite: a key file "
+        "beside the database, made at the first start; PostgreSQL needs it.",
+        _key_ring_text,
     ),
     Setting(
         "retry_schedule",

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 # Re-exported for the PostgreSQL-only tests, which import them from here.
+from tests.keys import TEST_KEYS
 from tests.postgres import ADMIN_URL, REQUIRE_POSTGRES, admin, postgres_url  # noqa: F401
 from tidings.storage import Store, open_store
 
@@ -33,7 +34,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def store(
     request: pytest.FixtureRequest, tmp_path: Path, run: Callable[[Awaitable[Any]], Any]
 ) -> Iterator[Store]:
-    opened = open_store(database_url(request, tmp_path))
+    opened = open_store(database_url(request, tmp_path), keys=TEST_KEYS)
     run(opened.open())
     yield opened
     run(opened.close())

@@ -17,6 +17,7 @@ import pytest
 
 from tests.contract.conftest import BACKENDS, database_url
 from tests.contract.test_store import make_app, make_endpoint, result, send
+from tests.keys import TEST_KEYS
 from tidings.dispatch import select_endpoints
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
@@ -33,7 +34,7 @@ def stores(
     request: pytest.FixtureRequest, tmp_path: Path, run: Run
 ) -> Iterator[tuple[Store, Store]]:
     url = database_url(request, tmp_path)
-    sender, changer = open_store(url), open_store(url)
+    sender, changer = open_store(url, keys=TEST_KEYS), open_store(url, keys=TEST_KEYS)
     run(sender.open())
     run(changer.open())
     yield sender, changer

@@ -19,6 +19,7 @@ import asyncpg
 import pytest
 
 from tests.contract.test_store import make_app, make_endpoint, result, send
+from tests.keys import TEST_KEYS
 from tidings.dispatch import select_endpoints
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
@@ -54,7 +55,7 @@ WHERE delivery.status IN (1, 3)
 
 @contextlib.asynccontextmanager
 async def opened(url: str, **options: int) -> Any:
-    store = PostgresStore(url, **options)
+    store = PostgresStore(url, **options, keys=TEST_KEYS)
     await store.open()
     try:
         yield store
@@ -73,7 +74,7 @@ async def raw(url: str) -> Any:
 
 @pytest.fixture
 def pg_store(run: Run, postgres_database: str) -> Iterator[Store]:
-    store = PostgresStore(postgres_database)
+    store = PostgresStore(postgres_database, keys=TEST_KEYS)
     run(store.open())
     yield store
     run(store.close())
@@ -108,7 +109,7 @@ def test_concurrent_starters_apply_each_migration_once(
     run: Run, empty_postgres_database: str
 ) -> None:
     async def scenario() -> list[int]:
-        stores = [PostgresStore(empty_postgres_database) for _ in range(5)]
+        stores = [PostgresStore(empty_postgres_database, keys=TEST_KEYS) for _ in range(5)]
         await asyncio.gather(*(store.open() for store in stores))
         await asyncio.gather(*(store.close() for store in stores))
         async with raw(empty_postgres_database) as conn:
@@ -119,7 +120,7 @@ def test_concurrent_starters_apply_each_migration_once(
 
 
 def test_the_pool_size_setting_caps_the_connections(run: Run, postgres_database: str) -> None:
-    store = open_store(postgres_database, pool_size=3)
+    store = open_store(postgres_database, pool_size=3, keys=TEST_KEYS)
     run(store.open())
     try:
         assert isinstance(store, PostgresStore)
@@ -130,7 +131,7 @@ def test_the_pool_size_setting_caps_the_connections(run: Run, postgres_database:
 
 def test_endpoint_columns_match_the_parameters_written() -> None:
     endpoint = Endpoint(id="ep_x", app_key=1, url="https://example.com/", secret="whsec_x")
-    assert tuple(rows.endpoint_params(endpoint)) == rows.ENDPOINT_FIELDS
+    assert tuple(rows.endpoint_params(endpoint, TEST_KEYS)) == rows.ENDPOINT_FIELDS
 
 
 # the claim ----------------------------------------------------------------------
@@ -637,7 +638,7 @@ async def _fail_in_flight_then_while_down(
 
 
 def test_an_unreachable_server_is_storage_unavailable(run: Run) -> None:
-    store = PostgresStore(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere")
+    store = PostgresStore(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere", keys=TEST_KEYS)
     with pytest.raises(StorageUnavailable):
         run(store.ping())  # not open
     with pytest.raises(StorageUnavailable):

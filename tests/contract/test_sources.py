@@ -266,12 +266,17 @@ def test_events_received_together_are_each_kept_once(run: Run, store: Store) -> 
     winners: dict[int, Any] = {n: created for n, created in enumerate(first)}
     for n, repeat in zip(range(0, 30, 3), repeats, strict=True):
         # Two at once with one delivery id: whichever is kept first, the other is
-        # answered as its repeat.
+        # answered as its repeat, or (PostgreSQL, while the first is still being
+        # committed) refused as in progress, which the receiver answers as a duplicate.
         pair = [first[n], repeat]
-        assert sorted(created.created for created in pair) == [False, True]
-        assert pair[0].message.id == pair[1].message.id
-        assert all(created.deliveries == 1 for created in pair)
-        winners[n] = next(created for created in pair if created.created)
+        kept = [created for created in pair if not isinstance(created, Conflict)]
+        if len(kept) == 1:
+            assert any("in progress" in str(other) for other in pair if other not in kept)
+        else:
+            assert sorted(created.created for created in kept) == [False, True]
+            assert kept[0].message.id == kept[1].message.id
+        assert all(created.deliveries == 1 for created in kept)
+        winners[n] = next(created for created in kept if created.created)
     assert all(created.created and created.deliveries == 1 for n, created in winners.items())
     assert len({created.message.key for created in winners.values()}) == 30
     assert (kept_again.created, kept_again.message.id) == (False, kept_before.message.id)

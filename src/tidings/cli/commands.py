@@ -6,11 +6,11 @@ import argparse
 import logging
 import socket
 
-from tidings.cli import api_processes, tokens, trigger
+from tidings.cli import api_processes, secret_keys, tokens, trigger
 from tidings.cli.main import command_argv
 from tidings.cli.priority import lower_worker_priority
 from tidings.cli.runtime import Inherited, run_services
-from tidings.config import Settings
+from tidings.config import Settings, key_ring
 from tidings.storage import open_store
 
 log = logging.getLogger("tidings")
@@ -34,6 +34,8 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> None:
         await migrate(settings)
     elif args.command == "token":
         await tokens.run(args, settings)
+    elif args.command == "secrets":
+        await secret_keys.run(args, settings)
     elif args.command == "trigger":
         await trigger.run(args)
     elif args.command == "listen":
@@ -55,7 +57,7 @@ async def _api(args: argparse.Namespace, settings: Settings) -> None:
 
 
 async def migrate(settings: Settings) -> None:
-    store = open_store(settings.database_url)
+    store = open_store(settings.database_url, keys=key_ring(settings))
     await store.open()  # opening applies what is pending
     await store.close()
     print("database is up to date")

@@ -9,11 +9,12 @@ import sys
 from collections.abc import Callable, Sequence
 
 from tidings import __version__
-from tidings.cli import listen_args, tokens, trigger
+from tidings.cli import listen_args, secret_keys, tokens, trigger
 from tidings.config import SETTINGS, Settings, default_text, from_env, parse_value
+from tidings.domain.errors import StorageUnavailable
 
 # Settings each command accepts as flags; every flag also reads its TIDINGS_* variable.
-_COMMON = ("database_url", "database_pool_size")
+_COMMON = ("database_url", "database_pool_size", "secret_key")
 _SERVICE = (*_COMMON, "admin_token", "dev", "max_payload_bytes", "config")
 _API = ("host", "port")
 _WORKER = ("retry_schedule", "request_timeout", "allowed_subnets", "worker_concurrency",
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         commands.choices["api"].add_argument(hidden, type=int, help=argparse.SUPPRESS)
     commands.choices["worker"].add_argument(PARENT_PID_FLAG, type=int, help=argparse.SUPPRESS)
     tokens.add_parser(commands, lambda parser: _add_setting_flags(parser, _COMMON))
+    secret_keys.add_parser(commands, lambda parser: _add_setting_flags(parser, _COMMON))
     trigger.add_parser(commands)
     listen_args.add_parser(commands)
     return parser
@@ -99,7 +101,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     from tidings.cli import commands
 
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(commands.dispatch(args, settings))
+        try:
+            runner.run(commands.dispatch(args, settings))
+        except StorageUnavailable as exc:  # said plainly, not as a traceback
+            sys.exit(f"tidings: {exc}")
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -15,7 +15,7 @@ import uvicorn
 
 from tidings.api import tokens
 from tidings.api.app import create_app
-from tidings.config import Settings
+from tidings.config import Settings, key_ring
 from tidings.delivery.egress import Egress
 from tidings.delivery.guard import AddressPolicy
 from tidings.delivery.worker import Worker, WorkerOptions
@@ -129,7 +129,7 @@ async def run_services(
 
 
 async def open_store_when_ready(settings: Settings) -> Store:
-    store = open_store(settings.database_url, settings.database_pool_size)
+    store = open_store(settings.database_url, settings.database_pool_size, key_ring(settings))
     # A database server may still be starting; a SQLite file that cannot be opened
     # will not fix itself, so that fails at once.
     remote = not settings.database_url.startswith("sqlite:")

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from tidings.api import tokens
-from tidings.config import Settings
+from tidings.config import Settings, key_ring
 from tidings.domain.access import Token, TokenKind
 from tidings.domain.clock import now_ms
 from tidings.storage import Store, open_store
@@ -110,7 +110,7 @@ def _when(ms: int) -> str:
 
 @asynccontextmanager
 async def _store(settings: Settings) -> AsyncIterator[Store]:
-    store = open_store(settings.database_url)
+    store = open_store(settings.database_url, keys=key_ring(settings))
     await store.open()
     try:
         yield store

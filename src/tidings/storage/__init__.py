@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from tidings.storage.base import CreatedMessage, Idempotency, Store
+from tidings.storage.sealing import KeyRing
 
-__all__ = ["CreatedMessage", "Idempotency", "Store", "open_store"]
+__all__ = ["CreatedMessage", "Idempotency", "KeyRing", "Store", "open_store"]
 
 
-def open_store(database_url: str, pool_size: int | None = None) -> Store:
+def open_store(
+    database_url: str, pool_size: int | None = None, keys: KeyRing | None = None
+) -> Store:
     """The backend for `database_url`, not yet opened. `pool_size` caps a
-    PostgreSQL connection pool (SQLite has none)."""
+    PostgreSQL connection pool (SQLite has none). `keys` seal secrets: SQLite
+    without them uses a key file beside the database; PostgreSQL needs them."""
     if database_url.startswith("sqlite:"):
         from tidings.storage.sqlite.store import SqliteStore
 
-        return SqliteStore(database_url)
+        return SqliteStore(database_url, keys)
     if database_url.startswith(("postgres://", "postgresql://")):
-        from tidings.storage.postgres.store import PostgresStore
+        from tidings.storage.postgres.store import MAX_CONNECTIONS, PostgresStore
 
-        if pool_size is None:
-            return PostgresStore(database_url)
-        return PostgresStore(database_url, max_connections=pool_size)
+        return PostgresStore(database_url, max_connections=pool_size or MAX_CONNECTIONS,
+                             keys=keys)  # fmt: skip
     raise ValueError(f"unsupported database URL {database_url!r}: use sqlite:///path")

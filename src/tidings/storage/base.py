@@ -88,6 +88,11 @@ class Store(abc.ABC):
     async def close(self) -> None: ...
 
     @abc.abstractmethod
+    async def seal_everything(self, only_plaintext: bool = False) -> int:
+        """Seal every secret not sealed with the ring's first key (`only_plaintext`:
+        only those still in the clear, as every start does); how many rows changed."""
+
+    @abc.abstractmethod
     async def ping(self) -> None:
         """Raise StorageUnavailable unless the database answers."""
 

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
+
 from tidings.domain.access import ALL_CAPABILITIES, Capability, Token, TokenKind
 from tidings.domain.models import (
     Application,
@@ -24,6 +26,7 @@ from tidings.domain.models import (
     Source,
 )
 from tidings.domain.statuses import DeliveryStatus, TriggerType
+from tidings.storage.sealing import KeyRing
 
 
 class Row(Protocol):
@@ -69,7 +72,9 @@ def event_type(row: Row, columns: Columns) -> EventType:
     )
 
 
-def endpoint(row: Row, columns: Columns) -> Endpoint:
+def endpoint(row: Row, columns: Columns, keys: KeyRing) -> Endpoint:
+    place = f"endpoint:{row['id']}"
+    retired = opened_json(columns.json(row["retired_secrets"]), keys, place + ":retired_secrets")
     return Endpoint(
         key=row["key"],
         id=row["id"],
@@ -80,9 +85,9 @@ def endpoint(row: Row, columns: Columns) -> Endpoint:
         disabled=bool(row["disabled"]),
         filter_types=columns.strings(row["filter_types"]),
         channels=columns.strings(row["channels"]),
-        secret=row["secret"],
-        retired_secrets=[RetiredSecret(**item) for item in columns.json(row["retired_secrets"])],
-        headers=columns.json(row["headers"]),
+        secret=keys.open(row["secret"], place + ":secret"),
+        retired_secrets=[RetiredSecret(**item) for item in retired],
+        headers=opened_json(columns.json(row["headers"]), keys, place + ":headers"),
         throttle_rate=row["throttle_rate"],
         metadata=columns.json(row["metadata"]),
         failing_since=row["failing_since"],
@@ -122,17 +127,19 @@ def attempt(row: Row) -> Attempt:
     )
 
 
-def source(row: Row, columns: Columns) -> Source:
+def source(row: Row, columns: Columns, keys: KeyRing) -> Source:
+    place = f"source:{row['id']}"
+    previous = row["previous_token"]
     return Source(
         key=row["key"],
         id=row["id"],
         uid=row["uid"],
         name=row["name"],
         type=row["type"],
-        config=columns.json(row["config"]),
+        config=opened_json(columns.json(row["config"]), keys, place + ":config"),
         metadata=columns.json(row["metadata"]),
-        token=row["token"],
-        previous_token=row["previous_token"],
+        token=keys.open(row["token"], place + ":token"),
+        previous_token=None if previous is None else keys.open(previous, place + ":previous_token"),
         previous_token_expires_at=row["previous_token_expires_at"],
         app_key=row["app_key"],
         created_at=row["created_at"],
@@ -160,6 +167,45 @@ def rejection(row: Row) -> Rejection:
         detail=row["detail"],
         received_at=row["received_at"],
     )
+
+
+def opened_json(stored: Any, keys: KeyRing, place: str) -> Any:
+    """A JSON column that holds a sealed value: a JSON string sealing the JSON of
+    the value. (An object or array is a value from before sealing, as it is.)"""
+    if isinstance(stored, str):
+        return orjson.loads(keys.open(stored, place))
+    return stored
+
+
+def sealed_json(value: Any, keys: KeyRing, place: str) -> Any:
+    """What `opened_json` reads back as `value`: the sealed text, for the column's JSON."""
+    return keys.seal(orjson.dumps(value).decode(), place)
+
+
+def endpoint_secrets(ep: Endpoint, keys: KeyRing) -> dict[str, Any]:
+    """The endpoint's sealed columns: the secret as text, the others as the
+    JSON-column value a backend dumps."""
+    place = f"endpoint:{ep.id}"
+    return {
+        "secret": keys.seal(ep.secret, place + ":secret"),
+        "retired_secrets": sealed_json([vars(item) for item in ep.retired_secrets], keys,
+                                       place + ":retired_secrets"),
+        "headers": sealed_json(ep.headers, keys, place + ":headers"),
+    }  # fmt: skip
+
+
+def source_secrets(source: Source, keys: KeyRing) -> dict[str, Any]:
+    """The source's sealed columns, and the keyed hashes its tokens are found by."""
+    place = f"source:{source.id}"
+    previous = source.previous_token
+    return {
+        "config": sealed_json(source.config, keys, place + ":config"),
+        "token": keys.seal(source.token, place + ":token"),
+        "token_lookup": keys.lookup(source.token),
+        "previous_token": None if previous is None else keys.seal(previous,
+                                                                  place + ":previous_token"),
+        "previous_token_lookup": None if previous is None else keys.lookup(previous),
+    }  # fmt: skip
 
 
 def token(row: Row) -> Token:

@@ -21,9 +21,11 @@ from tidings.domain.clock import now_ms
 from tidings.domain.errors import TidingsError
 from tidings.domain.models import ClaimedDelivery, RetiredSecret
 from tidings.domain.statuses import TriggerType
+from tidings.storage import records
 from tidings.storage.postgres import lanes, rows
 from tidings.storage.postgres.connection import translated
 from tidings.storage.postgres.queue import PARKED
+from tidings.storage.sealing import KeyRing
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +144,7 @@ WHERE key = ANY($1::bigint[]) AND claim_id = $2
 
 
 async def claim_due(
-    conn: Any, limit: int, lease_ms: int, room: Mapping[int, int]
+    conn: Any, limit: int, lease_ms: int, room: Mapping[int, int], ring: KeyRing
 ) -> tuple[list[ClaimedDelivery], list[int]]:
     """The claimed deliveries, and the lanes visited: the caller settles those
     (`settle`) once the deliveries are under way, off the path to their first byte."""
@@ -151,12 +153,12 @@ async def claim_due(
     keys, sizes = list(room), list(room.values())
     found = await conn.fetch(CLAIM, now, limit, claim, now + lease_ms, keys, sizes)
     leased = [row for row in found if row["key"] is not None]
-    claimed = await _sort_out(conn, leased, claim, now)
+    claimed = await _sort_out(conn, leased, claim, now, ring)
     return claimed, found[0]["visited"] if found else []
 
 
 async def _sort_out(
-    conn: Any, leased: list[rows.Row], claim: int, now: int
+    conn: Any, leased: list[rows.Row], claim: int, now: int, ring: KeyRing
 ) -> list[ClaimedDelivery]:
     """Hand back what cannot be attempted: deliveries whose endpoint or message is
     gone are cancelled, those of a disabled endpoint parked."""
@@ -167,7 +169,7 @@ async def _sort_out(
         elif row["disabled"]:
             parked.append(row["key"])
         else:
-            claimed.append(_claimed(row, claim, now))
+            claimed.append(_claimed(row, claim, now, ring))
     # Rare, and fenced by the claim id, so no transaction is needed around them:
     # if these fail, the lease expires and the next claim sorts them out again.
     if cancelled:
@@ -222,9 +224,16 @@ async def settle(pool: Any, visited: list[int]) -> None:
         log.warning("settling %d lanes failed: %s", len(visited), exc)
 
 
-def _claimed(row: rows.Row, claim: int, now: int) -> ClaimedDelivery:
-    retired = [RetiredSecret(**item) for item in rows.load(row["retired_secrets"])]
-    active = [row["secret"]] + [old.secret for old in retired if old.expires_at > now]
+def _claimed(row: rows.Row, claim: int, now: int, ring: KeyRing) -> ClaimedDelivery:
+    # Opened from the ring's cache after the first claim: sealed values never change.
+    place = f"endpoint:{row['endpoint_id']}"
+    stored_retired = rows.load(row["retired_secrets"])
+    retired = [
+        RetiredSecret(**item)
+        for item in records.opened_json(stored_retired, ring, place + ":retired_secrets")
+    ]
+    secret = ring.open(row["secret"], place + ":secret")
+    active = [secret] + [old.secret for old in retired if old.expires_at > now]
     return ClaimedDelivery(
         delivery_key=row["key"],
         claim_id=claim,
@@ -238,7 +247,7 @@ def _claimed(row: rows.Row, claim: int, now: int) -> ClaimedDelivery:
         url=row["url"],
         payload=bytes(row["payload"]),
         secrets=active,
-        headers=rows.load(row["headers"]),
+        headers=records.opened_json(rows.load(row["headers"]), ring, place + ":headers"),
         rate_limit=row["throttle_rate"],
         app_id=row["app_id"],
         app_uid=row["app_uid"],

@@ -14,6 +14,7 @@ from tidings.storage.base import ApplicationChanged, CreatedMessage, EndpointSel
 from tidings.storage.endpoint_cache import EndpointCache
 from tidings.storage.postgres import lanes, rows
 from tidings.storage.postgres.notify import CHANNEL, Announcer
+from tidings.storage.sealing import KeyRing
 
 # An eventId, like an idempotency key, deduplicates for this long.
 DEDUP_WINDOW_MS = 24 * 3600 * 1000
@@ -128,12 +129,13 @@ async def create(
     select: EndpointSelector,
     idempotency: Idempotency | None,
     announce: Announcer,
+    keys: KeyRing,
     cache: EndpointCache | None = None,
 ) -> CreatedMessage:
     if idempotency is not None and not await _claim_key(conn, app, idempotency, message):
         return await _replay(conn, app, idempotency)
     await _reject_duplicate_event_id(conn, app, message)
-    chosen = select(await _endpoints(conn, app, cache), message)
+    chosen = select(await _endpoints(conn, app, cache, keys), message)
     message.key = await conn.fetchval(
         _INSERT,
         message.id, app.key, message.event_type, message.event_id, message.payload,
@@ -147,7 +149,7 @@ async def create(
 
 
 async def _endpoints(
-    conn: Any, app: Application, cache: EndpointCache | None
+    conn: Any, app: Application, cache: EndpointCache | None, keys: KeyRing
 ) -> Sequence[Endpoint]:
     """The application's endpoints as committed now: kept ones if still current."""
     kept_version = cache.version(app) if cache is not None else None
@@ -158,7 +160,7 @@ async def _endpoints(
     kept = cache.get(app, version) if cache is not None else None
     if kept is not None:
         return kept
-    endpoints = [rows.endpoint(row) for row in found if row["key"] is not None]
+    endpoints = [rows.endpoint(row, keys) for row in found if row["key"] is not None]
     if cache is not None:
         cache.put(app, version, endpoints)
     return endpoints

@@ -12,6 +12,7 @@ import orjson
 
 from tidings.domain.models import Application, Attempt, Endpoint, EventType, Message
 from tidings.storage import records
+from tidings.storage.sealing import KeyRing
 
 Row = records.Row
 
@@ -79,12 +80,13 @@ def event_type_params(event_type: EventType) -> tuple[Any, ...]:
     )
 
 
-def endpoint(row: Row) -> Endpoint:
-    return records.endpoint(row, COLUMNS)
+def endpoint(row: Row, keys: KeyRing) -> Endpoint:
+    return records.endpoint(row, COLUMNS, keys)
 
 
-def endpoint_params(ep: Endpoint) -> dict[str, Any]:
+def endpoint_params(ep: Endpoint, keys: KeyRing) -> dict[str, Any]:
     """The ENDPOINT_FIELDS, by name and in that order."""
+    sealed = records.endpoint_secrets(ep, keys)
     return {
         "id": ep.id,
         "app_key": ep.app_key,
@@ -94,9 +96,9 @@ def endpoint_params(ep: Endpoint) -> dict[str, Any]:
         "disabled": ep.disabled,
         "filter_types": ep.filter_types,
         "channels": ep.channels,
-        "secret": ep.secret,
-        "retired_secrets": dump([vars(item) for item in ep.retired_secrets]),
-        "headers": dump(ep.headers),
+        "secret": sealed["secret"],
+        "retired_secrets": dump(sealed["retired_secrets"]),
+        "headers": dump(sealed["headers"]),
         "throttle_rate": ep.throttle_rate,
         "metadata": dump(ep.metadata),
         "created_at": ep.created_at,

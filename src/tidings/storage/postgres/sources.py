@@ -16,17 +16,19 @@ from tidings.storage.base import (
 from tidings.storage.endpoint_cache import EndpointCache
 from tidings.storage.postgres import messages, queries, rows
 from tidings.storage.postgres.notify import Announcer
+from tidings.storage.sealing import KeyRing
 
 SOURCE = ("key", "id", "uid", "name", "type", "config", "metadata", "app_key", "token",
-          "previous_token", "previous_token_expires_at", "created_at", "updated_at")  # fmt: skip
+          "token_lookup", "previous_token", "previous_token_lookup",
+          "previous_token_expires_at", "created_at", "updated_at")  # fmt: skip
 INBOUND = ("msg_key", "source_key", "delivery_id", "headers", "received_at", "query")
 REJECTION = ("key", "source_key", "status_code", "reason", "detail", "received_at")
 
 _SELECT = f"SELECT {rows.columns(SOURCE)} FROM source"
 INSERT = """
-INSERT INTO source (uid, name, type, config, metadata, token, previous_token,
-    previous_token_expires_at, updated_at, id, app_key, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+INSERT INTO source (uid, name, type, config, metadata, token, token_lookup, previous_token,
+    previous_token_lookup, previous_token_expires_at, updated_at, id, app_key, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 RETURNING key
 """
 # An inbound event's transaction holds the source as it was checked until it commits:
@@ -35,17 +37,19 @@ RETURNING key
 LOCK_APPLICATION = "SELECT 1 FROM application WHERE key = $1 FOR KEY SHARE"
 BY_KEY_SHARED = f"{_SELECT} WHERE key = $1 FOR SHARE"
 GET = f"{_SELECT} WHERE id = $1 UNION ALL {_SELECT} WHERE uid = $1 LIMIT 1"
+# Tokens are sealed: found by their keyed hashes, under every key of the ring.
 BY_TOKEN = f"""
-{_SELECT} WHERE token = $1
+{_SELECT} WHERE token_lookup = ANY($1::text[])
 UNION ALL
-{_SELECT} WHERE previous_token = $1 AND previous_token_expires_at > $2
+{_SELECT} WHERE previous_token_lookup = ANY($1::text[]) AND previous_token_expires_at > $2
 LIMIT 1
 """
 LIST = _SELECT
 UPDATE = """
 UPDATE source SET uid = $1, name = $2, type = $3, config = $4, metadata = $5, token = $6,
-    previous_token = $7, previous_token_expires_at = $8, updated_at = $9
-WHERE key = $10
+    token_lookup = $7, previous_token = $8, previous_token_lookup = $9,
+    previous_token_expires_at = $10, updated_at = $11
+WHERE key = $12
 """
 INSERT_INBOUND = """
 INSERT INTO inbound_event (msg_key, source_key, delivery_id, headers, received_at, query)
@@ -74,19 +78,24 @@ ORDER BY key DESC LIMIT $2
 """
 
 
-def params(source: Source) -> tuple[Any, ...]:
-    """uid, name, type, config, metadata, token, previous token and expiry, updated_at."""
-    return (source.uid, source.name, source.type, rows.dump(source.config),
-            rows.dump(source.metadata), source.token, source.previous_token,
+def params(source: Source, keys: KeyRing) -> tuple[Any, ...]:
+    """uid, name, type, config, metadata, token and its lookup, previous token, its
+    lookup and expiry, updated_at (the secrets sealed)."""
+    sealed = records.source_secrets(source, keys)
+    return (source.uid, source.name, source.type, rows.dump(sealed["config"]),
+            rows.dump(source.metadata), sealed["token"], sealed["token_lookup"],
+            sealed["previous_token"], sealed["previous_token_lookup"],
             source.previous_token_expires_at, source.updated_at)  # fmt: skip
 
 
-async def create(conn: Any, source: Source, app: Application) -> Source:
+async def create(conn: Any, source: Source, app: Application, keys: KeyRing) -> Source:
     app.key = await conn.fetchval(
         queries.INSERT_APPLICATION, app.id, *rows.application_params(app), app.created_at
     )
     source.app_key = app.key
-    source.key = await conn.fetchval(INSERT, *params(source), source.id, app.key, source.created_at)
+    source.key = await conn.fetchval(
+        INSERT, *params(source, keys), source.id, app.key, source.created_at
+    )
     return source
 
 
@@ -99,13 +108,15 @@ async def create_inbound(
     select: EndpointSelector,
     idempotency: Idempotency | None,
     announce: Announcer,
+    keys: KeyRing,
     cache: EndpointCache | None = None,
 ) -> CreatedMessage:
     await conn.execute(LOCK_APPLICATION, verified.app_key)
     current = await conn.fetchrow(BY_KEY_SHARED, verified.key)
-    if not verifies_alike(verified, source(current) if current else None):
+    if not verifies_alike(verified, source(current, keys) if current else None):
         raise SourceChanged(f"source {verified.id!r} changed or was deleted")
-    created = await messages.create(conn, app, message, select, idempotency, announce, cache)
+    created = await messages.create(conn, app, message, select, idempotency, announce, keys,
+                                    cache)  # fmt: skip
     if created.created:
         inbound.msg_key = created.message.key
         await conn.execute(
@@ -123,8 +134,8 @@ async def add_rejection(conn: Any, rejection: Rejection, keep: int) -> None:
     await conn.execute(PRUNE_REJECTIONS, rejection.source_key, keep)
 
 
-def source(row: rows.Row) -> Source:
-    return records.source(row, rows.COLUMNS)
+def source(row: rows.Row, keys: KeyRing) -> Source:
+    return records.source(row, rows.COLUMNS, keys)
 
 
 def inbound(row: rows.Row) -> InboundEvent:

@@ -36,7 +36,16 @@ from tidings.domain.statuses import DeliveryStatus
 from tidings.storage import pagination, records
 from tidings.storage.base import CreatedMessage, EndpointSelector, Idempotency, Store
 from tidings.storage.endpoint_cache import EndpointCache
-from tidings.storage.postgres import claim, lanes, messages, queries, queue, rows, sources
+from tidings.storage.postgres import (
+    claim,
+    lanes,
+    messages,
+    queries,
+    queue,
+    rows,
+    sealed,
+    sources,
+)
 from tidings.storage.postgres.connection import connect, create_pool, translated
 from tidings.storage.postgres.filters import (
     Params,
@@ -47,6 +56,7 @@ from tidings.storage.postgres.filters import (
 )
 from tidings.storage.postgres.migrate import migrate
 from tidings.storage.postgres.notify import Announcer, WorkListener, notify
+from tidings.storage.sealing import KeyRing
 
 T = TypeVar("T")
 
@@ -61,8 +71,12 @@ class PostgresStore(Store):
         url: str,
         min_connections: int = MIN_CONNECTIONS,
         max_connections: int = MAX_CONNECTIONS,
+        keys: KeyRing | None = None,
     ) -> None:
+        """`keys` seal secrets; with PostgreSQL they are required (many processes, on
+        many machines, must share them: TIDINGS_SECRET_KEY)."""
         self._url = url
+        self._keys = keys
         self._pool_size = (min_connections, max_connections)
         self._pool: Any = None
         self._announce = Announcer(lambda: self._connection(notify))
@@ -72,6 +86,11 @@ class PostgresStore(Store):
 
     # lifecycle ---------------------------------------------------------------
     async def open(self) -> None:
+        if self._keys is None:
+            raise StorageUnavailable(
+                "PostgreSQL needs TIDINGS_SECRET_KEY, shared by every process: secrets are "
+                "sealed with it (`tidings secrets new-key` prints one)"
+            )
         async with translated(None):
             conn = await connect(self._url, "tidings-migrate")
             try:
@@ -79,6 +98,23 @@ class PostgresStore(Store):
             finally:
                 await conn.close()
             self._pool = await create_pool(self._url, *self._pool_size)
+        await self.seal_everything(only_plaintext=True)
+
+    @property
+    def keys(self) -> KeyRing:
+        if self._keys is None:
+            raise StorageUnavailable("the store has no secret key")
+        return self._keys
+
+    def _endpoint(self, row: rows.Row) -> Endpoint:
+        return rows.endpoint(row, self.keys)
+
+    def _source(self, row: rows.Row) -> Source:
+        return sources.source(row, self.keys)
+
+    async def seal_everything(self, only_plaintext: bool = False) -> int:
+        async with self._transaction() as conn:
+            return await sealed.seal_rows(conn, self.keys, only_plaintext)
 
     async def close(self) -> None:
         await self._settler.wait(CLOSE_TIMEOUT_SECONDS)  # unsettled lanes stay early: safe
@@ -236,14 +272,14 @@ class PostgresStore(Store):
     # endpoints ---------------------------------------------------------------
     async def create_endpoint(self, endpoint: Endpoint) -> Endpoint:
         async with self._transaction(conflict=f"an endpoint with uid {endpoint.uid!r}") as conn:
-            values = rows.endpoint_params(endpoint).values()
+            values = rows.endpoint_params(endpoint, self.keys).values()
             endpoint.key = await conn.fetchval(queries.INSERT_ENDPOINT, *values)
             await messages.endpoints_changed(conn, [endpoint.app_key])
         return endpoint
 
     async def get_endpoint(self, app: Application, id_or_uid: str) -> Endpoint | None:
         row = await self._fetchrow(queries.GET_ENDPOINT, app.key, id_or_uid)
-        return rows.endpoint(row) if row else None
+        return rows.endpoint(row, self.keys) if row else None
 
     async def list_endpoints(
         self, app: Application, limit: int, iterator: str | None, ascending: bool
@@ -251,10 +287,10 @@ class PostgresStore(Store):
         walk = pagination.walk(iterator, ascending, limit)
         p = Params()
         where = [f"app_key = {p(app.key)}"]
-        return await self._page(queries.LIST_ENDPOINTS, where, p, walk, "key", rows.endpoint)
+        return await self._page(queries.LIST_ENDPOINTS, where, p, walk, "key", self._endpoint)
 
     async def update_endpoint(self, endpoint: Endpoint) -> Endpoint:
-        values = rows.endpoint_params(endpoint)
+        values = rows.endpoint_params(endpoint, self.keys)
         changed = [value for name, value in values.items() if name not in queries.ENDPOINT_FIXED]
         async with self._transaction(conflict=f"an endpoint with uid {endpoint.uid!r}") as conn:
             if not endpoint.disabled:
@@ -295,7 +331,14 @@ class PostgresStore(Store):
             return created
         async with self._transaction() as conn:
             return await messages.create(
-                conn, app, message, select, idempotency, self._announce, self._endpoints
+                conn,
+                app,
+                message,
+                select,
+                idempotency,
+                self._announce,
+                self.keys,
+                self._endpoints,
             )
 
     async def get_message(self, app: Application, id_or_event_id: str) -> Message | None:
@@ -315,7 +358,7 @@ class PostgresStore(Store):
     ) -> list[ClaimedDelivery]:
         pool = self._ready_pool()
         claimed, visited = await self._connection(
-            lambda conn: claim.claim_due(conn, limit, lease_ms, room or {})
+            lambda conn: claim.claim_due(conn, limit, lease_ms, room or {}, self.keys)
         )
         # Settling the visited lanes takes a transaction of its own (about as long as
         # the claim): the deliveries start meanwhile rather than after it.
@@ -373,30 +416,35 @@ class PostgresStore(Store):
         p = Params()
         where = [f"delivery.msg_key = {p(msg.key)}", f"delivery.app_key = {p(app.key)}"]
         return await self._page(
-            queries.LIST_DESTINATIONS, where, p, walk, "endpoint.key", _destination
+            queries.LIST_DESTINATIONS,
+            where,
+            p,
+            walk,
+            "endpoint.key",
+            lambda row: _destination(row, self.keys),
         )
 
     # sources -------------------------------------------------------------------
     async def create_source(self, source: Source, app: Application) -> Source:
         conflict = f"a source with uid {source.uid!r} (or its application)"
         async with self._transaction(conflict=conflict) as conn:
-            return await sources.create(conn, source, app)
+            return await sources.create(conn, source, app, self.keys)
 
     async def get_source(self, id_or_uid: str) -> Source | None:
         row = await self._fetchrow(sources.GET, id_or_uid)
-        return sources.source(row) if row else None
+        return sources.source(row, self.keys) if row else None
 
     async def find_source_by_token(self, token: str, now: int) -> Source | None:
-        row = await self._fetchrow(sources.BY_TOKEN, token, now)
-        return sources.source(row) if row else None
+        row = await self._fetchrow(sources.BY_TOKEN, self.keys.lookups(token), now)
+        return sources.source(row, self.keys) if row else None
 
     async def list_sources(self, limit: int, iterator: str | None, ascending: bool) -> Page[Source]:
         walk = pagination.walk(iterator, ascending, limit)
-        return await self._page(sources.LIST, [], Params(), walk, "key", sources.source)
+        return await self._page(sources.LIST, [], Params(), walk, "key", self._source)
 
     async def update_source(self, source: Source) -> Source:
         await self._execute(
-            sources.UPDATE, *sources.params(source), source.key,
+            sources.UPDATE, *sources.params(source, self.keys), source.key,
             conflict=f"a source with uid {source.uid!r}",
         )  # fmt: skip
         return source
@@ -417,7 +465,7 @@ class PostgresStore(Store):
         async with self._transaction() as conn:
             return await sources.create_inbound(
                 conn, source, app, message, inbound, select, idempotency, self._announce,
-                self._endpoints,
+                self.keys, self._endpoints,
             )  # fmt: skip
 
     async def get_inbound(self, msg_key: int) -> InboundEvent | None:
@@ -439,11 +487,11 @@ class PostgresStore(Store):
         return [sources.rejection(row) for row in found]
 
 
-def _destination(row: rows.Row) -> Destination:
+def _destination(row: rows.Row, keys: KeyRing) -> Destination:
     status = DeliveryStatus(row["d_status"])
     pending = status == DeliveryStatus.PENDING and row["d_due"] != queue.PARKED
     return Destination(
-        endpoint=rows.endpoint(row),
+        endpoint=rows.endpoint(row, keys),
         status=status,
         next_attempt_at=row["d_due"] if pending else None,
     )

@@ -3,6 +3,7 @@ is told (the group-commit writer syncs the log itself, wal_sync.py)."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -18,7 +19,11 @@ def path_from_url(url: str) -> Path:
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if str(path) != ":memory:":
+        # The database holds customers' data: only its owner reads it. SQLite gives
+        # the WAL and shared-memory files the database file's mode.
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a group of
     # requests can share one transaction and one fsync.
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)

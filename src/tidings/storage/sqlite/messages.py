@@ -12,6 +12,7 @@ from tidings.domain.models import Application, Endpoint, Message, MessageFilter
 from tidings.domain.statuses import DeliveryStatus
 from tidings.storage.base import ApplicationChanged, CreatedMessage, EndpointSelector, Idempotency
 from tidings.storage.endpoint_cache import EndpointCache
+from tidings.storage.sealing import KeyRing
 from tidings.storage.sqlite import lanes, rows
 
 # An eventId is a deduplication key for this long, as an idempotency key is.
@@ -34,6 +35,7 @@ def create(
     message: Message,
     select: EndpointSelector,
     idempotency: Idempotency | None,
+    keys: KeyRing,
     cache: EndpointCache | None = None,
 ) -> CreatedMessage:
     """This writes nothing before it may raise, so the writer runs it without a
@@ -46,7 +48,7 @@ def create(
         if earlier is not None:
             return earlier
     _reject_duplicate_event_id(conn, app, message)
-    chosen = select(endpoints(conn, app, cache), message)
+    chosen = select(endpoints(conn, app, cache, keys), message)
     message.key = _insert_message(conn, message)
     deliveries = [delivery_row(message, ep.key) for ep in chosen]
     insert_rows(conn, "delivery", DELIVERY_COLUMNS, deliveries)
@@ -61,7 +63,7 @@ def create(
 
 
 def endpoints(
-    conn: sqlite3.Connection, app: Application, cache: EndpointCache | None
+    conn: sqlite3.Connection, app: Application, cache: EndpointCache | None, keys: KeyRing
 ) -> Sequence[Endpoint]:
     """The application's endpoints as committed now: kept ones if still current."""
     found = conn.execute(_APPLICATION, (app.key,)).fetchone()
@@ -70,7 +72,7 @@ def endpoints(
     version = found[2]
     found_endpoints = cache.get(app, version) if cache is not None else None
     if found_endpoints is None:
-        found_endpoints = [rows.endpoint(r) for r in conn.execute(
+        found_endpoints = [rows.endpoint(r, keys) for r in conn.execute(
             "SELECT * FROM endpoint WHERE app_key = ?", (app.key,))]  # fmt: skip
         if cache is not None:
             cache.put(app, version, found_endpoints)

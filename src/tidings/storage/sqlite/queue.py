@@ -20,6 +20,7 @@ from tidings.domain.models import (
 from tidings.domain.outcomes import Verdict
 from tidings.domain.statuses import DeliveryStatus, TriggerType
 from tidings.storage.base import EndpointSelector
+from tidings.storage.sealing import KeyRing
 from tidings.storage.sqlite import lanes, rows
 from tidings.storage.sqlite.messages import endpoints_changed
 
@@ -66,7 +67,11 @@ def _pick_fairly(
 
 
 def claim_due(
-    conn: sqlite3.Connection, limit: int, lease_ms: int, room: Mapping[int, int]
+    conn: sqlite3.Connection,
+    limit: int,
+    lease_ms: int,
+    room: Mapping[int, int],
+    ring: KeyRing,
 ) -> list[ClaimedDelivery]:
     now = now_ms()
     claim = secrets.randbits(62)
@@ -84,7 +89,9 @@ def claim_due(
     endpoints = _by_key(conn, "SELECT * FROM endpoint", {r["endpoint_key"] for r in leased})
     apps = _by_key(conn, "SELECT key, id, uid FROM application", {r["app_key"] for r in leased})
     # Each endpoint is decoded once per claim, however many of its deliveries it holds.
-    decoded = {key: rows.endpoint(row) for key, row in endpoints.items() if not row["disabled"]}
+    decoded = {
+        key: rows.endpoint(row, ring) for key, row in endpoints.items() if not row["disabled"]
+    }
     claimed, cancelled, parked = [], [], []
     for row in leased:
         endpoint = decoded.get(row["endpoint_key"])

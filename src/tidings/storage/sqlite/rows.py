@@ -18,6 +18,7 @@ from tidings.domain.models import (
     Source,
 )
 from tidings.storage import records
+from tidings.storage.sealing import KeyRing
 
 
 def dump(value: Any) -> str | None:
@@ -40,11 +41,12 @@ def event_type(row: sqlite3.Row) -> EventType:
     return records.event_type(row, COLUMNS)
 
 
-def endpoint(row: sqlite3.Row) -> Endpoint:
-    return records.endpoint(row, COLUMNS)
+def endpoint(row: sqlite3.Row, keys: KeyRing) -> Endpoint:
+    return records.endpoint(row, COLUMNS, keys)
 
 
-def endpoint_params(ep: Endpoint) -> dict[str, Any]:
+def endpoint_params(ep: Endpoint, keys: KeyRing) -> dict[str, Any]:
+    sealed = records.endpoint_secrets(ep, keys)
     return {
         "id": ep.id,
         "app_key": ep.app_key,
@@ -54,9 +56,9 @@ def endpoint_params(ep: Endpoint) -> dict[str, Any]:
         "disabled": int(ep.disabled),
         "filter_types": dump(ep.filter_types),
         "channels": dump(ep.channels),
-        "secret": ep.secret,
-        "retired_secrets": dump([vars(item) for item in ep.retired_secrets]),
-        "headers": dump(ep.headers),
+        "secret": sealed["secret"],
+        "retired_secrets": dump(sealed["retired_secrets"]),
+        "headers": dump(sealed["headers"]),
         "throttle_rate": ep.throttle_rate,
         "metadata": dump(ep.metadata),
         "created_at": ep.created_at,
@@ -72,8 +74,8 @@ def attempt(row: sqlite3.Row) -> Attempt:
     return records.attempt(row)
 
 
-def source(row: sqlite3.Row) -> Source:
-    return records.source(row, COLUMNS)
+def source(row: sqlite3.Row, keys: KeyRing) -> Source:
+    return records.source(row, COLUMNS, keys)
 
 
 def inbound(row: sqlite3.Row) -> InboundEvent:

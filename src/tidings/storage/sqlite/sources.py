@@ -9,6 +9,7 @@ from typing import Any
 
 from tidings.domain.errors import Conflict, TidingsError
 from tidings.domain.models import Application, Endpoint, InboundEvent, Message, Rejection, Source
+from tidings.storage import records
 from tidings.storage.base import (
     ApplicationChanged,
     CreatedMessage,
@@ -18,28 +19,30 @@ from tidings.storage.base import (
     verifies_alike,
 )
 from tidings.storage.endpoint_cache import EndpointCache
+from tidings.storage.sealing import KeyRing
 from tidings.storage.sqlite import lanes, messages, rows
 
 # Every column a create or update writes, by name.
-_WRITTEN = ("uid", "name", "type", "config", "metadata", "token", "previous_token",
-            "previous_token_expires_at", "updated_at")  # fmt: skip
+_WRITTEN = ("uid", "name", "type", "config", "metadata", "token", "token_lookup",
+            "previous_token", "previous_token_lookup", "previous_token_expires_at",
+            "updated_at")  # fmt: skip
 
 
-def params(source: Source) -> dict[str, Any]:
+def params(source: Source, keys: KeyRing) -> dict[str, Any]:
+    sealed = records.source_secrets(source, keys)
     return {
         "uid": source.uid,
         "name": source.name,
         "type": source.type,
-        "config": rows.dump(source.config),
         "metadata": rows.dump(source.metadata),
-        "token": source.token,
-        "previous_token": source.previous_token,
         "previous_token_expires_at": source.previous_token_expires_at,
         "updated_at": source.updated_at,
+        **sealed,
+        "config": rows.dump(sealed["config"]),
     }
 
 
-def create(conn: sqlite3.Connection, source: Source, app: Application) -> Source:
+def create(conn: sqlite3.Connection, source: Source, app: Application, keys: KeyRing) -> Source:
     cursor = conn.execute(
         "INSERT INTO application (id, uid, name, throttle_rate, metadata, created_at, "
         "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -48,7 +51,7 @@ def create(conn: sqlite3.Connection, source: Source, app: Application) -> Source
     )  # fmt: skip
     app.key = cursor.lastrowid or 0
     source.app_key = app.key
-    values = {**params(source), "id": source.id, "app_key": app.key,
+    values = {**params(source, keys), "id": source.id, "app_key": app.key,
               "created_at": source.created_at}  # fmt: skip
     marks = ", ".join(f":{name}" for name in values)
     cursor = conn.execute(f"INSERT INTO source ({', '.join(values)}) VALUES ({marks})", values)
@@ -56,10 +59,11 @@ def create(conn: sqlite3.Connection, source: Source, app: Application) -> Source
     return source
 
 
-def update(conn: sqlite3.Connection, source: Source) -> Source:
+def update(conn: sqlite3.Connection, source: Source, keys: KeyRing) -> Source:
     assignments = ", ".join(f"{name} = :{name}" for name in _WRITTEN)
     conn.execute(
-        f"UPDATE source SET {assignments} WHERE key = :key", {**params(source), "key": source.key}
+        f"UPDATE source SET {assignments} WHERE key = :key",
+        {**params(source, keys), "key": source.key},
     )
     return source
 
@@ -90,7 +94,10 @@ class InboundWrite:
 
 
 def create_inbound_batch(
-    conn: sqlite3.Connection, writes: list[InboundWrite], cache: EndpointCache | None
+    conn: sqlite3.Connection,
+    writes: list[InboundWrite],
+    cache: EndpointCache | None,
+    keys: KeyRing,
 ) -> list[CreatedMessage | Exception]:
     """`create_inbound` for many events of one source at once, as if one after the
     other: the source, its application and the delivery ids already kept are read
@@ -99,7 +106,7 @@ def create_inbound_batch(
     (SourceChanged, ApplicationChanged) and the others go on."""
     found = conn.execute("SELECT * FROM source WHERE key = ?", (writes[0].source.key,))
     row = found.fetchone()
-    current = rows.source(row) if row else None
+    current = rows.source(row, keys) if row else None
     outcomes: list[CreatedMessage | Exception | None] = [None] * len(writes)
     targets: dict[_AppSeen, Sequence[Endpoint] | Exception] = {}
     for index, write in enumerate(writes):
@@ -109,7 +116,7 @@ def create_inbound_batch(
         endpoints = targets.get(_seen(write.app))
         if endpoints is None:
             try:
-                endpoints = messages.endpoints(conn, write.app, cache)
+                endpoints = messages.endpoints(conn, write.app, cache, keys)
             except ApplicationChanged as exc:
                 endpoints = exc
             targets[_seen(write.app)] = endpoints
@@ -118,7 +125,7 @@ def create_inbound_batch(
     live = [index for index, outcome in enumerate(outcomes) if outcome is None]
     for index in [i for i in live if writes[i].message.event_id is None and writes[i].idempotency]:
         try:  # what it refuses, it refuses before writing
-            outcomes[index] = _create_keyed(conn, writes[index], cache)
+            outcomes[index] = _create_keyed(conn, writes[index], cache, keys)
         except TidingsError as exc:
             outcomes[index] = exc
         live.remove(index)
@@ -133,12 +140,12 @@ def create_inbound_batch(
 
 
 def _create_keyed(
-    conn: sqlite3.Connection, write: InboundWrite, cache: EndpointCache | None
+    conn: sqlite3.Connection, write: InboundWrite, cache: EndpointCache | None, keys: KeyRing
 ) -> CreatedMessage:
     """An event with an idempotency key but no delivery id (receiving never sends
     one; the Store API allows it): the key settles repeats, as for any message."""
     created = messages.create(conn, write.app, write.message, write.select, write.idempotency,
-                              cache)  # fmt: skip
+                              keys, cache)  # fmt: skip
     if created.created:
         write.inbound.msg_key = created.message.key
         messages.insert_rows(conn, "inbound_event", _INBOUND_COLUMNS, [_inbound_row(write)])

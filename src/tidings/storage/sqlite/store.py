@@ -35,7 +35,8 @@ from tidings.domain.statuses import DeliveryStatus
 from tidings.storage import pagination, records
 from tidings.storage.base import CreatedMessage, EndpointSelector, Idempotency, Store
 from tidings.storage.endpoint_cache import EndpointCache
-from tidings.storage.sqlite import messages, queue, rows, sources
+from tidings.storage.sealing import KeyRing, key_file_ring
+from tidings.storage.sqlite import messages, queue, rows, sealed, sources
 from tidings.storage.sqlite.connection import connect, path_from_url
 from tidings.storage.sqlite.migrate import migrate
 from tidings.storage.sqlite.wal_watch import WalWatch
@@ -75,8 +76,11 @@ def _unique(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
 
 
 class SqliteStore(Store):
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, keys: KeyRing | None = None) -> None:
+        """`keys` seal secrets; without, the key file beside the database does
+        (made the first time it is opened)."""
         self._path = path_from_url(url)
+        self._keys = keys
         self._writer = GroupCommitWriter(self._path)
         self._read: sqlite3.Connection | None = None
         self._endpoints = EndpointCache()  # used by the writer thread only
@@ -90,8 +94,31 @@ class SqliteStore(Store):
             migrate(conn)
         except sqlite3.Error as exc:
             raise StorageUnavailable(f"cannot open {self._path}: {exc}") from exc
+        if self._keys is None:
+            self._keys = key_file_ring(self._path.resolve().parent)
         self._read = conn
         self._writer.start()
+        await self.seal_everything(only_plaintext=True)
+
+    @property
+    def keys(self) -> KeyRing:
+        if self._keys is None:
+            raise StorageUnavailable("the store is not open")
+        return self._keys
+
+    def _endpoint(self, row: sqlite3.Row) -> Endpoint:
+        return rows.endpoint(row, self.keys)
+
+    def _source(self, row: sqlite3.Row) -> Source:
+        return rows.source(row, self.keys)
+
+    async def seal_everything(self, only_plaintext: bool = False) -> int:
+        keys = self.keys
+
+        def seal(conn: sqlite3.Connection) -> int:
+            return sealed.seal_rows(conn, keys, only_plaintext)
+
+        return await self._writer.run(seal)
 
     async def close(self) -> None:
         if self._watch is not None:
@@ -282,7 +309,7 @@ class SqliteStore(Store):
     async def create_endpoint(self, endpoint: Endpoint) -> Endpoint:
         @_unique(f"an endpoint with uid {endpoint.uid!r}")
         def insert(conn: sqlite3.Connection) -> Endpoint:
-            values = rows.endpoint_params(endpoint)
+            values = rows.endpoint_params(endpoint, self.keys)
             columns = ", ".join(values)
             marks = ", ".join(f":{name}" for name in values)
             cursor = conn.execute(f"INSERT INTO endpoint ({columns}) VALUES ({marks})", values)
@@ -298,20 +325,20 @@ class SqliteStore(Store):
             "SELECT * FROM endpoint WHERE app_key = ? AND uid = ? LIMIT 1",
             (app.key, id_or_uid, app.key, id_or_uid),
         )
-        return rows.endpoint(row) if row else None
+        return rows.endpoint(row, self.keys) if row else None
 
     async def list_endpoints(
         self, app: Application, limit: int, iterator: str | None, ascending: bool
     ) -> Page[Endpoint]:
         walk = pagination.walk(iterator, ascending, limit)
         return self._page(
-            "SELECT * FROM endpoint", ["app_key = ?"], [app.key], walk, "key", rows.endpoint
+            "SELECT * FROM endpoint", ["app_key = ?"], [app.key], walk, "key", self._endpoint
         )
 
     async def update_endpoint(self, endpoint: Endpoint) -> Endpoint:
         @_unique(f"an endpoint with uid {endpoint.uid!r}")
         def update(conn: sqlite3.Connection) -> Endpoint:
-            values = rows.endpoint_params(endpoint)
+            values = rows.endpoint_params(endpoint, self.keys)
             for fixed in ("id", "app_key", "created_at"):
                 values.pop(fixed)
             assignments = ", ".join(f"{name} = :{name}" for name in values)
@@ -349,7 +376,8 @@ class SqliteStore(Store):
         idempotency: Idempotency | None,
     ) -> CreatedMessage:
         create = functools.partial(messages.create, app=app, message=message, select=select,
-                                   idempotency=idempotency, cache=self._endpoints)  # fmt: skip
+                                   idempotency=idempotency, keys=self.keys,
+                                   cache=self._endpoints)  # fmt: skip
         # create writes nothing before it may raise: no savepoint needed.
         return await self._writer.run(create, savepoint=False)
 
@@ -381,7 +409,7 @@ class SqliteStore(Store):
     ) -> list[ClaimedDelivery]:
         return await self._writer.run(
             functools.partial(queue.claim_due, limit=limit, lease_ms=lease_ms,
-                              room=dict(room or {})),
+                              room=dict(room or {}), ring=self.keys),
             durable=False,  # a forgotten claim only means the delivery is claimed again
         )  # fmt: skip
 
@@ -463,7 +491,7 @@ class SqliteStore(Store):
         def destination(row: sqlite3.Row) -> Destination:
             pending = row["d_status"] == DeliveryStatus.PENDING and row["d_due"] != queue.PARKED
             return Destination(
-                endpoint=rows.endpoint(row),
+                endpoint=rows.endpoint(row, self.keys),
                 status=DeliveryStatus(row["d_status"]),
                 next_attempt_at=row["d_due"] if pending else None,
             )
@@ -478,7 +506,7 @@ class SqliteStore(Store):
     # sources -------------------------------------------------------------------
     async def create_source(self, source: Source, app: Application) -> Source:
         create = _unique(f"a source with uid {source.uid!r}")(sources.create)
-        return await self._writer.run(lambda conn: create(conn, source, app))
+        return await self._writer.run(lambda conn: create(conn, source, app, self.keys))
 
     async def get_source(self, id_or_uid: str) -> Source | None:
         row = self._one(
@@ -486,23 +514,27 @@ class SqliteStore(Store):
             "SELECT * FROM source WHERE uid = ? LIMIT 1",
             (id_or_uid, id_or_uid),
         )
-        return rows.source(row) if row else None
+        return rows.source(row, self.keys) if row else None
 
     async def find_source_by_token(self, token: str, now: int) -> Source | None:
+        # Found by keyed hash, under each key of the ring (the token is sealed).
+        lookups = self.keys.lookups(token)
+        marks = ",".join("?" * len(lookups))
         row = self._one(
-            "SELECT * FROM source WHERE token = ? UNION ALL SELECT * FROM source "
-            "WHERE previous_token = ? AND previous_token_expires_at > ? LIMIT 1",
-            (token, token, now),
+            f"SELECT * FROM source WHERE token_lookup IN ({marks}) UNION ALL SELECT * FROM "
+            f"source WHERE previous_token_lookup IN ({marks}) AND previous_token_expires_at > ? "
+            "LIMIT 1",
+            (*lookups, *lookups, now),
         )
-        return rows.source(row) if row else None
+        return rows.source(row, self.keys) if row else None
 
     async def list_sources(self, limit: int, iterator: str | None, ascending: bool) -> Page[Source]:
         walk = pagination.walk(iterator, ascending, limit)
-        return self._page("SELECT * FROM source", [], [], walk, "key", rows.source)
+        return self._page("SELECT * FROM source", [], [], walk, "key", self._source)
 
     async def update_source(self, source: Source) -> Source:
         update = _unique(f"a source with uid {source.uid!r}")(sources.update)
-        return await self._writer.run(lambda conn: update(conn, source))
+        return await self._writer.run(lambda conn: update(conn, source, self.keys))
 
     async def delete_source(self, source: Source) -> None:
         await self._writer.run(functools.partial(sources.delete, source=source))
@@ -527,7 +559,7 @@ class SqliteStore(Store):
     def _create_inbound_batch(
         self, conn: sqlite3.Connection, writes: list[sources.InboundWrite]
     ) -> list[CreatedMessage | Exception]:
-        return sources.create_inbound_batch(conn, writes, self._endpoints)
+        return sources.create_inbound_batch(conn, writes, self._endpoints, self.keys)
 
     async def get_inbound(self, msg_key: int) -> InboundEvent | None:
         row = self._one("SELECT * FROM inbound_event WHERE msg_key = ?", (msg_key,))
