@@ -69,6 +69,11 @@ class ServerProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.log = workdir / f"{command}-{self.port}.log"
 
+    def cli_env(self) -> dict[str, str]:
+        """What `tidings token ...` and other commands need to reach this database."""
+        names = ("TIDINGS_DATABASE_URL", "TIDINGS_SECRET_KEY")
+        return {name: self.settings[name] for name in names if name in self.settings}
+
     def successor(self, command: str | None = None) -> ServerProcess:
         """A new process on the same port, token and database, as after a restart."""
         follower = ServerProcess(self.workdir, command or self.command)

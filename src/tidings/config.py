@@ -39,6 +39,11 @@ class Setting:
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
 
+    @property
+    def is_switch(self) -> bool:
+        """A yes/no setting: its flag takes no value."""
+        return self.parse is _bool
+
 
 def _bool(text: str) -> bool:
     lowered = text.strip().lower()
@@ -124,6 +129,7 @@ class Settings:
     disable_after: float = 5 * 24 * 3600
     public_url: str = ""
     config: str = ""
+    config_allow_shared_write: bool = False
     api_processes: int = 1
     worker_nice: int = 10
     ca_file: str = ""
@@ -245,6 +251,12 @@ SETTINGS: tuple[Setting, ...] = (
         "config",
         "Path of a TOML file declaring sources and their actions (commands, Python "
         "callables, forwards); re-read when it changes.",
+    ),
+    Setting(
+        "config_allow_shared_write",
+        "Accept a config file, or a config directory, that group or others may write "
+        "(refused by default: whoever can change it makes Tidings run their commands).",
+        _bool,
     ),
 )
 

@@ -40,6 +40,7 @@ from tests.integration.postgres_support import (
     fresh_database,
     private_cluster,
 )
+from tests.keys import TEST_KEY
 from tests.waiting import eventually
 from tidings.storage.postgres.migrate import available
 from tidings.testing import Receiver
@@ -489,7 +490,7 @@ def schema(url: str) -> dict[str, list[tuple[Any, ...]]]:
 def run_migrate(url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tidings", "migrate"],
-        env=clean_environment({"TIDINGS_DATABASE_URL": url}),
+        env=clean_environment({"TIDINGS_DATABASE_URL": url, "TIDINGS_SECRET_KEY": TEST_KEY}),
         capture_output=True,
         text=True,
         timeout=60,

@@ -11,7 +11,7 @@ from tidings.api.base import ApiModel, InputModel, ListResponse, Ordering, page_
 from tidings.api.deps import app_id, application, store_of
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
-from tidings.domain.errors import Conflict, InvalidInput
+from tidings.domain.errors import Conflict, InvalidInput, NotFound
 from tidings.domain.models import Application
 from tidings.ingest.sources import is_internal_uid
 
@@ -123,6 +123,9 @@ async def upsert_application(
     check_uid(body.uid)
     store = store_of(request)
     existing = await store.get_application(app_id)
+    if existing is not None and is_internal_uid(existing.uid):
+        # Tidings' own (a source's, the operational webhooks'): not the API's to change.
+        raise NotFound(f"application {app_id!r} not found")
     if existing is None:
         created = new_app(body)
         created.uid = body.uid or (None if ids.has_prefix(app_id, ids.APP) else app_id)

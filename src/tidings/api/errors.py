@@ -44,8 +44,12 @@ async def _tidings_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, errors.InvalidInput):
         return JSONResponse(validation_body(str(exc), exc.field), status_code=422)
     status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
-    headers = {"Retry-After": "1"} if status == 503 else None
-    return JSONResponse(error_body(exc.code, str(exc)), status_code=status, headers=headers)
+    if status == 503:
+        # The driver's words (hosts, paths, SQL) are for the operator's log only.
+        log.warning("storage unavailable: %s", exc)
+        body = error_body(exc.code, "the database is unavailable; try again shortly")
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+    return JSONResponse(error_body(exc.code, str(exc)), status_code=status)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

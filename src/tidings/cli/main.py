@@ -15,7 +15,8 @@ from tidings.domain.errors import StorageUnavailable
 
 # Settings each command accepts as flags; every flag also reads its TIDINGS_* variable.
 _COMMON = ("database_url", "database_pool_size", "secret_key")
-_SERVICE = (*_COMMON, "admin_token", "dev", "max_payload_bytes", "config")
+_SERVICE = (*_COMMON, "admin_token", "dev", "max_payload_bytes", "config",
+            "config_allow_shared_write")  # fmt: skip
 _API = ("host", "port")
 _WORKER = ("retry_schedule", "request_timeout", "allowed_subnets", "worker_concurrency",
            "endpoint_concurrency", "shutdown_grace", "lease_seconds", "disable_after",
@@ -42,7 +43,7 @@ def _add_setting_flags(parser: argparse.ArgumentParser, names: Sequence[str]) ->
         default = default_text(setting) or "unset"
         # argparse formats help with %, so a literal percent sign must be doubled.
         help_text = f"{setting.help} [env {setting.env}; default {default}]".replace("%", "%%")
-        if setting.name == "dev":
+        if setting.is_switch:
             parser.add_argument(setting.flag, action="store_const", const="true", help=help_text)
         else:
             parser.add_argument(setting.flag, metavar=setting.name.upper(), help=help_text)
@@ -74,7 +75,7 @@ def command_argv(command: str, args: argparse.Namespace) -> list[str]:
         if value is None or not accepted:
             continue
         # One word each (--flag=value): a value starting with "-" stays a value.
-        argv.append(setting.flag if setting.name == "dev" else f"{setting.flag}={value}")
+        argv.append(setting.flag if setting.is_switch else f"{setting.flag}={value}")
     return argv
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import os
 import signal
@@ -45,7 +46,13 @@ class _Server(uvicorn.Server):
 
 
 def check_admin_token(settings: Settings) -> None:
-    """Outside dev mode a guessable admin token is refused, not merely warned about."""
+    """Outside dev mode a guessable admin token is refused, not merely warned about;
+    dev mode itself is refused on an address other machines can reach."""
+    if settings.dev and not _loopback(settings.host):
+        raise SystemExit(
+            f"--dev accepts weak tokens and endpoints on this machine, so it serves only on "
+            f"a loopback host (127.0.0.1, ::1 or localhost), not {settings.host!r}"
+        )
     token = settings.admin_token
     if token is None or settings.dev:
         return
@@ -54,6 +61,15 @@ def check_admin_token(settings: Settings) -> None:
             f"TIDINGS_ADMIN_TOKEN is too weak (a placeholder or under {MIN_TOKEN_LENGTH} "
             "characters); set a long random value, or use --dev for local experiments"
         )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 async def bootstrap_token(store: Store, settings: Settings) -> None:
@@ -142,7 +158,7 @@ async def config_watcher(store: Store, settings: Settings) -> ConfigWatcher | No
     if not settings.config:
         return None
     try:
-        watcher = ConfigWatcher(settings.config, store)
+        watcher = ConfigWatcher(settings.config, store, settings.config_allow_shared_write)
     except ConfigError as exc:
         raise SystemExit(f"tidings: config file: {exc}") from None
     await watcher.apply()

@@ -48,7 +48,8 @@ MIN_PINNED_TOKEN = 24
 _SOURCE_KEYS = {"uid", "name", "type", "secret", "secrets", "token", "forward_headers",
                 "config", "action"}  # fmt: skip
 _LIMIT_KEYS = {"timeout", "concurrency", "serial", "match"}
-_COMMAND_KEYS = {"name", "command", "env", "inherit_env", "stdin", "cwd", *_LIMIT_KEYS}
+_COMMAND_KEYS = {"name", "command", "env", "inherit_env", "stdin", "cwd", "allow_dash",
+                 *_LIMIT_KEYS}  # fmt: skip
 _PYTHON_KEYS = {"name", "python", *_LIMIT_KEYS}
 _FORWARD_KEYS = {"name", "forward", "secret"}
 
@@ -93,9 +94,26 @@ class FileConfig:
         return self._actions.get((source_uid, name))
 
 
-def load(path: str | os.PathLike[str]) -> FileConfig:
+def _check_private(file: Path) -> None:
+    """The file runs commands and imports code as Tidings: whoever can change it, or
+    its directory, can do so too. Refuse it when that is anyone but its owner's group."""
+    for path in (file, file.resolve().parent):
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            return  # reading it says why
+        if mode & 0o022:
+            raise ConfigError(
+                f"{path}: writable by group or others, who could make Tidings run anything; "
+                "`chmod go-w` it, or set TIDINGS_CONFIG_ALLOW_SHARED_WRITE=1 to accept that"
+            )
+
+
+def load(path: str | os.PathLike[str], allow_shared_write: bool = False) -> FileConfig:
     """Read and check the file; ConfigError naming the first problem found."""
     file = Path(path)
+    if not allow_shared_write:
+        _check_private(file)
     try:
         document = tomllib.loads(file.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -213,7 +231,7 @@ def _command(reader: _Reader, base: Path) -> CommandAction:
               *(reader.template(f"command[{i + 1}]", a) for i, a in enumerate(argv[1:]))),
         env={name: reader.template(f"env.{name}", str(value)) for name, value in env.items()},
         inherit_env=tuple(reader.strings("inherit_env")), stdin=reader.flag("stdin", True),
-        cwd=str(cwd),
+        cwd=str(cwd), allow_dash=reader.flag("allow_dash", False),
     )  # fmt: skip
 
 

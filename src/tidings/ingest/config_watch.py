@@ -27,11 +27,12 @@ POLL_SECONDS = 1.0
 
 
 class ConfigWatcher:
-    def __init__(self, path: str, store: Store) -> None:
+    def __init__(self, path: str, store: Store, allow_shared_write: bool = False) -> None:
         self._path = path
         self._store = store
+        self._allow_shared_write = allow_shared_write
         self._seen = self._stamp()
-        self.current: FileConfig = config_file.load(path)
+        self.current: FileConfig = config_file.load(path, allow_shared_write)
         self._applied = False
 
     def get(self) -> FileConfig:
@@ -73,7 +74,7 @@ class ConfigWatcher:
     def _reload(self) -> None:
         _forget_modules(self.current)
         try:
-            loaded = config_file.load(self._path)
+            loaded = config_file.load(self._path, self._allow_shared_write)
         except ConfigError as exc:
             log.error("config: %s; keeping the previous config", exc)
             return

@@ -52,7 +52,11 @@ def _json(status: int, body: dict[str, object]) -> Answer:
     return Answer(status, orjson.dumps(body))
 
 
-def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+def kept_headers(
+    headers: Mapping[str, str], credentials: frozenset[str] = frozenset()
+) -> dict[str, str]:
+    """The request's headers as kept with its event: never a credential, whether a
+    usual one (`SECRET_HEADERS`) or the one the source's verifier reads."""
     pairs = (
         headers.lowered()
         if isinstance(headers, Headers)
@@ -60,7 +64,7 @@ def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
     )
     kept: dict[str, str] = {}
     for name, value in pairs:
-        if name in SECRET_HEADERS or len(kept) >= MAX_HEADERS:
+        if name in SECRET_HEADERS or name in credentials or len(kept) >= MAX_HEADERS:
             continue
         kept[name] = value[:MAX_HEADER_VALUE]
     return kept
@@ -156,7 +160,8 @@ class Inbox:
         now = now_ms()
         message = Message(id=ids.new_id(ids.MESSAGE), app_key=app.key, event_type=source.type,
                           payload=request.body, event_id=delivery_id, created_at=now)  # fmt: skip
-        headers = kept_headers(request.headers)
+        credentials: frozenset[str] = getattr(known.verifier, "credential_headers", frozenset())
+        headers = kept_headers(request.headers, credentials)
         inbound = InboundEvent(msg_key=0, source_key=source.key, headers=headers,
                                delivery_id=verified.delivery_id, received_at=now,
                                query=query_of(request.url))  # fmt: skip

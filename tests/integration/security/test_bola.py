@@ -147,7 +147,7 @@ def world(server: ServerProcess, receiver: Receiver) -> Iterator[World]:
     ).json()["id"]
     for found in objects.values():
         found["source_id"] = source
-    env = {"TIDINGS_DATABASE_URL": server.database_url}
+    env = server.cli_env()
     app_token = tidings("token", "create", "--app", "alpha", env=env).strip()
     portal_token = admin.authentication.app_portal_access("alpha", AppPortalAccessIn()).token
     missing = {

@@ -86,7 +86,7 @@ def test_rotating_the_key_with_the_command(tmp_path: Path) -> None:
     old, new = tidings("secrets", "new-key").strip(), tidings("secrets", "new-key").strip()
     server = ServerProcess(tmp_path, secret_key=old).start()
     populate(server)
-    app = sdk(server).application.list().data[0].id
+    app = server.get_json("/api/v1/app")["data"][0]["id"]
     server.stop()
     env = {"TIDINGS_DATABASE_URL": server.database_url, "TIDINGS_SECRET_KEY": f"{new},{old}"}
     assert tidings("secrets", "rotate-key", env=env).startswith("sealed 2 rows again")
@@ -102,7 +102,10 @@ def test_rotating_the_key_with_the_command(tmp_path: Path) -> None:
 def test_postgresql_without_a_key_is_refused_at_start(postgres_database: str) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "tidings", "migrate", "--database-url", postgres_database],
-        env=clean_environment({}), capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        env=clean_environment({}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0
     assert "PostgreSQL needs TIDINGS_SECRET_KEY" in done.stderr

@@ -190,7 +190,7 @@ def test_an_application_token_sends_to_its_application_only(
     server: ServerProcess, admin: Svix, apps: tuple[str, str]
 ) -> None:
     mine, theirs = apps
-    env = {"TIDINGS_DATABASE_URL": server.database_url}
+    env = server.cli_env()
     token = tidings("token", "create", "--app", "mine", "--name", "billing", env=env).strip()
     client = as_token(server, token)
     for _ in range(3):  # the lean message path serves it once this process knows it
@@ -211,7 +211,7 @@ def test_a_revoked_token_stops_in_every_api_process_within_seconds(tmp_path: Pat
     server = ServerProcess(tmp_path, api_processes="2").start()
     admin = sdk(server)
     app = admin.application.create(ApplicationIn(name="A", uid="a")).id
-    env = {"TIDINGS_DATABASE_URL": server.database_url}
+    env = server.cli_env()
     token = tidings("token", "create", "--app", "a", env=env).strip()
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=server.url, headers=headers) as http:
@@ -242,7 +242,7 @@ def test_a_revoked_token_stops_in_every_api_process_within_seconds(tmp_path: Pat
 def test_an_expired_application_token_is_refused(
     server: ServerProcess, apps: tuple[str, str]
 ) -> None:
-    env = {"TIDINGS_DATABASE_URL": server.database_url}
+    env = server.cli_env()
     token = tidings("token", "create", "--app", "mine", "--expires", "1s", env=env).strip()
     client = as_token(server, token)
     assert client.application.get("mine").uid == "mine"

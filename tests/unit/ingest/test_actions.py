@@ -186,3 +186,32 @@ def test_programs_that_exit_without_reading_stdin_succeed_every_time(tmp_path: P
 
     outcomes = uvloop.run(many())
     assert [o.error for o in outcomes if not o.succeeded] == []
+
+
+def _event_with(body: bytes) -> InboundWebhook:
+    return InboundWebhook(id="msg_2", source_id="src_1", source_uid="deploys",
+                          source_type="github", body=body)  # fmt: skip
+
+
+def test_a_webhook_value_cannot_become_an_option(tmp_path: Path) -> None:
+    dashing = _event_with(b'{"ref": "--upload-pack=touch /tmp/pwned"}')
+    refused = run(command(tmp_path, 'echo "ran $1"', "{payload.ref}"), dashing)
+    assert (refused.succeeded, refused.response) == (False, "")
+    assert refused.error is not None and "argument 1 would start with '-'" in refused.error
+    # Written into an option by the config, or after a literal "--", it is a value.
+    assert run(command(tmp_path, 'echo "ran $1"', "--ref={payload.ref}"), dashing).succeeded
+    after = run(command(tmp_path, 'echo "ran $2"', "--", "{payload.ref}"), dashing)
+    assert after.response == "ran --upload-pack=touch /tmp/pwned\n"
+    opted_in = command(tmp_path, 'echo "ran $1"', "{payload.ref}")
+    opted_in = CommandAction(**{**opted_in.__dict__, "allow_dash": True})
+    assert run(opted_in, dashing).succeeded
+
+
+def test_a_nul_byte_from_the_webhook_is_refused_with_a_reason(tmp_path: Path) -> None:
+    nul = _event_with(b'{"ref": "main\\u0000--evil"}')
+    in_argument = run(command(tmp_path, "echo ran", "{payload.ref}"), nul)
+    assert in_argument.error == (
+        "argument 1 would contain a NUL byte (from the webhook): not run"
+    )  # fmt: skip
+    in_variable = run(command(tmp_path, "echo ran", env={"REF": "{payload.ref}"}), nul)
+    assert in_variable.error == "variable REF would contain a NUL byte (from the webhook): not run"

@@ -41,15 +41,46 @@ class CommandAction(Action):
     inherit_env: tuple[str, ...]
     stdin: bool
     cwd: str
+    # A value from the webhook may start an argument with "-" (an option to the
+    # program) only when the config says so, or after a literal "--".
+    allow_dash: bool = False
 
     @property
     def describe(self) -> str:
         return "command: " + " ".join(t.source for t in self.argv)
 
     async def run(self, event: InboundWebhook) -> Outcome:
+        started = time.monotonic()
         argv = [template.render(event) for template in self.argv]
-        return await run_process(argv, self.environment(event), self.stdin_bytes(event),
-                                 self.cwd, self.limits.timeout)  # fmt: skip
+        env = self.environment(event)
+        refused = self._refusal(argv, env)
+        if refused is not None:
+            return did_not_finish(refused, started)
+        return await run_process(argv, env, self.stdin_bytes(event), self.cwd,
+                                 self.limits.timeout)  # fmt: skip
+
+    def _refusal(self, argv: list[str], env: dict[str, str]) -> str | None:
+        """Why the rendered command must not run, if it must not."""
+        options_end = False
+        for index, (template, value) in enumerate(zip(self.argv, argv, strict=True)):
+            if "\0" in value:
+                return f"argument {index} would contain a NUL byte (from the webhook): not run"
+            if template.source == "--":
+                options_end = True
+            led_by_value = bool(template.parts) and not isinstance(template.parts[0], str)
+            if (
+                index
+                and led_by_value
+                and value.startswith("-")
+                and not (options_end or self.allow_dash)
+            ):
+                return (f"argument {index} would start with '-' (from the webhook), which the "
+                        "program could take for an option: not run; put a literal '--' before "
+                        "it, or set allow_dash = true")  # fmt: skip
+        bad = next((name for name, value in env.items() if "\0" in value), None)
+        if bad is not None:
+            return f"variable {bad} would contain a NUL byte (from the webhook): not run"
+        return None
 
     @functools.cached_property
     def _inherited(self) -> dict[str, str]:

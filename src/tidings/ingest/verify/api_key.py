@@ -34,6 +34,8 @@ class ApiKeyVerifier:
     ) -> None:
         self._keys = tuple(c.encoded(s) for s in check_secrets(secrets, "api-key"))
         self._header = header_name(header, "header", "api-key")
+        # The key itself travels in it: never kept, shown or handed on (receive.py).
+        self.credential_headers = frozenset({self._header.lower()})
         self._prefix = prefix
         self._id_headers = id_headers(id_header, "api-key")
 

@@ -1,0 +1,124 @@
+"""Regression tests for holes an attacker's probe found."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.harness import ServerProcess, clean_environment
+from tidings.ingest import config_file
+from tidings.ingest.config_file import ConfigError
+
+
+def _admin(server: ServerProcess) -> httpx.Client:
+    return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.token}"})
+
+
+def test_the_header_an_api_key_source_reads_is_never_kept(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path).start()
+    with _admin(server) as http:
+        config = {"secrets": ["key-0451"], "header": "X-Custom-Key"}
+        source = http.post(
+            "/ingest/api/v1/source", json={"name": "k", "type": "api-key", "config": config}
+        ).json()
+        answer = httpx.post(
+            source["ingestUrl"],
+            content=b'{"a": 1}',
+            headers={"X-Custom-Key": "key-0451", "X-Other": "kept"},
+        )
+        assert answer.status_code == 200, answer.text
+        events = http.get(f"/ingest/api/v1/source/{source['id']}/event").json()["data"]
+    headers = events[0]["headers"]
+    assert headers.get("x-other") == "kept"
+    assert "x-custom-key" not in headers
+    server.stop()
+    database = Path(server.database_url.removeprefix("sqlite:///"))
+    for path in database.parent.iterdir():
+        if path.name != "secret.key":
+            assert b"key-0451" not in path.read_bytes(), path.name
+
+
+def test_tidings_own_applications_cannot_be_replaced(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path).start()
+    with _admin(server) as http:
+        http.post(
+            "/ingest/api/v1/source",
+            json={"name": "s", "type": "github", "config": {"secret": "x" * 24}},
+        )
+        database = server.database_url.removeprefix("sqlite:///")
+        with sqlite3.connect(database) as conn:
+            (internal,) = conn.execute(
+                "SELECT id FROM application WHERE uid LIKE '\\_\\_tidings\\_%' ESCAPE '\\'"
+            ).fetchone()
+        replaced = http.put(f"/api/v1/app/{internal}", json={"name": "mine now", "uid": "mine"})
+        patched = http.patch(f"/api/v1/app/{internal}", json={"name": "mine now"})
+        reserved = http.post(
+            "/api/v1/app/new-app/msg",
+            json={
+                "eventType": "a",
+                "payload": {},
+                "application": {"name": "x", "uid": "__tidings_x"},
+            },
+        )
+        reserved_path = http.post(
+            "/api/v1/app/__tidings_y/msg",
+            json={"eventType": "a", "payload": {}, "application": {"name": "y"}},
+        )
+    assert (replaced.status_code, patched.status_code) == (404, 404)
+    assert reserved.status_code == 422 and "reserved" in reserved.text
+    assert reserved_path.status_code == 422 and "reserved" in reserved_path.text
+    with sqlite3.connect(database) as conn:
+        names = [row[0] for row in conn.execute("SELECT name FROM application")]
+    assert "mine now" not in names and len(names) == 1
+    server.stop()
+
+
+def test_dev_mode_refuses_an_address_other_machines_reach(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tidings",
+            "serve",
+            "--dev",
+            "--host",
+            "0.0.0.0",
+            "--database-url",
+            f"sqlite:///{tmp_path / 'd.db'}",
+        ],
+        env=clean_environment({}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "loopback host" in done.stderr
+
+
+CONFIG = """
+[[source]]
+uid = "deploys"
+type = "generic-webhook"
+"""
+
+
+def test_a_config_file_others_can_write_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "conf"
+    folder.mkdir(mode=0o755)
+    config = folder / "tidings.toml"
+    config.write_text(CONFIG)
+    config.chmod(0o664)  # group-writable
+    with pytest.raises(ConfigError, match="writable by group or others"):
+        config_file.load(config)
+    config.chmod(0o644)
+    folder.chmod(0o777)  # or a directory anyone can write to
+    with pytest.raises(ConfigError, match="writable by group or others"):
+        config_file.load(config)
+    assert [s.uid for s in config_file.load(config, allow_shared_write=True).sources] == ["deploys"]
+    folder.chmod(0o755)
+    assert [s.uid for s in config_file.load(config).sources] == ["deploys"]
