@@ -4,20 +4,37 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean openapi docs bench bench-quick
+.PHONY: run test lint install clean openapi docs bench bench-quick lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+# Dependencies come from lock files with hashes (`make lock` writes them), then
+# Tidings itself from this checkout.
+$(STAMP): requirements/test.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/test.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+$(VENV)/.installed-run: requirements/run.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/run.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
 
 install: $(STAMP)
 
-run: install
+run: $(VENV)/.installed-run
 	$(BIN)/tidings serve --dev
+
+# Pin every dependency with its hashes, after a change to pyproject.toml's lists.
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet pip-tools==7.7.0
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+		--no-emit-index-url --no-emit-find-links -o requirements/run.lock pyproject.toml
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+		--no-emit-index-url --no-emit-find-links --extra test -o requirements/test.lock \
+		pyproject.toml
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -346,14 +346,17 @@ def github_headers(body: bytes, seq: int, secret: bytes = SECRET.encode()) -> di
 
 
 class GitHubSender(loadgen.Sender):
-    """Signed `push` events to one URL, a new delivery id each; a 200 counts as accepted."""
+    """Signed `push` events to one URL, a new delivery id and a distinct body each (as
+    real pushes are: Tidings takes the same GitHub body twice for a replay); a 200
+    counts as accepted."""
 
     def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
         self._session, self._url, self.totals = session, url, loadgen.Totals()
 
     async def send(self, seq: int) -> None:
         started = time.perf_counter()
-        body = bodies()[seq % VARIANTS]
+        variant = bodies()[seq % VARIANTS]
+        body = b'%s,"bench_seq":%d}' % (variant[:-1], seq)
         try:
             headers = github_headers(body, seq)
             async with self._session.post(self._url, data=body, headers=headers) as reply:

@@ -130,6 +130,7 @@ class Settings:
     public_url: str = ""
     config: str = ""
     config_allow_shared_write: bool = False
+    public_docs: bool = False
     api_processes: int = 1
     worker_nice: int = 10
     ca_file: str = ""
@@ -251,6 +252,11 @@ SETTINGS: tuple[Setting, ...] = (
         "config",
         "Path of a TOML file declaring sources and their actions (commands, Python "
         "callables, forwards); re-read when it changes.",
+    ),
+    Setting(
+        "public_docs",
+        "Serve /docs, /redoc and /openapi.json without a token (they list every route).",
+        _bool,
     ),
     Setting(
         "config_allow_shared_write",

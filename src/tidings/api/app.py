@@ -13,6 +13,7 @@ from tidings.api import (
     applications,
     attempts,
     authentication,
+    docs,
     endpoints,
     errors,
     event_types,
@@ -63,6 +64,10 @@ def create_app(
         title="Tidings",
         version=__version__,
         description="A self-hosted webhook platform with a Svix-compatible API.",
+        # Served by docs.py: behind a token, and without a CDN.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.store = store
     app.state.settings = settings
@@ -76,6 +81,8 @@ def create_app(
     app.state.stopping = asyncio.Event()
     errors.install(app)
     app.include_router(health.router)
+    app.include_router(docs.router)
+    app.include_router(docs.assets)
     protected = [Depends(require_token)]
     routers = [applications.router, event_types.router, *endpoints.build_routers(),
                recovery.router, messages.router, attempts.router,

@@ -14,7 +14,7 @@ from tidings.domain import ids
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import Conflict, InvalidInput, NotFound
 from tidings.domain.models import Application, Endpoint, RetiredSecret
-from tidings.ingest.config_sync import parse_action_url
+from tidings.ingest.config_sync import is_declared, parse_action_url
 from tidings.signing.standard import InvalidSecret, generate_secret, normalize_secret
 
 # The routes are mounted twice: under an application's path for customer endpoints,
@@ -169,12 +169,13 @@ async def announce_update(
 
 
 def _refuse_if_declared(endpoint: Endpoint, change: str) -> None:
-    """An action's endpoint is the config file's: its URL names the action to run,
-    so it can be paused or recovered here but not repointed or removed."""
-    if parse_action_url(endpoint.url) is not None:
+    """An endpoint the config file declares (an action, or a forward) is the file's:
+    it can be paused, recovered and replayed here, but not changed or removed, or an
+    API token could repoint what the operator's file set up."""
+    if is_declared(endpoint.metadata) or parse_action_url(endpoint.url) is not None:
         raise Conflict(
-            f"endpoint {endpoint.uid or endpoint.id} runs an action declared in the config "
-            f"file; {change} it there (disabling, recovery and replay work here)"
+            f"endpoint {endpoint.uid or endpoint.id} is declared in the config file; "
+            f"{change} it there (disabling, recovery and replay work here)"
         )
 
 
@@ -262,8 +263,8 @@ async def patch_endpoint(
 ) -> EndpointOut:
     if "url" in body.model_fields_set and body.url is None:
         raise InvalidInput("url cannot be null", field="url")
-    if "url" in body.model_fields_set and body.url != endpoint.url:
-        _refuse_if_declared(endpoint, "change its url")
+    if body.model_fields_set - {"disabled"}:
+        _refuse_if_declared(endpoint, "change")
     if "secret" in body.model_fields_set and body.secret is not None:
         endpoint.secret = _secret(body.secret)
     was_disabled = endpoint.disabled
@@ -293,6 +294,7 @@ async def rotate_endpoint_secret(
     request: Request, body: EndpointSecretRotateIn, endpoint: Endpoint = Depends(endpoint_of)
 ) -> EndpointSecretOut:
     """Switch to a new secret; the old one keeps signing (alongside) for the grace period."""
+    _refuse_if_declared(endpoint, "change the secret of")
     now = now_ms()
     grace = body.grace_period_seconds
     grace = DEFAULT_ROTATION_GRACE_SECONDS if grace is None else grace
@@ -317,6 +319,7 @@ async def get_endpoint_headers(endpoint: Endpoint = Depends(endpoint_of)) -> End
 async def update_endpoint_headers(
     request: Request, body: EndpointHeadersIn, endpoint: Endpoint = Depends(endpoint_of)
 ) -> None:
+    _refuse_if_declared(endpoint, "change the headers of")
     endpoint.headers = check_headers(body.headers)
     endpoint.updated_at = now_ms()
     await store_of(request).update_endpoint(endpoint)
@@ -326,6 +329,7 @@ async def update_endpoint_headers(
 async def patch_endpoint_headers(
     request: Request, body: EndpointHeadersPatchIn, endpoint: Endpoint = Depends(endpoint_of)
 ) -> None:
+    _refuse_if_declared(endpoint, "change the headers of")
     merged = {**endpoint.headers, **check_headers(body.headers)}
     for name in body.delete_headers or ():
         merged = {k: v for k, v in merged.items() if k.lower() != name.lower()}

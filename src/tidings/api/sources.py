@@ -20,9 +20,10 @@ from tidings.api.base import ApiModel, InputModel, ListResponse, Ordering, page_
 from tidings.api.deps import app_id, set_owner, store_of
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
-from tidings.domain.errors import InvalidInput, NotFound
+from tidings.domain.errors import Conflict, InvalidInput, NotFound
 from tidings.domain.models import Rejection, Source
 from tidings.ingest import sources
+from tidings.ingest.config_sync import is_declared
 from tidings.ingest.sources import SOURCE_APP_UID_PREFIX, check_config
 
 PREFIX = "/ingest/api/v1/source"
@@ -66,6 +67,15 @@ class RejectionOut(ApiModel):
     reason: str
     detail: str
     timestamp: datetime
+
+
+def _refuse_if_declared(source: Source, change: str) -> None:
+    """A source the config file declares is the file's, with its verifier and
+    actions: through the API a token could otherwise make it verify nothing and run
+    its commands for anyone."""
+    if is_declared(source.metadata):
+        raise Conflict(f"source {source.uid or source.id} is declared in the config file; "
+                       f"{change} it there")  # fmt: skip
 
 
 def public_base(request: Request) -> str:
@@ -147,6 +157,8 @@ async def upsert_source(
     Its ingest URL and forward targets are kept."""
     store = store_of(request)
     found = await store.get_source(source_id)
+    if found is not None:
+        _refuse_if_declared(found, "change")
     if found is None:
         uid = body.uid or (None if ids.has_prefix(source_id, ids.SOURCE) else source_id)
         response.status_code = 201
@@ -162,12 +174,14 @@ async def upsert_source(
 @router.delete("/{source_id}", status_code=204)
 async def delete_source(request: Request, source: Source = Depends(source_of)) -> None:
     """Delete the source with its ingest URL, forward targets and received events."""
+    _refuse_if_declared(source, "remove")
     await store_of(request).delete_source(source)
 
 
 @router.post("/{source_id}/token/rotate", response_model=RotateTokenOut)
 async def rotate_token(request: Request, source: Source = Depends(source_of)) -> RotateTokenOut:
     """Give the source a new ingest URL; the previous one keeps working for 48 h."""
+    _refuse_if_declared(source, "change the ingest URL of")
     updated = await store_of(request).update_source(sources.rotate_token(source))
     return RotateTokenOut(ingest_url=sources.ingest_url(public_base(request), updated.token))
 

@@ -39,6 +39,11 @@ REMOVED = "removed from the config file"
 PAGE = 250
 
 
+def is_declared(metadata: dict[str, str]) -> bool:
+    """Whether a source or endpoint is the config file's (read-only to the API)."""
+    return metadata.get("managedBy") == MANAGED_BY["managedBy"]
+
+
 def action_url(source_uid: str, name: str) -> str:
     return f"{ACTION_SCHEME}{source_uid}/{name}"
 
@@ -80,7 +85,8 @@ async def _source(store: Store, declared: DeclaredSource) -> Source:
             if found is None:
                 raise
     wanted = replace(found, name=declared.name, type=declared.type, config=declared.config,
-                     token=declared.token or found.token)  # fmt: skip
+                     token=declared.token or found.token, uid=declared.uid,
+                     metadata=dict(MANAGED_BY))  # fmt: skip
     if wanted != found:
         wanted.updated_at = now_ms()
         found = await store.update_source(wanted)
@@ -129,7 +135,8 @@ async def _endpoint(
         with contextlib.suppress(Conflict):  # created by another process just now
             await store.create_endpoint(endpoint)
         return
-    wanted = replace(found, url=url, description=description, secret=secret or found.secret)
+    wanted = replace(found, url=url, description=description, secret=secret or found.secret,
+                     uid=uid, metadata=dict(MANAGED_BY))  # fmt: skip
     if found.description == REMOVED:
         wanted.disabled = False  # declared again
     if wanted != found:

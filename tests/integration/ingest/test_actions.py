@@ -4,6 +4,7 @@ all with retries and attempt records, and the file is reloaded when it changes."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import textwrap
 import time
@@ -19,6 +20,7 @@ import stripe
 from tests.harness import ServerProcess
 from tests.integration.ingest.test_sources import GITHUB_SECRET, github_post
 from tests.waiting import eventually
+from tidings.storage import KeyRing, Store, open_store
 from tidings.testing import Receiver
 
 STRIPE_SECRET = "whsec_stripe_test_secret"
@@ -274,3 +276,78 @@ def test_a_bad_file_at_start_stops_the_server_naming_the_problem(tmp_path: Path)
                       '[[source.action]]\nname = "a"\ncommand = ["./absent"]\n')  # fmt: skip
     with pytest.raises(RuntimeError, match=r"source\[0\]\.action\[0\]\.command\[0\]"):
         ServerProcess(tmp_path, config=str(config)).start()
+
+
+def test_a_declared_source_and_its_forwards_are_read_only_through_the_api(
+    start: Start, receiver: Receiver
+) -> None:
+    server = start(f"""
+        [[source]]
+        uid = "declared"
+        type = "stripe"
+        secrets = ["{STRIPE_SECRET}"]
+
+          [[source.action]]
+          name = "billing"
+          forward = "{receiver.url("/billing")}"
+          secret = "{FORWARD_SECRET}"
+    """)
+    auth = {"Authorization": f"Bearer {server.token}"}
+    source = f"{server.url}/ingest/api/v1/source/declared"
+    opened = {"name": "x", "type": "generic-webhook", "config": {}}
+    refused = [
+        httpx.put(source, json=opened, headers=auth),
+        httpx.delete(source, headers=auth),
+        httpx.post(source + "/token/rotate", headers=auth),
+    ]
+    forward = source + "/endpoint/config.billing"
+    refused += [
+        httpx.patch(forward, json={"url": "https://attacker.example/"}, headers=auth),
+        httpx.patch(forward, json={"uid": "renamed"}, headers=auth),
+        httpx.put(forward, json={"url": receiver.url("/billing")}, headers=auth),
+        httpx.delete(forward, headers=auth),
+        httpx.post(forward + "/secret/rotate", json={}, headers=auth),
+        httpx.put(forward + "/headers", json={"headers": {"x-a": "b"}}, headers=auth),
+    ]
+    assert [answer.status_code for answer in refused] == [409] * len(refused)
+    assert all("declared in the config file" in answer.text for answer in refused)
+    paused = httpx.patch(forward, json={"disabled": True}, headers=auth)
+    assert (paused.status_code, paused.json()["disabled"]) == (200, True)
+    shown = server.get_json("/ingest/api/v1/source/declared")
+    assert (shown["type"], shown["metadata"]) == ("stripe", {"managedBy": "config-file"})
+
+
+def test_the_file_is_asserted_again_at_every_start(start: Start) -> None:
+    server = start(f"""
+        [[source]]
+        uid = "asserted"
+        type = "stripe"
+        secrets = ["{STRIPE_SECRET}"]
+    """)
+    url = ingest_url(server, "asserted")
+    server.stop()
+    # Changed behind the API's back (a restored backup, a hand-run statement).
+    store = open_store(server.database_url, keys=key_ring(server))
+    asyncio.run(_tamper(store))
+    restarted = server.successor().start()
+    shown = restarted.get_json("/ingest/api/v1/source/asserted")
+    assert (shown["type"], shown["metadata"]) == ("stripe", {"managedBy": "config-file"})
+    unsigned = httpx.post(url, content=b"{}", timeout=10)
+    assert unsigned.status_code == 401
+    restarted.stop()
+
+
+async def _tamper(store: Store) -> None:
+    await store.open()
+    try:
+        found = await store.get_source("asserted")
+        assert found is not None
+        found.type, found.config, found.metadata = "generic-webhook", {}, {}
+        await store.update_source(found)
+    finally:
+        await store.close()
+
+
+def key_ring(server: ServerProcess) -> KeyRing | None:
+    key = server.settings.get("TIDINGS_SECRET_KEY")
+    return KeyRing.parse(key) if key else None

@@ -210,11 +210,27 @@ def test_duplicate_delivery_is_acknowledged_but_forwarded_once(
     again = github_post(url, delivery="delivery-1")
     assert (first.status_code, again.status_code) == (200, 200)
     assert again.json() == {"id": first.json()["id"], "duplicate": True}
-    assert github_post(url, delivery="delivery-2").json()["duplicate"] is False
+    other = github_post(url, body=b'{"zen": "other"}', delivery="delivery-2")
+    assert other.json()["duplicate"] is False
     receiver.wait_for(2, "/gh")
     time.sleep(0.5)
     ids = sorted(r.headers["webhook-id"] for r in receiver.received("/gh"))
     assert len(ids) == 2 and first.json()["id"] in ids
+
+
+def test_a_captured_request_replayed_under_a_new_delivery_id_runs_nothing(
+    client: Svix, receiver: Receiver
+) -> None:
+    """GitHub signs the body but not the delivery id, nor any time: the body is
+    what makes a repeat."""
+    source_id, url = github_source(client)
+    forward_to(client, source_id, receiver, "/gh")
+    first = github_post(url, delivery="original")
+    replayed = github_post(url, delivery="forged-fresh-id")
+    assert replayed.json() == {"id": first.json()["id"], "duplicate": True}
+    receiver.wait_for(1, "/gh")
+    time.sleep(0.5)
+    assert len(receiver.received("/gh")) == 1
 
 
 def test_size_method_and_token_are_checked(client: Svix, server: ServerProcess) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import sys
@@ -122,3 +123,27 @@ def test_a_config_file_others_can_write_is_refused(tmp_path: Path) -> None:
     assert [s.uid for s in config_file.load(config, allow_shared_write=True).sources] == ["deploys"]
     folder.chmod(0o755)
     assert [s.uid for s in config_file.load(config).sources] == ["deploys"]
+
+
+def test_the_api_docs_need_a_token_and_load_nothing_from_elsewhere(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path).start()
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert httpx.get(server.url + path).status_code == 401, path
+    with _admin(server) as http:
+        assert http.get("/openapi.json").json()["info"]["title"] == "Tidings"
+        pages = [http.get(path).text for path in ("/docs", "/redoc")]
+    for page in pages:
+        sources = re.findall(r'(?:src|href)=["\']([^"\']+)', page)
+        sources += re.findall(r"url: ?['\"]([^'\"]+)", page)
+        assert sources and all(source.startswith("/") for source in sources), sources
+        for source in sources:
+            assert httpx.get(server.url + source, headers=_auth(server)).status_code == 200
+    server.stop()
+    (tmp_path / "public").mkdir()
+    public = ServerProcess(tmp_path / "public", public_docs="1").start()
+    assert httpx.get(public.url + "/openapi.json").status_code == 200
+    public.stop()
+
+
+def _auth(server: ServerProcess) -> dict[str, str]:
+    return {"Authorization": f"Bearer {server.token}"}

@@ -26,6 +26,10 @@ HEADER = "Authorization"
 
 
 class BasicAuthVerifier:
+    # Nothing signed says when it was sent: a captured request replayed under a new
+    # delivery id is a duplicate by its body (receive.py).
+    dedup_on_body = True
+
     def __init__(self, secrets: Sequence[str], id_header: str | None = None) -> None:
         secrets = check_secrets(secrets, "basic-auth")
         if any(":" not in s for s in secrets):

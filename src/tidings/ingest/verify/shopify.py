@@ -17,6 +17,10 @@ DELIVERY_HEADER = "X-Shopify-Webhook-Id"
 
 
 class ShopifyVerifier:
+    # Nothing signed says when it was sent: a captured request replayed under a new
+    # delivery id is a duplicate by its body (receive.py).
+    dedup_on_body = True
+
     def __init__(self, secrets: Sequence[str]) -> None:
         self._keys = tuple(s.encode() for s in check_secrets(secrets, "shopify"))
 

@@ -1,0 +1,73 @@
+"""The API's own documentation: `/openapi.json`, and `/docs` (Swagger UI) and
+`/redoc` drawn from it, with their scripts served from here rather than a CDN.
+
+The spec lists every route, so it is for token holders unless the operator makes
+it public (`TIDINGS_PUBLIC_DOCS`).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from tidings.api.auth import Authenticator
+from tidings.domain.errors import NotFound
+
+ASSETS = "/docs/assets"
+_TYPES = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "redoc.standalone.js": "text/javascript",
+    "favicon.png": "image/png",
+}
+
+
+async def _docs_reader(request: Request) -> None:
+    if request.app.state.settings.public_docs:
+        return
+    authenticator: Authenticator = request.app.state.authenticator
+    await authenticator.grant(request.headers.get("authorization"))
+
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(_docs_reader)])
+
+
+@router.get("/openapi.json")
+async def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(request.app.openapi())
+
+
+@router.get("/docs")
+async def swagger(request: Request) -> HTMLResponse:
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json", title="Tidings API",
+        swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{ASSETS}/swagger-ui.css",
+        swagger_favicon_url=f"{ASSETS}/favicon.png",
+    )  # fmt: skip
+
+
+@router.get("/redoc")
+async def redoc(request: Request) -> HTMLResponse:
+    return get_redoc_html(
+        openapi_url="/openapi.json", title="Tidings API",
+        redoc_js_url=f"{ASSETS}/redoc.standalone.js",
+        redoc_favicon_url=f"{ASSETS}/favicon.png", with_google_fonts=False,
+    )  # fmt: skip
+
+
+# The scripts and styles themselves hold nothing of this deployment: served to anyone.
+assets = APIRouter(include_in_schema=False)
+
+
+@assets.get(ASSETS + "/{name}")
+async def asset(name: str) -> Response:
+    media_type = _TYPES.get(name)
+    if media_type is None:
+        raise NotFound(f"no asset {name!r}")
+    content = (resources.files("fastapi_offline") / "static" / name).read_bytes()
+    return Response(content, media_type=media_type,
+                    headers={"Cache-Control": "public, max-age=86400"})  # fmt: skip
