@@ -131,6 +131,9 @@ class Settings:
     config: str = ""
     config_allow_shared_write: bool = False
     public_docs: bool = False
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    max_connections: int = 10_000
     api_processes: int = 1
     worker_nice: int = 10
     ca_file: str = ""
@@ -252,6 +255,23 @@ SETTINGS: tuple[Setting, ...] = (
         "config",
         "Path of a TOML file declaring sources and their actions (commands, Python "
         "callables, forwards); re-read when it changes.",
+    ),
+    Setting(
+        "header_timeout",
+        "Seconds a client has to send a request's headers, from its first byte (or from "
+        "connecting); then 408 and the connection is closed. Headers over 64 KiB or 256 "
+        "fields get 431.",
+        _positive,
+    ),
+    Setting(
+        "body_timeout",
+        "Seconds a client has to send a request's body once its headers are in.",
+        _positive,
+    ),
+    Setting(
+        "max_connections",
+        "Open connections each API process accepts; beyond that, new ones are closed.",
+        int,
     ),
     Setting(
         "public_docs",

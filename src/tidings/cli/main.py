@@ -17,7 +17,7 @@ from tidings.domain.errors import StorageUnavailable
 _COMMON = ("database_url", "database_pool_size", "secret_key")
 _SERVICE = (*_COMMON, "admin_token", "dev", "max_payload_bytes", "config",
             "config_allow_shared_write")  # fmt: skip
-_API = ("host", "port", "public_docs")
+_API = ("host", "port", "public_docs", "header_timeout", "body_timeout", "max_connections")
 _WORKER = ("retry_schedule", "request_timeout", "allowed_subnets", "worker_concurrency",
            "endpoint_concurrency", "shutdown_grace", "lease_seconds", "disable_after",
            "ca_file", "proxy_url", "client_cert_file", "client_key_file")  # fmt: skip

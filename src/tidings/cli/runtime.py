@@ -16,6 +16,7 @@ import uvicorn
 
 from tidings.api import tokens
 from tidings.api.app import create_app
+from tidings.cli.http_limits import Limits, guarded_protocol
 from tidings.config import Settings, key_ring
 from tidings.delivery.egress import Egress
 from tidings.delivery.guard import AddressPolicy
@@ -264,7 +265,9 @@ async def _serve_api(
         app,
         host=settings.host,
         port=settings.port,
-        http="httptools",
+        http=guarded_protocol(
+            Limits(settings.header_timeout, settings.body_timeout, settings.max_connections)
+        ),
         lifespan="off",
         access_log=False,
         # No `server: uvicorn` on every response: it names our software to anyone
