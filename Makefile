@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean openapi docs bench bench-quick lock
+.PHONY: run test lint install clean openapi docs bench bench-quick lock fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ lock: | $(BIN)/python
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The spec fuzzing of `make test`, wider and with a fresh seed.
+fuzz: install
+	FUZZ_EXAMPLES=50 FUZZ_SEED= $(BIN)/python -m pytest tests/integration/test_spec_fuzzing.py
 
 lint: install
 	$(BIN)/ruff check src tests examples tools benchmarks

@@ -27,13 +27,15 @@ BODY = b'{"zen": "Keep it logically awesome."}'
 
 def post(run: Run, inbox: Inbox, source: Source, secret: str, token: str | None = None) -> Answer:
     token = token or source.token
-    digest = hmac.new(secret.encode(), BODY, hashlib.sha256).hexdigest()
+    # A distinct body each time: GitHub signs no time, so the same body is a repeat.
+    body = BODY[:-1] + b', "n": "%s"}' % uuid.uuid4().hex.encode()
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     headers = {"X-Hub-Signature-256": f"sha256={digest}", "X-GitHub-Event": "ping",
                "X-GitHub-Delivery": str(uuid.uuid4())}  # fmt: skip
     known = run(inbox.find(token))
     assert known is not None
     url = f"https://hooks.example/ingest/in/{token}"
-    request = InboundRequest("POST", url, headers, BODY, time.time())
+    request = InboundRequest("POST", url, headers, body, time.time())
     answer: Answer = run(inbox.accept(token, known, request))
     return answer
 

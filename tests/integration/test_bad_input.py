@@ -178,3 +178,61 @@ def test_concurrent_requests_with_one_key_make_one_message(
     assert {status for status, _ in answers} <= {202, 409}, answers
     assert len({str(body["id"]) for status, body in answers if status == 202}) == 1
     assert len(http.get(f"/api/v1/app/{app_id}/msg").json()["data"]) == 1
+
+
+# Found by fuzzing the spec: each once answered 500, or the wrong 4xx. -----------
+
+
+def test_a_payload_nested_too_deeply_is_422_naming_it(http: httpx.Client, app_id: str) -> None:
+    deep = '{"eventType": "a", "payload": ' + "[" * 3000 + "]" * 3000 + "}"
+    response = http.post(f"/api/v1/app/{app_id}/msg", content=deep,
+                         headers={"content-type": "application/json"})  # fmt: skip
+    assert response.status_code == 422
+    assert "nests too deeply" in _problem(response)
+
+
+def test_integers_beyond_64_bits_go_out_exactly_or_are_refused(
+    http: httpx.Client, app_id: str
+) -> None:
+    big = 123456789012345678901234567890
+    sent = http.post(f"/api/v1/app/{app_id}/msg", json={"eventType": "a", "payload": {"n": big}})
+    assert sent.status_code == 202 and sent.json()["payload"] == {"n": big}
+    read = http.get(f"/api/v1/app/{app_id}/msg/{sent.json()['id']}").json()
+    assert read["payload"] == {"n": big}  # not a float
+    schemas = http.post("/api/v1/event-type", json={"name": "big", "description": "d",
+                                                     "schemas": {"1": {"max": big}}})  # fmt: skip
+    assert schemas.status_code == 422 and "64 bits" in _problem(schemas)
+    rate = http.patch(f"/api/v1/app/{app_id}", json={"throttleRate": big})
+    assert rate.status_code == 422 and "throttleRate" in _problem(rate)
+
+
+def test_null_where_a_value_is_needed_is_422(http: httpx.Client) -> None:
+    assert http.post("/api/v1/event-type", json={"name": "e", "description": "d"}).is_success
+    response = http.patch("/api/v1/event-type/e", json={"description": None})
+    assert response.status_code == 422 and "description" in _problem(response)
+
+
+def test_405_names_every_method_of_the_path(http: httpx.Client, app_id: str) -> None:
+    response = http.delete("/api/v1/app")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    one = http.post(f"/api/v1/app/{app_id}/msg/msg_x")
+    assert (one.status_code, one.headers["allow"]) == (405, "GET")
+
+
+def test_a_bad_query_value_is_said_to_be_in_the_query(http: httpx.Client) -> None:
+    response = http.get("/api/v1/app", params={"iterator": "itr_OTk5OTk5OTk5OTk5OTk5"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "iterator"]
+
+
+def test_an_inbound_body_too_deep_to_read_back_is_shown_raw(http: httpx.Client) -> None:
+    source = http.post("/ingest/api/v1/source", json={"name": "raw", "type": "generic-webhook"})
+    deep = b"[" * 3000 + b"]" * 3000
+    received = httpx.post(source.json()["ingestUrl"], content=deep,
+                          headers={"content-type": "application/json"})  # fmt: skip
+    assert received.status_code == 200, received.text
+    msg_id = received.json()["id"]
+    shown = http.get(f"/ingest/api/v1/source/{source.json()['id']}/msg/{msg_id}")
+    assert shown.status_code == 200
+    assert shown.json()["payload"] == {"rawBody": deep.decode()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -22,6 +23,7 @@ from tidings.api import (
     recovery,
     source_events,
     sources,
+    spec_extras,
 )
 from tidings.api.app_cache import ApplicationCache
 from tidings.api.auth import Authenticator, require_token
@@ -45,6 +47,11 @@ class TidingsApi(FastAPI):
     answer goes on to FastAPI unchanged."""
 
     lean: ASGIApp | None = None
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            self.openapi_schema = spec_extras.complete(super().openapi())
+        return self.openapi_schema
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await (self.lean or self.framework)(scope, receive, send)

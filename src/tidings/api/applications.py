@@ -7,7 +7,15 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field
 
-from tidings.api.base import ApiModel, InputModel, ListResponse, Ordering, page_response, timestamp
+from tidings.api.base import (
+    MAX_INT,
+    ApiModel,
+    InputModel,
+    ListResponse,
+    Ordering,
+    page_response,
+    timestamp,
+)
 from tidings.api.deps import app_id, application, store_of
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
@@ -23,16 +31,18 @@ UID = Field(default=None, min_length=1, max_length=256, pattern=r"^[a-zA-Z0-9\-_
 class ApplicationIn(InputModel):
     name: str = Field(min_length=1, max_length=256)
     uid: str | None = UID
-    throttle_rate: int | None = Field(default=None, ge=1)
-    rate_limit: int | None = Field(default=None, ge=1, description="Alias of throttleRate.")
+    throttle_rate: int | None = Field(default=None, ge=1, le=MAX_INT)
+    rate_limit: int | None = Field(
+        default=None, ge=1, le=MAX_INT, description="Alias of throttleRate."
+    )
     metadata: dict[str, str] | None = None
 
 
 class ApplicationPatch(InputModel):
     name: str | None = Field(default=None, min_length=1, max_length=256)
     uid: str | None = UID
-    throttle_rate: int | None = Field(default=None, ge=1)
-    rate_limit: int | None = Field(default=None, ge=1)
+    throttle_rate: int | None = Field(default=None, ge=1, le=MAX_INT)
+    rate_limit: int | None = Field(default=None, ge=1, le=MAX_INT)
     metadata: dict[str, str] | None = None
 
 

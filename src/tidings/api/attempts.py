@@ -105,7 +105,9 @@ def _filter(
 ) -> AttemptFilter:
     if status_code_class is not None and status_code_class not in STATUS_CODE_CLASSES:
         raise InvalidInput(
-            f"status_code_class must be one of {STATUS_CODE_CLASSES}", field="status_code_class"
+            f"status_code_class must be one of {STATUS_CODE_CLASSES}",
+            field="status_code_class",
+            location="query",
         )
     return AttemptFilter(
         limit=limit or 50,

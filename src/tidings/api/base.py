@@ -20,6 +20,10 @@ T = TypeVar("T")
 U = TypeVar("U")
 
 
+# The largest count or rate the API takes: what every database column holds.
+MAX_INT = 2**31 - 1
+
+
 class ApiModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 

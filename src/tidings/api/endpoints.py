@@ -7,9 +7,24 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field
 
-from tidings.api.base import ApiModel, InputModel, ListResponse, Ordering, page_response, timestamp
+from tidings.api.base import (
+    MAX_INT,
+    ApiModel,
+    InputModel,
+    ListResponse,
+    Ordering,
+    page_response,
+    timestamp,
+)
 from tidings.api.deps import app_id, application, is_operational, operational_owner, store_of
-from tidings.api.validation import check_headers, check_url
+from tidings.api.validation import (
+    HEADERS_SCHEMA,
+    SECRET_SCHEMA,
+    URL_SCHEMA,
+    check_headers,
+    check_url,
+    refuse_nulls,
+)
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import Conflict, InvalidInput, NotFound
@@ -36,21 +51,24 @@ class EndpointFields(InputModel):
     event_types: list[str] | None = None
     filter_types: list[str] | None = None
     channels: list[str] | None = Field(default=None, max_length=10)
-    throttle_rate: int | None = Field(default=None, ge=1)
-    rate_limit: int | None = Field(default=None, ge=1)
+    throttle_rate: int | None = Field(default=None, ge=1, le=MAX_INT)
+    rate_limit: int | None = Field(default=None, ge=1, le=MAX_INT)
     metadata: dict[str, str] | None = None
-    version: int | None = Field(default=None, description="Accepted for old clients; ignored.")
+    version: int | None = Field(
+        default=None, ge=1, le=MAX_INT, description="Accepted for old clients; ignored."
+    )
 
 
 class EndpointIn(EndpointFields):
-    url: str
-    secret: str | None = None
-    headers: dict[str, str] | None = None
+    url: str = Field(json_schema_extra=URL_SCHEMA)
+    secret: str | None = Field(default=None, json_schema_extra=SECRET_SCHEMA)
+    headers: dict[str, str] | None = Field(default=None, json_schema_extra=HEADERS_SCHEMA)
 
 
 class EndpointPatch(EndpointFields):
-    url: str | None = None
-    secret: str | None = None
+    # May be left out, never null (the spec says so): a default outside the type.
+    url: str = Field(default=None, json_schema_extra=URL_SCHEMA)  # type: ignore[assignment]
+    secret: str | None = Field(default=None, json_schema_extra=SECRET_SCHEMA)
 
 
 class EndpointOut(ApiModel):
@@ -80,11 +98,11 @@ class EndpointSecretRotateIn(InputModel):
 
 
 class EndpointHeadersIn(InputModel):
-    headers: dict[str, str]
+    headers: dict[str, str] = Field(json_schema_extra=HEADERS_SCHEMA)
 
 
 class EndpointHeadersPatchIn(InputModel):
-    headers: dict[str, str]
+    headers: dict[str, str] = Field(json_schema_extra=HEADERS_SCHEMA)
     delete_headers: list[str] | None = None
 
 
@@ -261,8 +279,7 @@ async def patch_endpoint(
     app: Application = Depends(application),
     endpoint: Endpoint = Depends(endpoint_of),
 ) -> EndpointOut:
-    if "url" in body.model_fields_set and body.url is None:
-        raise InvalidInput("url cannot be null", field="url")
+    refuse_nulls(body, ("url", "disabled"))
     if body.model_fields_set - {"disabled"}:
         _refuse_if_declared(endpoint, "change")
     if "secret" in body.model_fields_set and body.secret is not None:

@@ -9,6 +9,7 @@ with a stack trace.
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -35,14 +36,15 @@ def error_body(code: str, detail: str) -> dict[str, str]:
     return {"code": code, "detail": detail}
 
 
-def validation_body(detail: str, field: str | None) -> dict[str, object]:
-    return {"detail": [{"loc": ["body", field or "body"], "msg": detail, "type": "value_error"}]}
+def validation_body(detail: str, field: str | None, location: str = "body") -> dict[str, object]:
+    loc = [location, field] if field else [location]
+    return {"detail": [{"loc": loc, "msg": detail, "type": "value_error"}]}
 
 
 async def _tidings_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.TidingsError)
     if isinstance(exc, errors.InvalidInput):
-        return JSONResponse(validation_body(str(exc), exc.field), status_code=422)
+        return JSONResponse(validation_body(str(exc), exc.field, exc.location), status_code=422)
     status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
     if status == 503:
         # The driver's words (hosts, paths, SQL) are for the operator's log only.
@@ -63,12 +65,40 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNREADABLE_BODY:
+        # FastAPI's words when reading the JSON raised something else than a
+        # decoding error: a body nested deeper than the parser goes.
+        deep = isinstance(exc.__cause__, RecursionError)
+        why = "the JSON body nests too deeply to be read" if deep else "the body is not JSON"
+        return JSONResponse(validation_body(why, None), status_code=422)
     code = {401: "authentication_failed", 404: "not_found", 405: "method_not_allowed"}.get(
         exc.status_code, "http_error"
     )
-    return JSONResponse(
-        error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
-    )
+    headers = exc.headers
+    if exc.status_code == 405 and (allowed := _allowed(request)) is not None:
+        headers = {**(headers or {}), "Allow": allowed}
+    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
+                        headers=headers)  # fmt: skip
+
+
+_UNREADABLE_BODY = "There was an error parsing the body"
+
+
+def _allowed(request: Request) -> str | None:
+    """Every method the documented routes of this path take (Starlette names only
+    the first route it matched), or None for a path the spec does not list."""
+    table: list[tuple[re.Pattern[str], str]] | None = getattr(request.app.state, _ALLOW, None)
+    if table is None:
+        table = []
+        for template, operations in request.app.openapi()["paths"].items():
+            pattern = re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(template))
+            table.append((re.compile(pattern), ", ".join(sorted(m.upper() for m in operations))))
+        setattr(request.app.state, _ALLOW, table)
+    path = request.url.path
+    return next((methods for pattern, methods in table if pattern.fullmatch(path)), None)
+
+
+_ALLOW = "allow_by_path"
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from tidings.api.base import ApiModel, InputModel, ListResponse, Ordering, page_response, timestamp
 from tidings.api.deps import store_of
+from tidings.api.validation import fits_64_bits, refuse_nulls
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import Conflict, NotFound
 from tidings.domain.models import EventType
@@ -24,7 +25,7 @@ class EventTypeIn(InputModel):
     description: str = Field(max_length=2048)
     archived: bool | None = None
     deprecated: bool | None = None
-    schemas: dict[str, Any] | None = None
+    schemas: Annotated[dict[str, Any], AfterValidator(fits_64_bits)] | None = None
     group_name: str | None = None
     feature_flags: list[str] | None = None
 
@@ -33,16 +34,17 @@ class EventTypeUpdate(InputModel):
     description: str = Field(max_length=2048)
     archived: bool | None = None
     deprecated: bool | None = None
-    schemas: dict[str, Any] | None = None
+    schemas: Annotated[dict[str, Any], AfterValidator(fits_64_bits)] | None = None
     group_name: str | None = None
     feature_flags: list[str] | None = None
 
 
 class EventTypePatch(InputModel):
-    description: str | None = Field(default=None, max_length=2048)
-    archived: bool | None = None
-    deprecated: bool | None = None
-    schemas: dict[str, Any] | None = None
+    # May be left out, never null: defaults outside their types, so the spec says so.
+    description: str = Field(default=None, max_length=2048)  # type: ignore[assignment]
+    archived: bool = Field(default=None)  # type: ignore[assignment]
+    deprecated: bool = Field(default=None)  # type: ignore[assignment]
+    schemas: Annotated[dict[str, Any], AfterValidator(fits_64_bits)] | None = None
     group_name: str | None = None
     feature_flags: list[str] | None = None
 
@@ -149,6 +151,7 @@ async def update_event_type(
 async def patch_event_type(
     request: Request, event_type_name: str, body: EventTypePatch
 ) -> EventTypeOut:
+    refuse_nulls(body, ("description", "archived", "deprecated"))
     found = await _existing(request, event_type_name)
     changes = body.model_dump(include=body.model_fields_set)
     return event_type_out(await store_of(request).update_event_type(_apply(found, changes)))

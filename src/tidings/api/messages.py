@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime
 from typing import Any
 
 import orjson
+import pydantic_core
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import Field
 from starlette.datastructures import State
 
 from tidings.api.applications import ApplicationIn, check_uid, new_app
 from tidings.api.auth import grant_of
-from tidings.api.base import ApiModel, InputModel, ListResponse, page_response, timestamp
+from tidings.api.base import MAX_INT, ApiModel, InputModel, ListResponse, page_response, timestamp
 from tidings.api.deps import app_id, application, store_of, visible
 from tidings.dispatch import select_endpoints
 from tidings.domain import ids
@@ -37,8 +39,8 @@ class MessageIn(InputModel):
     channels: list[str] | None = Field(default=None, min_length=1, max_length=10)
     tags: list[str] | None = Field(default=None, max_length=5)
     application: ApplicationIn | None = None
-    payload_retention_period: int | None = Field(default=None, ge=1)
-    payload_retention_hours: int | None = Field(default=None, ge=1)
+    payload_retention_period: int | None = Field(default=None, ge=1, le=MAX_INT)
+    payload_retention_hours: int | None = Field(default=None, ge=1, le=MAX_INT)
 
 
 class MessageOut(ApiModel):
@@ -56,8 +58,9 @@ def payload_object(raw: bytes) -> dict[str, Any]:
     always are one; a source's inbound bodies are stored as they arrived and may be
     anything, so those are shown as `{"rawBody": <text>}` instead of failing."""
     try:
-        parsed = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        # Not orjson: it reads integers beyond 64 bits as floats, changing them.
+        parsed = pydantic_core.from_json(raw)
+    except ValueError:  # not JSON, or nested deeper than the parser goes
         parsed = None
     if isinstance(parsed, dict):
         return parsed
@@ -97,7 +100,12 @@ async def _application_for_message(request: Request, app_id: str, body: MessageI
 
 def encode_payload(body: MessageIn, limit: int) -> bytes:
     """The payload's bytes, exactly what every endpoint receives; 413 over `limit`."""
-    payload = orjson.dumps(body.payload)
+    try:
+        payload = orjson.dumps(body.payload)
+    except TypeError:
+        # An integer beyond 64 bits, which orjson does not write: the standard
+        # library does, so the payload goes out exactly as it came in.
+        payload = json.dumps(body.payload, ensure_ascii=False, separators=(",", ":")).encode()
     if len(payload) > limit:
         raise PayloadTooLarge(f"payload is {len(payload)} bytes; the limit is {limit}")
     return payload

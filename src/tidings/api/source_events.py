@@ -57,7 +57,9 @@ def event_out(event: InboundEvent, message: Message) -> SourceEventOut:
 def _after_key(iterator: str | None) -> int:
     cursor = pagination.decode(iterator)
     if not cursor.forward:
-        raise InvalidInput("iterator is not one this server returned", field="iterator")
+        raise InvalidInput(
+            "iterator is not one this server returned", field="iterator", location="query"
+        )
     return cursor.after_key or 0
 
 

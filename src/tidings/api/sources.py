@@ -25,6 +25,7 @@ from tidings.domain.models import Rejection, Source
 from tidings.ingest import sources
 from tidings.ingest.config_sync import is_declared
 from tidings.ingest.sources import SOURCE_APP_UID_PREFIX, check_config
+from tidings.ingest.verify import SOURCE_TYPES
 
 PREFIX = "/ingest/api/v1/source"
 router = APIRouter(prefix=PREFIX, tags=["ingest_source"])
@@ -36,7 +37,10 @@ DEFAULT_REJECTIONS = 50
 class IngestSourceIn(InputModel):
     name: str = Field(min_length=1, max_length=256)
     uid: str | None = UID
-    type: str = Field(description="The sender's signature scheme: github, stripe, ...")
+    type: str = Field(
+        description="The sender's signature scheme: github, stripe, ...",
+        json_schema_extra={"enum": list(SOURCE_TYPES)},
+    )
     config: dict[str, Any] = Field(
         default_factory=dict,
         description='Verifier settings, e.g. {"secret": "..."}; {"secrets": [new, old]} '

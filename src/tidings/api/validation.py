@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
+
+from pydantic import BaseModel
+from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
 
 from tidings.delivery.request import RESERVED_HEADERS
 from tidings.domain.errors import InvalidInput
@@ -42,3 +48,36 @@ def check_headers(headers: dict[str, str], field: str = "headers") -> dict[str, 
         if "\r" in value or "\n" in value or "\0" in value:
             raise InvalidInput(f"header {name!r} has a line break in its value", field=field)
     return headers
+
+
+def refuse_nulls(body: BaseModel, names: Iterable[str]) -> None:
+    """A PATCH may leave these out, but not set them to null: they have no empty state."""
+    for name in names:
+        if name in body.model_fields_set and getattr(body, name) is None:
+            shown = to_camel(name)
+            raise InvalidInput(f"{shown} cannot be null", field=shown)
+
+
+def fits_64_bits(value: Any) -> Any:
+    """Free-form JSON kept as JSON: integers beyond 64 bits are refused, since the
+    stores' JSON columns cannot hold them exactly (payloads, kept as bytes, can)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, int) and not isinstance(item, bool) and not -(2**63) <= item < 2**64:
+            raise ValueError("integers must fit in 64 bits")
+    return value
+
+
+# What the checks above enforce, said in the OpenAPI schema (documentation only:
+# the checks give the clearer errors).
+URL_SCHEMA: JsonDict = {"pattern": r"^https?://[^\s]+$", "maxLength": MAX_URL_LENGTH}
+SECRET_SCHEMA: JsonDict = {
+    "pattern": r"^(whsec_)?[A-Za-z0-9+/]{32,88}={0,2}$",
+    "description": "base64 of 24 to 64 bytes, optionally prefixed with whsec_",
+}
+HEADERS_SCHEMA: JsonDict = {"propertyNames": {"pattern": r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"}}

@@ -30,9 +30,11 @@ class InvalidInput(TidingsError):
 
     code = "validation"
 
-    def __init__(self, detail: str, field: str | None = None) -> None:
+    def __init__(self, detail: str, field: str | None = None, location: str = "body") -> None:
         super().__init__(detail)
         self.field = field
+        # Where the field is: "body", "query", "header" or "path" (the 422's `loc`).
+        self.location = location
 
 
 class PayloadTooLarge(TidingsError):

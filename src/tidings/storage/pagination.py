@@ -41,9 +41,13 @@ def decode(iterator: str | None) -> Cursor:
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
         direction, key = raw[0], int(raw[1:])
     except (binascii.Error, ValueError, UnicodeDecodeError, IndexError):
-        raise InvalidInput("iterator is not one this server returned", field="iterator") from None
+        raise InvalidInput(
+            "iterator is not one this server returned", field="iterator", location="query"
+        ) from None
     if direction not in (_FORWARD, _BACKWARD):
-        raise InvalidInput("iterator is not one this server returned", field="iterator")
+        raise InvalidInput(
+            "iterator is not one this server returned", field="iterator", location="query"
+        )
     return Cursor(after_key=key, forward=direction == _FORWARD)
 
 
@@ -51,7 +55,9 @@ def clamp_limit(limit: int | None, default: int = 50, maximum: int = 250) -> int
     if limit is None:
         return default
     if limit < 1 or limit > maximum:
-        raise InvalidInput(f"limit must be between 1 and {maximum}", field="limit")
+        raise InvalidInput(
+            f"limit must be between 1 and {maximum}", field="limit", location="query"
+        )
     return limit
 
 

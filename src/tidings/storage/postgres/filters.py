@@ -39,7 +39,7 @@ def message_clauses(p: Params, query: MessageFilter, table: str = "message") -> 
 
 def time_clauses(p: Params, column: str, before: int | None, after: int | None) -> list[str]:
     if before is not None and after is not None and after >= before:
-        raise InvalidInput("after must be earlier than before", field="after")
+        raise InvalidInput("after must be earlier than before", field="after", location="query")
     clauses = []
     if before is not None:
         clauses.append(f"{column} < {p(before)}")

@@ -201,6 +201,7 @@ async def _replay(conn: Any, app: Application, idempotency: Idempotency) -> Crea
         raise InvalidInput(
             "idempotency-key was already used with a different request body",
             field="idempotency-key",
+            location="header",
         )
     original = await conn.fetchrow(_ORIGINAL, earlier["msg_key"])
     if original is None:

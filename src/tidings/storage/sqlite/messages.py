@@ -103,6 +103,7 @@ def _replay(
         raise InvalidInput(
             "idempotency-key was already used with a different request body",
             field="idempotency-key",
+            location="header",
         )
     original = conn.execute("SELECT * FROM message WHERE key = ?", (row["msg_key"],)).fetchone()
     count = conn.execute(
@@ -220,5 +221,5 @@ def time_clauses(column: str, before: int | None, after: int | None) -> tuple[li
         clauses.append(f"{column} > ?")
         params.append(after)
     if before is not None and after is not None and after >= before:
-        raise InvalidInput("after must be earlier than before", field="after")
+        raise InvalidInput("after must be earlier than before", field="after", location="query")
     return clauses, params
