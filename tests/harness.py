@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,6 +15,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any, ClassVar
+
+import asyncpg
 
 from tests.keys import TEST_KEY
 from tidings.testing import free_port
@@ -29,16 +33,23 @@ def clean_environment(extra: dict[str, str]) -> dict[str, str]:
 
 def tidings(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
     """Run `tidings ARGS...` to completion; its standard output."""
-    done = subprocess.run(
+    done = tidings_run(*args, env=env, cwd=cwd)
+    done.check_returncode()
+    return done.stdout
+
+
+def tidings_run(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `tidings ARGS...` to completion, whatever it exits with."""
+    return subprocess.run(
         [sys.executable, "-m", "tidings", *args],
         env=clean_environment(env or {}),
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
-        check=True,
     )
-    return done.stdout
 
 
 class ServerProcess:
@@ -68,6 +79,21 @@ class ServerProcess:
             self.settings.setdefault("TIDINGS_SECRET_KEY", TEST_KEY)
         self.process: subprocess.Popen[bytes] | None = None
         self.log = workdir / f"{command}-{self.port}.log"
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Rows of `sql` read straight from this server's database (either backend)."""
+        if self.database_url.startswith("sqlite:///"):
+            with sqlite3.connect(self.database_url.removeprefix("sqlite:///")) as conn:
+                return [tuple(row) for row in conn.execute(sql)]
+
+        async def fetch() -> list[tuple[Any, ...]]:
+            conn = await asyncpg.connect(self.database_url)
+            try:
+                return [tuple(row) for row in await conn.fetch(sql)]
+            finally:
+                await conn.close()
+
+        return asyncio.run(fetch())
 
     def cli_env(self) -> dict[str, str]:
         """What `tidings token ...` and other commands need to reach this database."""

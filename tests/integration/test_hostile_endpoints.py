@@ -202,3 +202,20 @@ def test_allowed_subnets_open_a_private_range(tmp_path: Path, receiver: Receiver
     finally:
         client._httpx_client.close()
         server.stop()
+
+
+async def _brotli(request: web.Request) -> web.StreamResponse:
+    return web.Response(body=b"\x1b\x03\x00\xf8", headers={"Content-Encoding": "br"})
+
+
+def test_a_body_in_an_encoding_not_asked_for_is_kept_with_a_note(
+    server: ServerProcess, client: Svix, receiver: Receiver
+) -> None:
+    receiver.handle("/br", _brotli)
+    app, _, msg = _send_to(client, receiver.url("/br"))
+    (attempt,) = _attempts(client, app, msg)
+    assert attempt.response_status_code == 200
+    listed = server.get_json(f"/api/v1/app/{app}/attempt/msg/{msg}")["data"][0]
+    # The bytes received, as text (PostgreSQL text holds no NUL: it reads as U+FFFD).
+    assert listed["response"] in ("\x1b\x03\x00\ufffd", "\x1b\x03\ufffd\ufffd")
+    assert "not asked for (br)" in listed["note"]

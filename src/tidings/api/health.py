@@ -11,6 +11,6 @@ router = APIRouter(prefix="/api/v1/health", tags=["health"])
 
 @router.get("", status_code=204)
 async def health(request: Request) -> Response:
-    """204 when the database answers; 503 (via StorageUnavailable) when it does not."""
+    """204 when the database answers; 503 when it does not (no token needed)."""
     await store_of(request).ping()
     return Response(status_code=204)

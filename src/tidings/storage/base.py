@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from tidings.domain.access import Token
-from tidings.domain.errors import NotFound
+from tidings.domain.errors import NotFound, StorageUnavailable
 from tidings.domain.models import (
     Application,
     Attempt,
@@ -31,6 +31,7 @@ from tidings.domain.models import (
     Rejection,
     Source,
 )
+from tidings.storage.sealing import KeyRing
 
 # Chooses, from an application's endpoints, those a new message is for.
 EndpointSelector = Callable[[Sequence[Endpoint], Message], list[Endpoint]]
@@ -78,6 +79,16 @@ class CreatedMessage:
 
 class Store(abc.ABC):
     """Persistent state of Tidings."""
+
+    # The ring that seals secrets (sealing.py); set by the backend, at the latest
+    # when it opens.
+    _keys: KeyRing | None = None
+
+    @property
+    def keys(self) -> KeyRing:
+        if self._keys is None:
+            raise StorageUnavailable("the store has no secret key (it is not open)")
+        return self._keys
 
     # lifecycle -------------------------------------------------------------
     @abc.abstractmethod

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import asyncpg
@@ -14,7 +12,7 @@ import httpx
 from svix.api import ApplicationIn, EndpointHeadersIn, EndpointIn, EndpointSecretRotateIn
 
 from tests.conftest import sdk
-from tests.harness import ServerProcess, clean_environment, tidings
+from tests.harness import ServerProcess, tidings, tidings_run
 
 ENDPOINT_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 NEXT_SECRET = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
@@ -100,12 +98,6 @@ def test_rotating_the_key_with_the_command(tmp_path: Path) -> None:
 
 
 def test_postgresql_without_a_key_is_refused_at_start(postgres_database: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "tidings", "migrate", "--database-url", postgres_database],
-        env=clean_environment({}),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = tidings_run("migrate", "--database-url", postgres_database)
     assert done.returncode != 0
     assert "PostgreSQL needs TIDINGS_SECRET_KEY" in done.stderr

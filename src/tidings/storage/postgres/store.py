@@ -100,12 +100,6 @@ class PostgresStore(Store):
             self._pool = await create_pool(self._url, *self._pool_size)
         await self.seal_everything(only_plaintext=True)
 
-    @property
-    def keys(self) -> KeyRing:
-        if self._keys is None:
-            raise StorageUnavailable("the store has no secret key")
-        return self._keys
-
     def _endpoint(self, row: rows.Row) -> Endpoint:
         return rows.endpoint(row, self.keys)
 

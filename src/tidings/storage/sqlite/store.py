@@ -100,12 +100,6 @@ class SqliteStore(Store):
         self._writer.start()
         await self.seal_everything(only_plaintext=True)
 
-    @property
-    def keys(self) -> KeyRing:
-        if self._keys is None:
-            raise StorageUnavailable("the store is not open")
-        return self._keys
-
     def _endpoint(self, row: sqlite3.Row) -> Endpoint:
         return rows.endpoint(row, self.keys)
 
