@@ -207,8 +207,16 @@ def test_an_application_token_sends_to_its_application_only(
     assert token not in listed
 
 
-def test_a_revoked_token_stops_in_every_api_process_within_seconds(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path, api_processes="2").start()
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_a_revoked_token_stops_in_every_api_process_within_seconds(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    settings = {"api_processes": "2"}
+    if backend == "postgres":
+        settings["database_url"] = request.getfixturevalue("postgres_database")
+    server = ServerProcess(tmp_path, **settings).start()
     admin = sdk(server)
     app = admin.application.create(ApplicationIn(name="A", uid="a")).id
     env = server.cli_env()
