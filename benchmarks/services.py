@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import shutil
@@ -24,7 +25,6 @@ from benchmarks.procs import (
     wait_until_http,
     wait_until_logged,
 )
-from tidings.storage.sealing import new_key
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432"
@@ -125,8 +125,11 @@ class Tidings:
     settings: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     token: str = field(default_factory=lambda: "bench_" + secrets.token_urlsafe(24))
-    # Every process of one deployment shares it (PostgreSQL requires one).
-    secret_key: str = field(default_factory=new_key)
+    # Every process of one deployment shares it (PostgreSQL requires one). Made here,
+    # not by tidings.storage.sealing, so that `--ref` can measure revisions before it.
+    secret_key: str = field(
+        default_factory=lambda: base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+    )
 
     @classmethod
     def on_sqlite(cls, workdir: Path, **settings: str) -> Tidings:

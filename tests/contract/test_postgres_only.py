@@ -284,7 +284,12 @@ def test_workers_claim_every_delivery_once_while_messages_arrive(
             broken: list[int] = []
             working = asyncio.gather(producing, *(work(s, seen, producing) for s in stores[2:]))
             await asyncio.gather(working, watch(conn, broken, working))
-            return seen, broken, await stores[0].next_due_at()
+            # A lane may be left early, by design: a settle skips a lane whose wake is
+            # still in flight, and another store's settle may not have committed yet.
+            # Early is safe (it costs one empty claim, which settles it), so the check
+            # is that an idle worker's next claim leaves every lane telling the truth.
+            assert await stores[2].claim_due(20, 60_000) == []
+            return seen, broken, await stores[2].next_due_at()
 
     seen, broken, next_due = run(scenario())
     assert len(seen) == len(set(seen)) == per_app * apps_count
@@ -393,35 +398,24 @@ def test_a_lane_waits_for_its_earliest_retry(run: Run, pg_store: Store) -> None:
     assert run(pg_store.claim_due(10, 60_000)) == []
 
 
-def test_an_expired_idempotency_key_can_be_used_again(run: Run, pg_store: Store) -> None:
-    app = make_app(run, pg_store)
-    create = lambda message, key: run(pg_store.create_message(app, message, select_endpoints, key))  # noqa: E731
-    long_ago = new_message(app, created_at=now_ms() - DAY - 1000)
-    first = create(long_ago, Idempotency("k", "fingerprint-1"))
-    again = create(new_message(app), Idempotency("k", "fingerprint-2"))
-    assert again.created and again.message.id != first.message.id
-    with pytest.raises(InvalidInput):  # the key is taken again, for a day
-        create(new_message(app), Idempotency("k", "fingerprint-1"))
-
-
 # wake-ups -------------------------------------------------------------------------
-def test_a_waiting_worker_wakes_promptly_when_another_process_queues_work(
+def test_a_waiting_worker_wakes_when_another_process_queues_work(
     run: Run, postgres_database: str
 ) -> None:
-    async def scenario() -> float:
+    """Woken by the other process's NOTIFY: the wait asked for 30 s and ends within 5 s
+    (how promptly is the benchmarks' `pg_e2e_p50_ms`, not a clock in a test)."""
+
+    async def scenario() -> None:
         async with opened(postgres_database) as waiter, opened(postgres_database) as sender:
             app = await app_with_endpoints(sender)
             await waiter.wait_for_work(0.2)  # the first wait opens the LISTEN connection
-            loop = asyncio.get_running_loop()
-            started = loop.time()
             waiting = asyncio.create_task(waiter.wait_for_work(30))
             await asyncio.sleep(0.05)
             assert not waiting.done()
             await sender.create_message(app, new_message(app), select_endpoints, None)
             await asyncio.wait_for(waiting, 5)
-            return loop.time() - started
 
-    assert run(scenario()) < 2
+    run(scenario())
 
 
 def test_only_messages_with_deliveries_notify(run: Run, postgres_database: str) -> None:
@@ -482,32 +476,38 @@ def test_announcements_follow_commits_at_most_once_per_interval(run: Run) -> Non
 
 
 def test_one_announcement_at_a_time_however_slow_the_server(run: Run) -> None:
-    """Commits every 10 ms while each NOTIFY takes 200 ms: never two in flight (each
-    would hold a pooled connection), and the commits made meanwhile are announced
-    by one more once it returns."""
+    """Commits keep coming while a NOTIFY is held up: never two in flight (each would
+    hold a pooled connection), and the commits made meanwhile are announced by exactly
+    one more once it returns."""
 
-    async def scenario() -> tuple[int, int]:
-        in_flight, most, sent = 0, 0, 0
+    async def scenario() -> tuple[int, int, int]:
+        in_flight = most = sent = 0
+        started, answering, second_sent = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
         async def send() -> None:
             nonlocal in_flight, most, sent
             in_flight += 1
             most = max(most, in_flight)
-            await asyncio.sleep(0.2)
+            started.set()
+            await answering.wait()  # the server holds every NOTIFY until told to answer
             in_flight -= 1
             sent += 1
+            if sent == 2:
+                second_sent.set()
 
         announcer = Announcer(send, interval=0.001)
+        announcer.queued()
+        await started.wait()
         for _ in range(30):
             announcer.queued()
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.5)
-        await announcer.close()
-        return most, sent
+            await asyncio.sleep(0.002)  # past the interval: each commit could start a send
+        during = sent
+        answering.set()
+        await asyncio.wait_for(second_sent.wait(), 5)
+        await announcer.close()  # nothing is left pending, so nothing more is sent
+        return most, during, sent
 
-    most, sent = run(scenario())
-    assert most == 1
-    assert 2 <= sent <= 4  # 0.3 s of commits in 200 ms sends, plus the one after
+    assert run(scenario()) == (1, 0, 2)
 
 
 def test_a_create_carries_the_notify_only_on_this_process_turn(run: Run) -> None:

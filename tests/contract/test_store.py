@@ -55,7 +55,7 @@ def send(
         app_key=app.key,
         event_type=fields.pop("event_type", "a"),
         payload=fields.pop("payload", b"{}"),
-        created_at=now_ms(),
+        created_at=fields.pop("created_at", now_ms()),
         **fields,
     )
     return run(store.create_message(app, message, select_endpoints, idempotency))
@@ -122,6 +122,21 @@ def test_idempotency_replays_or_rejects(run: Run, store: Store) -> None:
     assert len(run(store.claim_due(10, 60_000))) == 1
 
 
+def test_an_expired_idempotency_key_can_be_used_again(run: Run, store: Store) -> None:
+    app = make_app(run, store)
+    first = send(
+        run, store, app, Idempotency("k", "fingerprint-1"), created_at=now_ms() - DAY - 1000
+    )
+    again = send(run, store, app, Idempotency("k", "fingerprint-2"))
+    assert again.created and again.message.id != first.message.id
+    with pytest.raises(InvalidInput):  # the key is taken again, for a day
+        send(run, store, app, Idempotency("k", "fingerprint-1"))
+    # Within the day the key holds: a key a minute short of a day old still replays.
+    recent = send(run, store, app, Idempotency("r", "f"), created_at=now_ms() - DAY + 60_000)
+    replayed = send(run, store, app, Idempotency("r", "f"))
+    assert (replayed.created, replayed.message.id) == (False, recent.message.id)
+
+
 def test_claims_are_exclusive_until_the_lease_expires(run: Run, store: Store) -> None:
     app = make_app(run, store)
     make_endpoint(run, store, app)
@@ -135,20 +150,67 @@ def test_claims_are_exclusive_until_the_lease_expires(run: Run, store: Store) ->
     assert stolen.claim_id != again.claim_id
 
 
-def test_a_stale_claim_cannot_overwrite_a_newer_one(run: Run, store: Store) -> None:
+def stale_and_fresh(
+    run: Run, store: Store, fresh_lease_ms: int = 60_000
+) -> tuple[Application, Any, ClaimedDelivery, ClaimedDelivery]:
+    """One delivery claimed twice: the first lease expired at once and a second claim took over."""
     app = make_app(run, store)
     make_endpoint(run, store, app)
     created = send(run, store, app)
-    (stale,) = run(store.claim_due(10, 0))
-    (fresh,) = run(store.claim_due(10, 60_000))
-    run(store.record_attempts([result(stale, ok=True)], DAY))
-    # The stale worker's attempt is on record, but the delivery is still the fresh claim's.
-    assert run(store.claim_due(10, 60_000)) == []
-    run(store.record_attempts([result(fresh, ok=False, retry_at=now_ms() + 60_000)], DAY))
+    (stale,) = run(store.claim_due(10, 0))  # a zero lease expires at once
+    (fresh,) = run(store.claim_due(10, fresh_lease_ms))
+    assert stale.claim_id != fresh.claim_id
+    return app, created, stale, fresh
+
+
+def destination_status(run: Run, store: Store, app: Application, created: Any) -> DeliveryStatus:
     (destination,) = run(store.list_destinations(app, created.message, 10, None)).items
-    assert destination.status == DeliveryStatus.PENDING
+    return DeliveryStatus(destination.status)
+
+
+def test_a_stale_claim_cannot_overwrite_a_newer_one(run: Run, store: Store) -> None:
+    app, created, stale, fresh = stale_and_fresh(run, store)
+    run(store.record_attempts([result(stale, ok=True)], DAY))
+    # The stale worker's attempt is on record, but the delivery is still the fresh claim's:
+    # still sending, not marked delivered, and its attempt count not moved.
+    assert destination_status(run, store, app, created) == DeliveryStatus.SENDING
+    assert run(store.claim_due(10, 60_000)) == []
+    run(store.record_attempts([result(fresh, ok=False, retry_at=now_ms())], DAY))
+    assert destination_status(run, store, app, created) == DeliveryStatus.PENDING
+    (retried,) = run(store.claim_due(10, 60_000))
+    assert retried.attempts_made == 1
     attempts = run(store.list_attempts(app, AttemptFilter(msg_key=created.message.key))).items
     assert len(attempts) == 2
+
+
+def test_a_stale_claim_cannot_extend_a_newer_lease(run: Run, store: Store) -> None:
+    app, created, stale, fresh = stale_and_fresh(run, store, fresh_lease_ms=0)
+    run(store.extend_leases([stale], 60_000))
+    # The fresh lease expired at once and nothing renewed it: the stale claim's renewal
+    # must not have, so a third claim takes the delivery now.
+    (third,) = run(store.claim_due(10, 60_000))
+    assert third.claim_id not in (stale.claim_id, fresh.claim_id)
+    run(store.record_attempts([result(third, ok=True)], DAY))
+    assert destination_status(run, store, app, created) == DeliveryStatus.SUCCESS
+
+
+def test_a_stale_claim_cannot_release_a_newer_one(run: Run, store: Store) -> None:
+    app, created, stale, fresh = stale_and_fresh(run, store)
+    run(store.release([stale], 60_000))
+    # Released by the stale claim, the delivery would be pending an hour out and the
+    # fresh claim's success would be fenced off.
+    assert destination_status(run, store, app, created) == DeliveryStatus.SENDING
+    run(store.record_attempts([result(fresh, ok=True)], DAY))
+    assert destination_status(run, store, app, created) == DeliveryStatus.SUCCESS
+
+
+def test_a_lease_renewal_keeps_the_delivery_claimed(run: Run, store: Store) -> None:
+    app = make_app(run, store)
+    make_endpoint(run, store, app)
+    send(run, store, app)
+    (claimed,) = run(store.claim_due(10, 0))
+    run(store.extend_leases([claimed], 60_000))
+    assert run(store.claim_due(10, 60_000)) == []
 
 
 def test_retry_then_success_then_nothing_due(run: Run, store: Store) -> None:

@@ -83,15 +83,22 @@ async def _flood(server: ServerProcess, app: str, count: int, channels: list[str
 
 
 async def _hang(request: web.Request) -> web.StreamResponse:
-    await asyncio.sleep(30)
+    await asyncio.sleep(120)  # longer than the attempt timeout: only Tidings ends it
     return web.Response(status=200)
 
 
-def test_healthy_endpoint_is_fast_beside_200_hanging_ones(
+def test_healthy_endpoint_is_served_beside_200_hanging_ones(
     tmp_path: Path, receiver: Receiver
 ) -> None:
+    """Every healthy delivery arrives while the hanging ones are all still hanging.
+
+    The attempt timeout is 30 s, so no hanging attempt ends during the test; a delivery
+    that had to wait for a slot held by one would arrive only after it timed out, and
+    the timed-out delivery would then be attempted again. What is asserted is that no
+    hanging delivery was attempted twice: a count, not a clock. The healthy p99 beside
+    hanging endpoints is the benchmark metric `storm_healthy_p99_ms`."""
     receiver.handle("/hang", _hang)
-    server = ServerProcess(tmp_path, request_timeout="3").start()
+    server = ServerProcess(tmp_path, request_timeout="30").start()
     api = Api(server)
     try:
         app = api.app("Mixed")
@@ -100,13 +107,15 @@ def test_healthy_endpoint_is_fast_beside_200_hanging_ones(
             api.endpoint(app, receiver.url("/hang"), channel)
         api.endpoint(app, receiver.url("/healthy"), "ok")
         asyncio.run(_flood(server, app, HANGING_ENDPOINTS * 3, hanging))
+        receiver.wait_for(HANGING_ENDPOINTS, "/hang", timeout=60)  # every one is hanging
         latencies = _latencies(api, receiver, app, "/healthy", "ok")
+        hung = [r.headers["webhook-id"] for r in receiver.received("/hang")]
     finally:
         api.http.close()
         server.stop()
     assert len(latencies) == SAMPLES
     print(f"healthy p99 beside {HANGING_ENDPOINTS} hanging endpoints: {p99(latencies):.3f}s")
-    assert p99(latencies) < 1.0, sorted(latencies)[-5:]
+    assert len(hung) == len(set(hung)), "a hanging delivery timed out and was retried"
 
 
 def test_a_flooding_application_does_not_slow_another(tmp_path: Path, receiver: Receiver) -> None:

@@ -38,7 +38,10 @@ def test_the_checkpointer_keeps_the_wal_bounded(tmp_path: Path) -> None:
         writer.stop()
     assert autocheckpoint == 0  # commits themselves never checkpoint
     # Without checkpoints the log would hold all 20 MB; the checkpointer copies it
-    # back every 100 ms, and the log then starts over from its beginning.
-    assert largest_wal < 8_000_000, largest_wal
+    # back every 100 ms, and the log then starts over from its beginning. How short
+    # it stays depends on the machine's speed, so only "it started over" is asserted.
+    written = len(ROW) * BATCHES * ROWS_PER_BATCH
+    print(f"largest WAL: {largest_wal / 1e6:.1f} MB of {written / 1e6:.0f} MB written")
+    assert largest_wal < written / 2, largest_wal
     with sqlite3.connect(path) as check:
         assert check.execute("SELECT count(*) FROM blob").fetchone()[0] == BATCHES * ROWS_PER_BATCH

@@ -161,9 +161,11 @@ def test_two_processes_commit_small_groups_side_by_side(tmp_path: Path) -> None:
         order = [row[0] for row in check.execute("SELECT writer FROM note ORDER BY rowid")]
     assert counts == {"a": ROWS_EACH, "b": ROWS_EACH}
     # Both wrote while the other did: their rows interleave rather than one waiting
-    # out the other's whole run.
+    # out the other's whole run (which would be one switch). How often they take
+    # turns depends on the machine; that each took the log back at least once does not.
     switches = sum(1 for left, right in itertools.pairwise(order) if left != right)
-    assert switches > 10, switches
+    print(f"{switches} switches between the two writers")
+    assert switches >= 3, switches
 
 
 def test_an_in_memory_database_needs_no_turns(

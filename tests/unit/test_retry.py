@@ -25,6 +25,33 @@ def test_jitter_spreads_retries() -> None:
     assert len(delays) > 10
 
 
+def test_jitter_reaches_both_sides_of_the_schedule() -> None:
+    planned = DEFAULT_SCHEDULE[3]
+    delays = [
+        next_retry(DEFAULT_SCHEDULE, 3, rng=random.Random(s)).delay_seconds for s in range(200)
+    ]
+    assert sum(d < planned * 0.95 for d in delays) > 50
+    assert sum(d > planned * 1.05 for d in delays) > 50
+    assert planned * 0.95 < sum(delays) / len(delays) < planned * 1.05
+
+
+def test_a_slow_down_waits_at_least_the_minimum_whatever_the_jitter() -> None:
+    schedule = (0, 0.2)
+    delays = [
+        next_retry(schedule, 1, rng=random.Random(s), minimum=1.0).delay_seconds for s in range(50)
+    ]
+    assert min(delays) == 1.0  # jitter below the floor is lifted to it
+    assert max(delays) <= 1.0 * (1 + JITTER)
+    assert max(delays) > 1.0
+
+
+def test_retry_after_is_clamped_around_the_minimum_when_the_schedule_is_shorter() -> None:
+    # The floor replaces the schedule's entry, so Retry-After may stretch it to twice the floor.
+    assert next_retry((0, 0.2), 1, retry_after=5, minimum=1.0).delay_seconds == 2.0
+    assert next_retry((0, 0.2), 1, retry_after=0, minimum=1.0).delay_seconds == 1.0
+    assert next_retry((0, 0.2), 1, retry_after=1.5, minimum=1.0).delay_seconds == 1.5
+
+
 def test_no_retry_after_the_last_entry() -> None:
     assert not next_retry(DEFAULT_SCHEDULE, len(DEFAULT_SCHEDULE)).retry
     assert not next_retry((0,), 1).retry

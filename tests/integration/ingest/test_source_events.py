@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
+import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -13,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 from tests.harness import ServerProcess
+from tests.waiting import eventually, read_by_peer
 from tidings.storage import pagination
 
 GITHUB_SECRET = "gh-secret"
@@ -189,19 +193,19 @@ def test_a_stopping_server_answers_long_polls_at_once(tmp_path: Path) -> None:
     try:
         source = new_source(server)
         start = events(server, source["id"], iterator="latest")["iterator"]
-        answers: list[Any] = []
-
-        def poll() -> None:
-            try:
-                answers.append(events_response(server, source["id"], 60, iterator=start, wait=30))
-            except httpx.HTTPError as exc:
-                answers.append(exc)
-
-        polling = threading.Thread(target=poll)
-        polling.start()
-        time.sleep(0.5)  # the poll is now waiting on the server
+        path = f"/ingest/api/v1/source/{source['id']}/event?iterator={start}&limit=60&wait=30"
+        poll = socket.create_connection(("127.0.0.1", server.port), timeout=20)
+        poll.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: tidings\r\nAuthorization: Bearer {server.token}"
+            "\r\nConnection: close\r\n\r\n".encode()
+        )
+        # The poll is waiting on the server once the server has read the whole request.
+        assert eventually(lambda: read_by_peer(poll), bool, timeout=10)
     finally:
         assert server.stop() == 0
-    polling.join(timeout=20)
-    assert isinstance(answers[0], httpx.Response), answers
-    assert answers[0].status_code == 200 and answers[0].json()["data"] == []
+    with poll:
+        answer = http.client.HTTPResponse(poll)
+        answer.begin()
+        body = answer.read()
+    assert answer.status == 200, body
+    assert orjson.loads(body)["data"] == []
