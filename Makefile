@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean openapi docs bench bench-quick lock fuzz
+.PHONY: run test lint install clean openapi docs bench bench-quick lock fuzz mutation
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ test: install
 fuzz: install
 	FUZZ_EXAMPLES=50 FUZZ_SEED= $(BIN)/python -m pytest tests/integration/test_spec_fuzzing.py
 
+# Mutation testing, not part of `make test` (about an hour; see docs/testing.md).
+mutation: install
+	$(BIN)/python -m pip install --quiet mutmut==3.8.1
+	$(BIN)/mutmut run
+	$(BIN)/python -m tests.mutations.named
+
 lint: install
 	$(BIN)/ruff check src tests examples tools benchmarks
 	$(BIN)/ruff format --check src tests examples tools benchmarks
@@ -55,7 +61,7 @@ openapi: install
 	$(BIN)/python -m tidings.api.spec > docs/openapi.json
 
 docs: openapi
-	$(BIN)/python tools/sync_readme.py
+	$(BIN)/python tools/sync_settings_table.py
 
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'

@@ -318,7 +318,7 @@ def parse_value(name: str, raw: str) -> Any:
 
 
 def settings_table() -> str:
-    """The Markdown table of settings that the README embeds."""
+    """The Markdown table of settings that docs/configuration.md embeds."""
     lines = ["| variable | flag | default | meaning |", "|---|---|---|---|"]
     for setting in SETTINGS:
         default = default_text(setting) or "—"
