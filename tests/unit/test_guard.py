@@ -302,3 +302,40 @@ async def _exercise(port: int, hits: list[str]) -> None:
     assert await post(dev, f"http://localhost:{port}/") == 200
     assert await post(dev, f"http://2130706433:{port}/") == 200
     assert len(hits) == 2
+
+
+def test_ipv4_compatible_forms_are_named_for_the_address_inside() -> None:
+    # ::2 is the IPv4-compatible form of 0.0.0.2; only :: and ::1 are not such forms.
+    assert DEFAULT.reason_blocked(ip("::2")) == "IPv4-compatible 'this network' address (0.0.0.0/8)"
+    assert DEFAULT.reason_blocked(ip("::1")) == "loopback address"
+
+
+def test_reserved_ipv6_is_named() -> None:
+    assert DEFAULT.reason_blocked(ip("4000::1")) == "reserved address"
+
+
+def test_an_answer_with_a_zone_id_is_checked_without_it() -> None:
+    resolver = GuardedResolver(DEFAULT, ScriptedLookup("fe80::1%eth0"))
+    with pytest.raises(DestinationBlocked, match="link-local address"):
+        asyncio.run(resolver.resolve("zoned.test", 443))
+
+
+def test_an_unparseable_answer_names_the_host_and_the_policy() -> None:
+    resolver = GuardedResolver(DEFAULT, ScriptedLookup("not-an-ip"))
+    with pytest.raises(DestinationBlocked) as refused:
+        asyncio.run(resolver.resolve("odd.test", 443))
+    assert str(refused.value) == (
+        "destination odd.test resolved to unparseable address 'not-an-ip'; "
+        "blocked by the SSRF policy"
+    )
+
+
+def test_the_lookup_is_asked_for_the_destination_port() -> None:
+    ports: list[int] = []
+
+    async def lookup(host: str, port: int) -> list[str]:
+        ports.append(port)
+        return ["8.8.8.8"]
+
+    asyncio.run(GuardedResolver(DEFAULT, lookup).resolve("good.test", 8443))
+    assert ports == [8443]

@@ -65,3 +65,47 @@ def test_an_application_holds_at_most_its_share_of_places() -> None:
 
     most, waiting = asyncio.run(scenario())
     assert (most, waiting) == (2, 2)
+
+
+def test_the_gate_forgets_an_application_when_its_last_request_ends() -> None:
+    async def scenario() -> list[int]:
+        gate = IngestGate()
+        held = []
+        async with gate.admit(1), gate.admit(1, "k"), gate.admit(2):
+            held.append(gate.applications_held)
+            async with gate.admit(1):
+                held.append(gate.applications_held)
+            held.append(gate.applications_held)  # application 1 still has two inside
+        held.append(gate.applications_held)
+        with pytest.raises(RuntimeError):
+            async with gate.admit(3, "k"):
+                raise RuntimeError
+        held.append(gate.applications_held)
+        return held
+
+    assert asyncio.run(scenario()) == [2, 2, 2, 0, 0]
+
+
+def test_a_request_cancelled_while_waiting_gives_back_its_key_and_its_place() -> None:
+    async def scenario() -> None:
+        gate = IngestGate(per_application=1)
+        release = asyncio.Event()
+
+        async def holder() -> None:
+            async with gate.admit(1):
+                await release.wait()
+
+        holding = asyncio.create_task(holder())
+        await asyncio.sleep(0)
+        waiting = asyncio.create_task(gate.admit(1, "k").__aenter__())
+        await asyncio.sleep(0)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        release.set()
+        await holding
+        assert gate.applications_held == 0
+        async with gate.admit(1, "k"):  # the cancelled request's key is free again
+            pass
+
+    asyncio.run(scenario())

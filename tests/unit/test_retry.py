@@ -68,3 +68,12 @@ def test_parse_schedule_accepts_fractions_and_rejects_junk() -> None:
     for bad in ("", "a,b", "1,-1"):
         with pytest.raises(ValueError, match="schedule"):
             parse_schedule(bad)
+
+
+def test_no_floor_unless_asked() -> None:
+    assert next_retry((0, 0), 1).delay_seconds == 0.0
+
+
+def test_the_end_of_the_schedule_is_a_plain_no() -> None:
+    decision = next_retry((0, 5), 2)
+    assert decision.retry is False and decision.delay_seconds == 0.0

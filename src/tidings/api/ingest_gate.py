@@ -23,6 +23,12 @@ class IngestGate:
         self._users: dict[int, int] = {}
         self._keys_in_flight: set[tuple[int, str]] = set()
 
+    @property
+    def applications_held(self) -> int:
+        """How many applications have a request in flight or waiting: the gate forgets
+        an application once its last request ends, so this is bounded by the load."""
+        return len(self._gates)
+
     def admit(self, app_key: int, idempotency_key: str | None = None) -> Admission:
         """Hold a place for one message of the application (`async with`). A second
         request with an idempotency key still in flight in this process gets 409 (the
