@@ -138,6 +138,14 @@ def test_an_expired_idempotency_key_can_be_used_again(run: Run, store: Store) ->
     make_endpoint(run, store, app)
     taken_over = send(run, store, app, Idempotency("o", "f-2"))
     assert taken_over.created and taken_over.message.id != old.message.id
+    # The window is the new message's day: a key exactly a day older is free again,
+    # and one a millisecond younger still replays.
+    now = now_ms()
+    send(run, store, app, Idempotency("edge", "f-1"), created_at=now - DAY)
+    assert send(run, store, app, Idempotency("edge", "f-2"), created_at=now).created
+    held = send(run, store, app, Idempotency("held", "f"), created_at=now - DAY + 1)
+    again = send(run, store, app, Idempotency("held", "f"), created_at=now)
+    assert (again.created, again.message.id) == (False, held.message.id)
     # Within the day the key holds: a key a minute short of a day old still replays.
     recent = send(run, store, app, Idempotency("r", "f"), created_at=now_ms() - DAY + 60_000)
     replayed = send(run, store, app, Idempotency("r", "f"))

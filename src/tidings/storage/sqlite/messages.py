@@ -6,7 +6,6 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from tidings.domain.clock import now_ms
 from tidings.domain.errors import Conflict, InvalidInput
 from tidings.domain.models import Application, Endpoint, Message, MessageFilter
 from tidings.domain.statuses import DeliveryStatus
@@ -44,7 +43,7 @@ def create(
     which only this writer's thread writes to). The one exception, removing an
     idempotency key older than the window, stands whatever follows."""
     if idempotency is not None:
-        earlier = _replay(conn, app, idempotency)
+        earlier = _replay(conn, app, idempotency, message.created_at)
         if earlier is not None:
             return earlier
     _reject_duplicate_event_id(conn, app, message)
@@ -85,15 +84,17 @@ def endpoints_changed(conn: sqlite3.Connection, app_keys: Iterable[int]) -> None
 
 
 def _replay(
-    conn: sqlite3.Connection, app: Application, idempotency: Idempotency
+    conn: sqlite3.Connection, app: Application, idempotency: Idempotency, at: int
 ) -> CreatedMessage | None:
+    """The message a key already made, if it is still held at `at` (the new message's
+    time, as for eventIds here and for keys on PostgreSQL)."""
     row = conn.execute(
         "SELECT fingerprint, msg_key, created_at FROM idempotency WHERE app_key = ? AND key = ?",
         (app.key, idempotency.key),
     ).fetchone()
     if row is None:
         return None
-    if row["created_at"] <= now_ms() - DEDUP_WINDOW_MS:
+    if row["created_at"] <= at - DEDUP_WINDOW_MS:
         # Keys are kept for 24 h; an older one is free to be used again.
         conn.execute(
             "DELETE FROM idempotency WHERE app_key = ? AND key = ?", (app.key, idempotency.key)
