@@ -61,18 +61,6 @@ def test_a_failed_attempt_waits_for_its_retry_time(run: Run, store: Store) -> No
     assert sorted(a.status for a in attempts) == [DeliveryStatus.FAIL, DeliveryStatus.FAIL]
 
 
-def test_attempts_are_recorded_with_their_own_outcome(run: Run, store: Store) -> None:
-    app = make_app(run, store)
-    make_endpoint(run, store, app)
-    created = send(run, store, app)
-    (first,) = run(store.claim_due(10, 60_000))
-    run(store.record_attempts([result(first, ok=False, retry_at=now_ms())], DAY))
-    (second,) = run(store.claim_due(10, 60_000))
-    run(store.record_attempts([result(second, ok=True)], DAY))
-    attempts = run(store.list_attempts(app, AttemptFilter(msg_key=created.message.key))).items
-    assert sorted(a.status for a in attempts) == [DeliveryStatus.SUCCESS, DeliveryStatus.FAIL]
-
-
 def test_a_410_disables_the_endpoint_and_parks_its_other_deliveries(run: Run, store: Store) -> None:
     app = make_app(run, store)
     endpoint = make_endpoint(run, store, app)

@@ -238,6 +238,9 @@ def test_retry_then_success_then_nothing_due(run: Run, store: Store) -> None:
     assert retried.attempts_made == 1
     run(store.record_attempts([result(retried, ok=True)], DAY))
     assert run(store.claim_due(10, 60_000)) == []
+    # Each attempt keeps its own outcome.
+    attempts = run(store.list_attempts(app, AttemptFilter(msg_key=created.message.key))).items
+    assert sorted(a.status for a in attempts) == [DeliveryStatus.SUCCESS, DeliveryStatus.FAIL]
     (destination,) = run(store.list_destinations(app, created.message, 10, None)).items
     assert destination.status == DeliveryStatus.SUCCESS
 
