@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, ClassVar
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 
 from tests.keys import TEST_KEY
 from tidings.testing import free_port

@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from tests.keys import TEST_KEYS
