@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tidings.cli.main import build_parser, command_argv
+from tidings.cli.arguments import build_parser, command_argv
 
 
 def test_each_child_gets_the_flags_its_command_accepts() -> None:

@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from tidings.cli.main import LISTEN_FD_FLAG, PARENT_PID_FLAG
+from tidings.cli.arguments import LISTEN_FD_FLAG, PARENT_PID_FLAG
 from tidings.cli.runtime import (
     bootstrap_token,
     check_admin_token,

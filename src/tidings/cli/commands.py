@@ -7,7 +7,7 @@ import logging
 import socket
 
 from tidings.cli import api_processes, secret_keys, tokens, trigger
-from tidings.cli.main import command_argv
+from tidings.cli.arguments import command_argv
 from tidings.cli.priority import lower_worker_priority
 from tidings.cli.runtime import Inherited, run_services
 from tidings.config import Settings, key_ring
