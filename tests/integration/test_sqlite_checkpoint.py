@@ -6,7 +6,7 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from tidings.storage.sqlite.writer import GroupCommitWriter
+from tidings.storage.sqlite.engine.writer import GroupCommitWriter
 
 ROW = b"x" * 10_000
 BATCHES, ROWS_PER_BATCH = 100, 20  # 20 MB written, over a second or more

@@ -16,11 +16,11 @@ import pytest
 from tidings.api import tokens
 from tidings.domain.access import TokenKind
 from tidings.domain.errors import StorageUnavailable
-from tidings.storage.sqlite import writer as writer_module
+from tidings.storage.sqlite.engine import writer as writer_module
+from tidings.storage.sqlite.engine.turns import SUFFIX
+from tidings.storage.sqlite.engine.wal_sync import WalSync
+from tidings.storage.sqlite.engine.writer import GroupCommitWriter
 from tidings.storage.sqlite.store import SqliteStore
-from tidings.storage.sqlite.turns import SUFFIX
-from tidings.storage.sqlite.wal_sync import WalSync
-from tidings.storage.sqlite.writer import GroupCommitWriter
 
 
 class WatchedSync(WalSync):

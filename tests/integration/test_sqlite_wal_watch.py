@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tidings.storage.sqlite import wal_watch
+from tidings.storage.sqlite.engine import wal_watch
 from tidings.storage.sqlite.store import SqliteStore
 
 # Far longer than any wake-up takes: a wait that lasts this long was not woken.

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from tidings.domain.errors import StorageUnavailable
-from tidings.storage.sqlite.turns import SUFFIX, WriteTurns
-from tidings.storage.sqlite.writer import GroupCommitWriter
+from tidings.storage.sqlite.engine.turns import SUFFIX, WriteTurns
+from tidings.storage.sqlite.engine.writer import GroupCommitWriter
 
 ROWS_EACH = 300
 
@@ -134,7 +134,7 @@ def test_two_processes_commit_small_groups_side_by_side(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
         import asyncio, sys, time
         from pathlib import Path
-        from tidings.storage.sqlite.writer import GroupCommitWriter
+        from tidings.storage.sqlite.engine.writer import GroupCommitWriter
         writer = GroupCommitWriter(Path(sys.argv[1]))
         writer.start()
         Path(sys.argv[1] + ".ready-" + sys.argv[2]).touch()

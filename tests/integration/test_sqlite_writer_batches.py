@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tidings.domain.errors import InvalidInput, StorageUnavailable
-from tidings.storage.sqlite.writer import Batch, GroupCommitWriter
+from tidings.storage.sqlite.engine.writer import Batch, GroupCommitWriter
 
 
 class Notes:

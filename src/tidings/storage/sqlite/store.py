@@ -38,9 +38,9 @@ from tidings.storage.endpoint_cache import EndpointCache
 from tidings.storage.sealing import KeyRing, key_file_ring
 from tidings.storage.sqlite import messages, queue, rows, sealed, sources
 from tidings.storage.sqlite.connection import connect, path_from_url
+from tidings.storage.sqlite.engine.wal_watch import WalWatch
+from tidings.storage.sqlite.engine.writer import Batch, GroupCommitWriter
 from tidings.storage.sqlite.migrate import migrate
-from tidings.storage.sqlite.wal_watch import WalWatch
-from tidings.storage.sqlite.writer import Batch, GroupCommitWriter
 
 T = TypeVar("T")
 

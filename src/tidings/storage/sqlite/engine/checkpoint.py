@@ -23,9 +23,9 @@ import sqlite3
 from pathlib import Path
 
 from tidings.domain.errors import StorageUnavailable
-from tidings.storage.sqlite.background import BackgroundThread
 from tidings.storage.sqlite.connection import connect
-from tidings.storage.sqlite.turns import WriteTurns
+from tidings.storage.sqlite.engine.background import BackgroundThread
+from tidings.storage.sqlite.engine.turns import WriteTurns
 
 log = logging.getLogger(__name__)
 

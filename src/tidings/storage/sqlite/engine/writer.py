@@ -35,11 +35,11 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from tidings.domain.errors import StorageUnavailable, TidingsError
-from tidings.storage.sqlite.checkpoint import Checkpointer
 from tidings.storage.sqlite.connection import BUSY_TIMEOUT_MS, connect
-from tidings.storage.sqlite.turns import WriteTurns
-from tidings.storage.sqlite.wal_sync import WalSync
-from tidings.storage.sqlite.watchdog import Watchdog
+from tidings.storage.sqlite.engine.checkpoint import Checkpointer
+from tidings.storage.sqlite.engine.turns import WriteTurns
+from tidings.storage.sqlite.engine.wal_sync import WalSync
+from tidings.storage.sqlite.engine.watchdog import Watchdog
 
 T = TypeVar("T")
 Item = TypeVar("Item")

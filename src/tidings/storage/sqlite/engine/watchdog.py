@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from tidings.domain.errors import StorageUnavailable
-from tidings.storage.sqlite.background import BackgroundThread
+from tidings.storage.sqlite.engine.background import BackgroundThread
 
 Job = TypeVar("Job")
 
