@@ -12,13 +12,13 @@ import asyncio
 import email.utils
 import functools
 import time
-from dataclasses import dataclass
 
 from tidings import __version__
 from tidings.delivery import wording
 from tidings.delivery.http1 import Http1Client, ProtocolError, Response, Sends, target_of
 from tidings.domain.errors import DestinationBlocked
 from tidings.domain.models import ClaimedDelivery
+from tidings.domain.outcomes import Outcome
 from tidings.signing.standard import secret_key, signature_header
 
 RESPONSE_CAP = 64 * 1024
@@ -40,18 +40,6 @@ RESERVED_HEADERS = frozenset(
         "connection",
     }
 )
-
-
-@dataclass(frozen=True)
-class Outcome:
-    succeeded: bool
-    status_code: int
-    response: str
-    duration_ms: int
-    error: str | None = None
-    retry_after: float | None = None
-    # What else the record should say: a body kept raw, a request sent twice.
-    note: str | None = None
 
 
 @functools.lru_cache(maxsize=4096)

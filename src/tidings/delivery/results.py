@@ -5,11 +5,10 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from tidings.delivery.request import Outcome
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
 from tidings.domain.models import AttemptResult, ClaimedDelivery
-from tidings.domain.outcomes import Verdict, classify
+from tidings.domain.outcomes import Outcome, Verdict, classify
 from tidings.domain.retry import next_retry
 
 # A receiver that asked us to slow down waits at least this long, even where the

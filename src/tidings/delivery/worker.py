@@ -24,6 +24,7 @@ from tidings.delivery.pacing import Decision, Pacer, Released
 from tidings.delivery.results import attempt_result
 from tidings.domain.clock import now_ms
 from tidings.domain.models import AttemptResult, ClaimedDelivery, RecordOutcome
+from tidings.domain.outcomes import Outcome
 from tidings.storage.base import Store
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ UNAVAILABLE_DELAY_SECONDS = 5.0
 
 # Told about every recorded batch, e.g. to send operational webhooks.
 RecordedHook = Callable[[Sequence[AttemptResult], RecordOutcome], Awaitable[None]]
-SendHttp = Callable[[ClaimedDelivery], Awaitable[request.Outcome]]
+SendHttp = Callable[[ClaimedDelivery], Awaitable[Outcome]]
 
 
 class Performer(Protocol):
@@ -71,7 +72,7 @@ class Performer(Protocol):
 
     def concurrency_cap(self, delivery: ClaimedDelivery) -> int | None: ...
 
-    async def perform(self, delivery: ClaimedDelivery, send_http: SendHttp) -> request.Outcome: ...
+    async def perform(self, delivery: ClaimedDelivery, send_http: SendHttp) -> Outcome: ...
 
 
 @dataclass(frozen=True)
@@ -272,7 +273,7 @@ class Worker:
         self._in_flight.pop(task, None)
         self._slot_freed.set()
 
-    async def _send_http(self, delivery: ClaimedDelivery) -> request.Outcome:
+    async def _send_http(self, delivery: ClaimedDelivery) -> Outcome:
         assert self._client is not None
         return await request.send(self._client, delivery, self._options.request_timeout)
 
@@ -286,7 +287,7 @@ class Worker:
         if self._pacer.waiting:
             self._pacing_changed.set()
 
-    async def _perform(self, delivery: ClaimedDelivery) -> request.Outcome:
+    async def _perform(self, delivery: ClaimedDelivery) -> Outcome:
         started = now_ms()
         try:
             if self.performer is None:
@@ -294,7 +295,7 @@ class Worker:
             return await self.performer.perform(delivery, self._send_http)
         except Exception as exc:  # a bug here must not strand the delivery under its lease
             log.exception("attempt of delivery %d failed unexpectedly", delivery.delivery_key)
-            return request.Outcome(False, 0, "", now_ms() - started, f"internal error: {exc!r}")
+            return Outcome(False, 0, "", now_ms() - started, f"internal error: {exc!r}")
 
     def _act(self, released: Released) -> None:
         for delivery in released.start:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 
 # These ask the sender to back off; Retry-After is honoured for them.
@@ -27,3 +28,18 @@ def classify(status_code: int) -> Verdict:
     if status_code in SLOW_DOWN_STATUSES:
         return Verdict.SLOW_DOWN
     return Verdict.FAILED
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt came to, whoever performed it (an HTTP request, a command, a
+    Python call): `status_code` is 0 when there was no HTTP answer at all."""
+
+    succeeded: bool
+    status_code: int
+    response: str
+    duration_ms: int
+    error: str | None = None
+    retry_after: float | None = None
+    # What else the record should say: a body kept raw, a request sent twice.
+    note: str | None = None

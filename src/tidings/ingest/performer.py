@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
-from tidings.delivery.request import Outcome
 from tidings.domain.models import ClaimedDelivery, InboundEvent, Source
+from tidings.domain.outcomes import Outcome
 from tidings.ingest.actions.base import Action, did_not_finish
 from tidings.ingest.actions.event import InboundWebhook
 from tidings.ingest.config_file import FileConfig

@@ -26,6 +26,7 @@ from tidings.config import parse_value
 from tidings.delivery import request
 from tidings.delivery.egress import Egress
 from tidings.delivery.guard import AddressPolicy
+from tidings.domain.outcomes import Outcome
 
 T = TypeVar("T")
 LOOPS = ["asyncio", "uvloop"]
@@ -45,7 +46,7 @@ def header(server: HostileServer, index: int, name: bytes) -> bytes:
     return b""
 
 
-async def deliver(egress: Egress, *urls: str) -> list[request.Outcome]:
+async def deliver(egress: Egress, *urls: str) -> list[Outcome]:
     client = loopback_client(egress)
     try:
         return [await request.send(client, delivery(url), DEADLINE) for url in urls]
@@ -63,7 +64,7 @@ def ca(tmp_path: Path) -> PrivateCA:
 def test_https_goes_through_a_tunnel_to_the_vetted_address(
     ca: PrivateCA, loop: str, proxy_tls: bool
 ) -> None:
-    async def scenario() -> tuple[list[request.Outcome], ForwardProxy, HostileServer]:
+    async def scenario() -> tuple[list[Outcome], ForwardProxy, HostileServer]:
         proxy_context = ca.server_context("localhost") if proxy_tls else None
         async with (
             hostile([ok(b"secure")], tls=ca.server_context("localhost")) as server,
@@ -88,7 +89,7 @@ def test_https_goes_through_a_tunnel_to_the_vetted_address(
 
 
 def test_http_goes_in_absolute_form_to_the_vetted_address(ca: PrivateCA) -> None:
-    async def scenario() -> tuple[list[request.Outcome], ForwardProxy, HostileServer]:
+    async def scenario() -> tuple[list[Outcome], ForwardProxy, HostileServer]:
         async with hostile([ok(b"plain")]) as server, forward_proxy() as proxy:
             egress = Egress(proxy_url=f"http://127.0.0.1:{proxy.port}")
             url = f"http://localhost:{server.port}/hook?x=1"
@@ -105,7 +106,7 @@ def test_http_goes_in_absolute_form_to_the_vetted_address(ca: PrivateCA) -> None
 
 
 def test_proxy_credentials_are_sent_and_a_refusal_says_so(ca: PrivateCA) -> None:
-    async def scenario() -> tuple[list[request.Outcome], ForwardProxy]:
+    async def scenario() -> tuple[list[Outcome], ForwardProxy]:
         async with (
             hostile([ok()], tls=ca.server_context("localhost")) as server,
             forward_proxy(credentials=("ops", "p@ss word")) as proxy,
@@ -126,7 +127,7 @@ def test_proxy_credentials_are_sent_and_a_refusal_says_so(ca: PrivateCA) -> None
 
 
 def test_a_blocked_destination_never_reaches_the_proxy() -> None:
-    async def scenario() -> tuple[list[request.Outcome], ForwardProxy]:
+    async def scenario() -> tuple[list[Outcome], ForwardProxy]:
         async with forward_proxy() as proxy:
             client = loopback_client(Egress(proxy_url=f"http://127.0.0.1:{proxy.port}"),
                                      policy=AddressPolicy())  # fmt: skip
@@ -167,7 +168,7 @@ def test_a_private_ca_is_trusted_on_top_of_the_system_ones(
 def test_a_client_certificate_is_presented_to_servers_that_ask(ca: PrivateCA) -> None:
     client_identity = ca.issue("tidings-sender", client=True)
 
-    async def scenario(egress: Egress) -> request.Outcome:
+    async def scenario(egress: Egress) -> Outcome:
         async with hostile([ok()], tls=ca.server_context("localhost", require_client=True)) as s:
             return (await deliver(egress, f"https://localhost:{s.port}/"))[0]
 

@@ -13,11 +13,12 @@ from tests.integration.client.hostile import FIN, RESET, SECOND_BODY, HostileSer
 from tests.integration.client.hostile import hostile as hostile_server
 from tests.integration.client.support import DEADLINE, delivery, loopback_client
 from tidings.delivery import request
+from tidings.domain.outcomes import Outcome
 
 
 async def two_deliveries(
     first: Sequence[Step], later: dict[int, Sequence[Step]], pause: float = 0.0
-) -> tuple[request.Outcome, request.Outcome, HostileServer]:
+) -> tuple[Outcome, Outcome, HostileServer]:
     async with hostile_server(first, later) as server:
         client = loopback_client()
         try:

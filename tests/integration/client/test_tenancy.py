@@ -19,6 +19,7 @@ from tests.integration.client.echo import EchoServer, echo_of, echo_server
 from tests.integration.client.support import DEADLINE, delivery, in_thread, loopback_client
 from tests.waiting import eventually
 from tidings.delivery import request
+from tidings.domain.outcomes import Outcome
 
 POSTS = 5000
 PER_APP = 2500
@@ -32,9 +33,9 @@ def test_every_response_is_credited_to_its_own_request() -> None:
     from its answer by any HTTP/1.1 client, which is why connections are also
     kept apart per application (the next test)."""
 
-    async def scenario() -> tuple[list[tuple[int, request.Outcome]], EchoServer]:
+    async def scenario() -> tuple[list[tuple[int, Outcome]], EchoServer]:
         numbers = iter(range(POSTS))
-        results: list[tuple[int, request.Outcome]] = []
+        results: list[tuple[int, Outcome]] = []
         async with echo_server() as server:
             client = loopback_client()
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tidings.delivery.request import Outcome
+from tidings.domain.outcomes import Outcome
 from tidings.ingest.actions import InboundWebhook
 from tidings.ingest.actions.base import OUTPUT_CAP, Condition, Limits
 from tidings.ingest.actions.command import CommandAction

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import uvloop
 
-from tidings.delivery.request import Outcome
+from tidings.domain.outcomes import Outcome
 from tidings.ingest.actions import command, spawn
 from tidings.ingest.actions.base import OUTPUT_CAP
 from tidings.ingest.actions.command import run_process

@@ -13,7 +13,7 @@ import abc
 import time
 from dataclasses import dataclass
 
-from tidings.delivery.request import Outcome
+from tidings.domain.outcomes import Outcome
 from tidings.ingest.actions.event import InboundWebhook
 from tidings.ingest.actions.templates import Template
 

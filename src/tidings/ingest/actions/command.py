@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tidings.delivery.request import Outcome
+from tidings.domain.outcomes import Outcome
 from tidings.ingest.actions import spawn
 from tidings.ingest.actions.base import OUTPUT_CAP, Action, did_not_finish, finished
 from tidings.ingest.actions.event import InboundWebhook

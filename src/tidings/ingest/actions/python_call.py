@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from tidings.delivery.request import Outcome
+from tidings.domain.outcomes import Outcome
 from tidings.ingest.actions.base import Action, did_not_finish, finished
 from tidings.ingest.actions.event import InboundWebhook
 
