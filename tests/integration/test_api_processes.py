@@ -36,7 +36,7 @@ def alive(pid: int) -> bool:
 def api(tmp_path: Path) -> ServerProcess:
     server = ServerProcess(tmp_path, "api", api_processes="2").start()
     assert server.process is not None
-    serving = eventually(server.output, lambda text: text.count("serving") == 2)
+    serving = eventually(server.output, lambda text: text.count("serving") == 2, timeout=60)
     assert serving.count("serving") == 2, serving
     assert len(children(server.process.pid)) == 2
     return server
@@ -108,7 +108,7 @@ def test_an_ipv6_host_is_served_by_every_process(tmp_path: Path) -> None:
     server.url = f"http://[::1]:{server.port}"
     server.start()
     try:
-        serving = eventually(server.output, lambda text: text.count("serving") == 2)
+        serving = eventually(server.output, lambda text: text.count("serving") == 2, timeout=60)
         assert serving.count("serving") == 2, serving
         assert httpx.get(f"{server.url}/api/v1/health", timeout=10).status_code == 204
     finally:
@@ -143,7 +143,7 @@ def test_serve_with_processes_runs_api_processes_and_a_worker_below_them(tmp_pat
     server = ServerProcess(tmp_path, "serve", api_processes="2", config=str(config)).start()
     assert server.process is not None
     try:
-        serving = eventually(server.output, lambda text: text.count("serving") == 2)
+        serving = eventually(server.output, lambda text: text.count("serving") == 2, timeout=60)
         assert serving.count("serving") == 2, serving
         kids = children(server.process.pid)
         commands = {kid: Path(f"/proc/{kid}/cmdline").read_bytes().split(b"\0") for kid in kids}

@@ -57,7 +57,7 @@ def test_the_worker_and_its_programs_run_at_the_configured_nice(tmp_path: Path) 
 
 PROBE = textwrap.dedent("""\
     from pathlib import Path
-    from tidings.cli.priority import lower_worker_priority
+    from tidings.serve.priority import lower_worker_priority
     lower_worker_priority(5)
     print(Path("/proc/self/autogroup").read_text().strip())
 """)

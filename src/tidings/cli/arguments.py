@@ -7,8 +7,9 @@ import argparse
 from collections.abc import Sequence
 
 from tidings import __version__
-from tidings.cli import listen_args, secret_keys, tokens, trigger
+from tidings.cli import listen_args, secret_keys, tokens, trigger_args
 from tidings.config import SETTINGS, Settings, default_text, from_env, parse_value
+from tidings.serve.child_flags import LISTEN_FD_FLAG, PARENT_PID_FLAG
 
 # Settings each command accepts as flags; every flag also reads its TIDINGS_* variable.
 _COMMON = ("database_url", "database_pool_size", "secret_key")
@@ -18,9 +19,6 @@ _API = ("host", "port", "public_docs", "header_timeout", "body_timeout", "max_co
 _WORKER = ("retry_schedule", "request_timeout", "allowed_subnets", "worker_concurrency",
            "endpoint_concurrency", "shutdown_grace", "lease_seconds", "disable_after",
            "ca_file", "proxy_url", "client_cert_file", "client_key_file")  # fmt: skip
-# How `tidings api --api-processes N` hands its children the socket it bound and
-# its own pid (a child whose parent is gone stops).
-LISTEN_FD_FLAG, PARENT_PID_FLAG = "--listen-fd", "--parent-pid"
 _COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "serve": (
         "Run the API and the delivery worker: in one process, or with --api-processes N "
@@ -57,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.choices["worker"].add_argument(PARENT_PID_FLAG, type=int, help=argparse.SUPPRESS)
     tokens.add_parser(commands, lambda parser: _add_setting_flags(parser, _COMMON))
     secret_keys.add_parser(commands, lambda parser: _add_setting_flags(parser, _COMMON))
-    trigger.add_parser(commands)
+    trigger_args.add_parser(commands)
     listen_args.add_parser(commands)
     return parser
 

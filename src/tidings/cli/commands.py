@@ -6,11 +6,13 @@ import argparse
 import logging
 import socket
 
-from tidings.cli import api_processes, secret_keys, tokens, trigger
+from tidings.cli import secret_keys, tokens
 from tidings.cli.arguments import command_argv
-from tidings.cli.priority import lower_worker_priority
-from tidings.cli.runtime import Inherited, run_services
+from tidings.client import trigger
 from tidings.config import Settings, key_ring
+from tidings.serve import api_processes
+from tidings.serve.priority import lower_worker_priority
+from tidings.serve.runtime import Inherited, run_services
 from tidings.storage import open_store
 
 log = logging.getLogger("tidings")
@@ -39,7 +41,7 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> None:
     elif args.command == "trigger":
         await trigger.run(args)
     elif args.command == "listen":
-        from tidings.cli import listen  # aiohttp and rich: only this command needs them
+        from tidings.client import listen  # aiohttp and rich: only this command needs them
 
         await listen.run(args)
 

@@ -1,18 +1,18 @@
 """The `tidings listen` command line: its arguments and defaults, apart from the
-command itself (listen.py), so that building the parser imports neither aiohttp
+command itself (client/listen.py), so that building the parser imports neither aiohttp
 nor rich; every `tidings` command would pay for them at start-up."""
 
 from __future__ import annotations
 
 import argparse
 
-from tidings.config import Settings
-
-SERVER_ENV = "TIDINGS_SERVER_URL"
-TOKEN_ENV = "TIDINGS_TOKEN"
-DEFAULT_SERVER = f"http://{Settings.host}:{Settings.port}"
-DEFAULT_SOURCE = "listen"
-DEFAULT_TYPE = "generic-webhook"
+from tidings.client.listen_options import (
+    DEFAULT_SERVER,
+    DEFAULT_SOURCE,
+    DEFAULT_TYPE,
+    SERVER_ENV,
+    TOKEN_ENV,
+)
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -19,8 +19,8 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from svix.webhooks import Webhook as SvixWebhook
 from twilio.request_validator import RequestValidator
 
-from tidings.ingest import samples
-from tidings.ingest.samples import Options, SampleError, SignedRequest
+from tidings.client import samples
+from tidings.client.samples import Options, SampleError, SignedRequest
 from tidings.ingest.verify import (
     SOURCE_TYPES,
     InboundRequest,

@@ -19,9 +19,9 @@ from dataclasses import fields
 from typing import Any
 from urllib.parse import urlencode
 
-from tidings.ingest.samples import custom, github, gitlab, shopify, slack, standard, stripe, twilio
-from tidings.ingest.samples import zoom as zoom_samples
-from tidings.ingest.samples.base import (
+from tidings.client.samples import custom, github, gitlab, shopify, slack, standard, stripe, twilio
+from tidings.client.samples import zoom as zoom_samples
+from tidings.client.samples.base import (
     FORM,
     OPTION_KEYS,
     Draft,

@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from tidings.ingest.samples.base import Draft, Options, Payload, Provider, mac
+from tidings.client.samples.base import Draft, Options, Payload, Provider, mac
 
 
 def _id(prefix: str) -> str:

@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from tidings.ingest.samples.base import Draft, Options, Payload, Provider, iso, mac
+from tidings.client.samples.base import Draft, Options, Payload, Provider, iso, mac
 
 ACCOUNT = "AAAAAABBBB_CCCCdddd1234"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tidings.ingest.samples.base import Payload, iso
+from tidings.client.samples.base import Payload, iso
 
 
 def _envelope(event_type: str, data: Callable[[int], dict[str, Any]]) -> Payload:

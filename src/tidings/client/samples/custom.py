@@ -6,8 +6,8 @@ configured `id_header`, else `Idempotency-Key`, which every such source reads.""
 from __future__ import annotations
 
 from tidings import __version__
-from tidings.ingest.samples import events
-from tidings.ingest.samples.base import Draft, Options, Provider, SampleError, b64, mac, new_uuid
+from tidings.client.samples import events
+from tidings.client.samples.base import Draft, Options, Provider, SampleError, b64, mac, new_uuid
 from tidings.ingest.verify.api_key import DEFAULT_HEADER as API_KEY_HEADER
 from tidings.ingest.verify.hmac_generic import ALGORITHMS, ENCODINGS
 

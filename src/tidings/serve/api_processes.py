@@ -27,15 +27,15 @@ import sys
 import time
 from collections.abc import Sequence
 
-from tidings.cli.arguments import LISTEN_FD_FLAG, PARENT_PID_FLAG
-from tidings.cli.runtime import (
+from tidings.config import Settings
+from tidings.serve.child_flags import LISTEN_FD_FLAG, PARENT_PID_FLAG
+from tidings.serve.runtime import (
     bootstrap_token,
     check_admin_token,
     config_watcher,
     open_store_when_ready,
     stop_on_signals,
 )
-from tidings.config import Settings
 
 log = logging.getLogger("tidings")
 

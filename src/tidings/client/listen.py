@@ -30,7 +30,7 @@ import yarl
 from rich.console import Console
 from rich.text import Text
 
-from tidings.cli.listen_args import (
+from tidings.client.listen_options import (
     DEFAULT_SERVER,
     DEFAULT_TYPE,
     SERVER_ENV,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tidings.ingest.samples.base import Draft, Options, Provider, iso, mac, new_uuid
+from tidings.client.samples.base import Draft, Options, Provider, iso, mac, new_uuid
 
 _OWNER = {
     "login": "octo-org",

@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from tidings.ingest.samples.base import Draft, Options, Payload, Provider, mac
+from tidings.client.samples.base import Draft, Options, Payload, Provider, mac
 
 TEAM = "T0123ABCDEF"
 API_APP = "A0456GHIJKL"

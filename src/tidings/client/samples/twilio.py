@@ -10,7 +10,7 @@ import secrets
 from typing import Any
 from urllib.parse import parse_qsl
 
-from tidings.ingest.samples.base import FORM, Draft, Options, Provider, b64, mac
+from tidings.client.samples.base import FORM, Draft, Options, Provider, b64, mac
 
 ACCOUNT = "AC3f9a7e52c1d04b8e96f2a0b7c5d3e1f4"
 _PHONES = {

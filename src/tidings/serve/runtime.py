@@ -16,7 +16,6 @@ import uvicorn
 
 from tidings.api import tokens
 from tidings.api.app import create_app
-from tidings.cli.http_limits import Limits, guarded_protocol
 from tidings.config import Settings, key_ring
 from tidings.delivery.egress import Egress
 from tidings.delivery.guard import AddressPolicy
@@ -27,6 +26,7 @@ from tidings.domain.errors import StorageUnavailable
 from tidings.ingest.config_file import ConfigError
 from tidings.ingest.config_watch import ConfigWatcher
 from tidings.ingest.performer import SourcePerformer
+from tidings.serve.http_limits import Limits, guarded_protocol
 from tidings.storage import Store, open_store
 
 log = logging.getLogger("tidings")

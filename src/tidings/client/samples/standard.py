@@ -8,8 +8,8 @@ from __future__ import annotations
 import secrets
 import string
 
-from tidings.ingest.samples import events
-from tidings.ingest.samples.base import Draft, EventHeaders, Options, Provider, SampleError, Signer
+from tidings.client.samples import events
+from tidings.client.samples.base import Draft, EventHeaders, Options, Provider, SampleError, Signer
 from tidings.signing import standard
 
 _BASE62 = string.ascii_letters + string.digits

@@ -1,7 +1,7 @@
 """`tidings trigger TYPE [EVENT] --to URL`: POST one signed sample event of a provider.
 
 For trying a source end to end without the provider: the request carries the body,
-headers and signature the provider would send (see `tidings.ingest.samples`). It is
+headers and signature the provider would send (see `tidings.client.samples`). It is
 sent once; the status and the start of the response are printed, and the exit code
 is 0 for a 2xx, 1 for any other answer or none, and 2 for bad input.
 """
@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from typing import TextIO
 from urllib.parse import urlsplit
 
-from tidings.ingest import samples
-from tidings.ingest.samples import OPTION_KEYS, Options, SampleError, SignedRequest
+from tidings.client import samples
+from tidings.client.samples import OPTION_KEYS, Options, SampleError, SignedRequest
 
 SECRET_ENV = "TIDINGS_TRIGGER_SECRET"
 TIMEOUT_SECONDS = 30.0
@@ -25,29 +25,6 @@ MAX_RESPONSE_BYTES = 64 * 1024
 SHOWN = 500
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-
-
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    summary = "Send a correctly signed sample event of a provider to a URL."
-    parser = commands.add_parser("trigger", help=summary, description=summary)
-    parser.add_argument(
-        "type", nargs="?", metavar="TYPE", help=f"source type: {', '.join(samples.PROVIDERS)}"
-    )
-    parser.add_argument(
-        "event",
-        nargs="?",
-        metavar="EVENT",
-        help="sample event (see --list); default: the type's first",
-    )
-    parser.add_argument("--to", metavar="URL", help="where to POST it: the source's ingest URL")
-    parser.add_argument("--secret", help=f"the source's secret [env {SECRET_ENV}]")
-    parser.add_argument("--list", action="store_true", help="list types and their events")
-    group = parser.add_argument_group("hmac, api-key and basic-auth sources (their config keys)")
-    group.add_argument("--header", help="signature or key header (hmac: required)")
-    group.add_argument("--prefix", help="text before the digest or key, e.g. 'sha256='")
-    group.add_argument("--algorithm", help="hmac: sha1, sha256 (default) or sha512")
-    group.add_argument("--encoding", help="hmac: hex (default) or base64")
-    group.add_argument("--id-header", help="header for the delivery id [Idempotency-Key]")
 
 
 async def run(args: argparse.Namespace) -> None:
