@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +30,7 @@ from tidings.api.inbound import InboundRoute
 from tidings.api.ingest_gate import IngestGate
 from tidings.api.limits import BodyLimit
 from tidings.api.message_route import MessageRoute
+from tidings.api.services import Services
 from tidings.config import Settings
 from tidings.dispatch.operational import OperationalWebhooks
 from tidings.ingest.receive import Inbox
@@ -47,6 +47,7 @@ class TidingsApi(FastAPI):
     answer goes on to FastAPI unchanged."""
 
     lean: ASGIApp | None = None
+    services: Services
 
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:
@@ -76,16 +77,16 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
-    app.state.store = store
-    app.state.settings = settings
-    app.state.authenticator = Authenticator(store, settings.admin_token)
-    app.state.on_new_deliveries = on_new_deliveries
-    app.state.ingest_gate = IngestGate()
-    app.state.applications = ApplicationCache(store)
-    app.state.operational = operational or OperationalWebhooks(store, on_new_deliveries)
-    app.state.inbox = Inbox(store, on_new_deliveries)
-    # Set when the server starts stopping: long polls answer at once (source_events.py).
-    app.state.stopping = asyncio.Event()
+    app.services = Services(
+        store=store,
+        settings=settings,
+        authenticator=Authenticator(store, settings.admin_token),
+        on_new_deliveries=on_new_deliveries,
+        message_gate=IngestGate(),
+        applications=ApplicationCache(store),
+        operational=operational or OperationalWebhooks(store, on_new_deliveries),
+        inbox=Inbox(store, on_new_deliveries),
+    )
     errors.install(app)
     app.include_router(health.router)
     app.include_router(docs.router)

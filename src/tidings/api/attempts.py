@@ -10,6 +10,7 @@ from tidings.api.base import ApiModel, ListResponse, page_response, timestamp
 from tidings.api.deps import app_id, application, store_of
 from tidings.api.endpoints import EndpointOut, endpoint_of, endpoint_out
 from tidings.api.messages import MessageOut, message_of, message_out, split_list
+from tidings.api.services import services_of
 from tidings.domain.clock import from_datetime
 from tidings.domain.errors import InvalidInput, NotFound
 from tidings.domain.models import (
@@ -214,5 +215,5 @@ async def resend(
     endpoint: Endpoint = Depends(endpoint_of),
 ) -> EmptyResponse:
     await store_of(request).resend(message, endpoint)
-    request.app.state.on_new_deliveries()
+    services_of(request.app).on_new_deliveries()
     return EmptyResponse()

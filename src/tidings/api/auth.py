@@ -18,6 +18,7 @@ from collections.abc import Callable
 from fastapi import Request
 
 from tidings.api import access
+from tidings.api.services import services_of
 from tidings.domain.access import ADMIN, Grant, Token
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import Forbidden, Unauthorized
@@ -105,7 +106,7 @@ def _digest(authorization: str | None) -> str:
 async def require_token(request: Request) -> None:
     """Authenticate, and refuse (403) a route the token's kind or capabilities do
     not cover; whether the application is the token's is `deps.application`'s."""
-    authenticator: Authenticator = request.app.state.authenticator
+    authenticator = services_of(request.app).authenticator
     grant = await authenticator.grant(request.headers.get("authorization"))
     request.scope[GRANT] = grant
     need = access.need_of(request.scope)

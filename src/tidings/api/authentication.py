@@ -11,6 +11,7 @@ from tidings.api.applications import ApplicationIn, check_uid, new_app
 from tidings.api.auth import Authenticator, grant_of
 from tidings.api.base import ApiModel, InputModel
 from tidings.api.deps import store_of, visible
+from tidings.api.services import services_of
 from tidings.api.sources import public_base
 from tidings.domain.access import ALL_CAPABILITIES, Capability, TokenKind
 from tidings.domain.clock import now_ms
@@ -97,5 +98,5 @@ async def _application(request: Request, app_id: str, new: ApplicationIn | None)
 
 
 def _authenticator(request: Request) -> Authenticator:
-    authenticator: Authenticator = request.app.state.authenticator
+    authenticator = services_of(request.app).authenticator
     return authenticator

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Path, Request
 
 from tidings.api.auth import GRANT
+from tidings.api.services import services_of
 from tidings.domain.access import Grant
 from tidings.domain.errors import NotFound
 from tidings.domain.models import Application
@@ -17,8 +18,7 @@ _OWNER = "tidings.owner"
 
 
 def store_of(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
+    return services_of(request.app).store
 
 
 async def app_id(app_id: str = Path(description="The application's id or uid.")) -> str:
@@ -48,7 +48,7 @@ def visible(request: Request, wanted: str, found: Application | None) -> Applica
 
 
 async def operational_owner(request: Request) -> None:
-    set_owner(request, await request.app.state.operational.application())
+    set_owner(request, await services_of(request.app).operational.application())
 
 
 def set_owner(request: Request, owner: Application) -> None:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from tidings.api.auth import Authenticator
+from tidings.api.services import services_of
 from tidings.domain.errors import NotFound
 
 ASSETS = "/docs/assets"
@@ -26,9 +26,9 @@ _TYPES = {
 
 
 async def _docs_reader(request: Request) -> None:
-    if request.app.state.settings.public_docs:
+    if services_of(request.app).settings.public_docs:
         return
-    authenticator: Authenticator = request.app.state.authenticator
+    authenticator = services_of(request.app).authenticator
     await authenticator.grant(request.headers.get("authorization"))
 
 

@@ -17,6 +17,7 @@ from tidings.api.base import (
     timestamp,
 )
 from tidings.api.deps import app_id, application, is_operational, operational_owner, store_of
+from tidings.api.services import services_of
 from tidings.api.validation import (
     HEADERS_SCHEMA,
     SECRET_SCHEMA,
@@ -174,7 +175,7 @@ def _apply(endpoint: Endpoint, body: EndpointFields) -> Endpoint:
 async def announce(request: Request, kind: str, app: Application, endpoint: Endpoint) -> None:
     """Report a change to a customer endpoint as an operational webhook."""
     if not is_operational(request):
-        await request.app.state.operational.endpoint_event(kind, app, endpoint)
+        await services_of(request.app).operational.endpoint_event(kind, app, endpoint)
 
 
 async def announce_update(

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tidings.api.services import services_of
 from tidings.domain import errors
 
 log = logging.getLogger(__name__)
@@ -90,18 +91,18 @@ def _allowed(request: Request) -> str | None:
     app = request.scope.get("app")
     if app is None:  # a lean path's answer (inbound.py): it names its own methods
         return None
-    table: list[tuple[re.Pattern[str], str]] | None = getattr(app.state, _ALLOW, None)
+    services = services_of(app)
+    table = services.allowed_methods
     if table is None:
         table = []
         for template, operations in app.openapi()["paths"].items():
             pattern = re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(template))
             table.append((re.compile(pattern), ", ".join(sorted(m.upper() for m in operations))))
-        setattr(app.state, _ALLOW, table)
+        services.allowed_methods = table
     path = request.url.path
     return next((methods for pattern, methods in table if pattern.fullmatch(path)), None)
 
 
-_ALLOW = "allow_by_path"
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -20,9 +20,9 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tidings.api.asgi import send_body, send_error
+from tidings.api.services import services_of
 from tidings.config import Settings
 from tidings.domain.errors import NotFound, PayloadTooLarge, TidingsError
-from tidings.ingest.receive import Inbox
 from tidings.ingest.sources import INGEST_PATH
 from tidings.ingest.verify import Headers, InboundRequest
 
@@ -57,11 +57,11 @@ class InboundRoute:
     async def _receive(self, scope: Scope, receive: Receive, token: str) -> tuple[int, bytes, str]:
         if scope["method"] != "POST":
             raise HTTPException(405, headers={"Allow": "POST"})
-        inbox: Inbox = self._api.state.inbox
+        inbox = services_of(self._api).inbox
         known = await inbox.find(token)
         if known is None:
             raise NotFound("no source has this ingest URL")
-        settings: Settings = self._api.state.settings
+        settings = services_of(self._api).settings
         limit = settings.max_payload_bytes
         headers = Headers.from_asgi(scope["headers"])
         body = await _read_capped(headers, receive, limit)

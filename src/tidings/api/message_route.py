@@ -19,10 +19,9 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tidings.api.app_cache import ApplicationCache
 from tidings.api.asgi import send_body, send_error
-from tidings.api.auth import Authenticator
 from tidings.api.messages import MessageIn, accept_message, encode_payload, message_json
+from tidings.api.services import services_of
 from tidings.domain.access import Grant, Need
 from tidings.domain.errors import PayloadTooLarge, TidingsError
 from tidings.domain.models import Application
@@ -94,7 +93,7 @@ class MessageRoute:
     def _grant(self, authorization: bytes | None) -> Grant:
         """A grant this process knows that may send messages; otherwise the route
         decides (it reads the database, and answers 401 or 403)."""
-        authenticator: Authenticator = self._api.state.authenticator
+        authenticator = services_of(self._api).authenticator
         grant = (
             None
             if authorization is None
@@ -128,12 +127,12 @@ class MessageRoute:
         it reads integers over 64 bits as floats, silently changing the payload.)"""
         try:
             body = MessageIn.model_validate_json(raw_body)
-            return body, encode_payload(body, self._api.state.settings.max_payload_bytes)
+            return body, encode_payload(body, services_of(self._api).settings.max_payload_bytes)
         except (ValidationError, PayloadTooLarge):
             raise _Pass from None
 
     async def _application(self, app_id: str) -> Application:
-        applications: ApplicationCache = self._api.state.applications
+        applications = services_of(self._api).applications
         found = await applications.find(app_id)
         if found is None:
             raise _Pass  # 404, or created from the body's `application`
@@ -148,7 +147,7 @@ class MessageRoute:
         raw_body: bytes,
         idempotency_key: str | None,
     ) -> CreatedMessage:
-        state = self._api.state
+        state = services_of(self._api)
         try:
             return await accept_message(state, app, body, payload, raw_body, idempotency_key)
         except ApplicationChanged:

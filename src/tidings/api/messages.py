@@ -11,12 +11,12 @@ import orjson
 import pydantic_core
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import Field
-from starlette.datastructures import State
 
 from tidings.api.applications import ApplicationIn, check_uid, new_app
 from tidings.api.auth import grant_of
 from tidings.api.base import MAX_INT, ApiModel, InputModel, ListResponse, page_response, timestamp
 from tidings.api.deps import app_id, application, store_of, visible
+from tidings.api.services import Services, services_of
 from tidings.dispatch import select_endpoints
 from tidings.domain import ids
 from tidings.domain.clock import from_datetime, now_ms
@@ -112,7 +112,7 @@ def encode_payload(body: MessageIn, limit: int) -> bytes:
 
 
 async def accept_message(
-    state: State,
+    state: Services,
     app: Application,
     body: MessageIn,
     payload: bytes,
@@ -135,7 +135,7 @@ async def accept_message(
     if idempotency_key:
         fingerprint = hashlib.sha256(raw_body).hexdigest()
         idempotency = Idempotency(key=idempotency_key, fingerprint=fingerprint)
-    async with state.ingest_gate.admit(app.key, idempotency_key):
+    async with state.message_gate.admit(app.key, idempotency_key):
         store: Store = state.store
         created = await store.create_message(app, message, select_endpoints, idempotency)
     if created.created and created.deliveries:
@@ -174,7 +174,7 @@ async def create_message(
     idempotency_key: str | None = Header(default=None, max_length=256),
 ) -> Response:
     """Accept a message; answered only once it and its deliveries are committed."""
-    state = request.app.state
+    state = services_of(request.app)
     payload = encode_payload(body, state.settings.max_payload_bytes)
     raw_body = await request.body() if idempotency_key else b""
     app = await _application_for_message(request, app_id, body)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from tidings.api.base import ApiModel, InputModel, timestamp
 from tidings.api.deps import app_id, store_of
 from tidings.api.endpoints import endpoint_of
+from tidings.api.services import services_of
 from tidings.dispatch import select_endpoints
 from tidings.domain import ids
 from tidings.domain.clock import from_datetime, now_ms
@@ -75,7 +76,7 @@ async def recover(
     """Send again every failed delivery to this endpoint in the window."""
     since, until = _window(body)
     queued = await store_of(request).recover(endpoint, since, until)
-    request.app.state.on_new_deliveries()
+    services_of(request.app).on_new_deliveries()
     return _task(TaskType.recover, queued)
 
 
@@ -86,5 +87,5 @@ async def replay_missing(
     """Send the window's messages this endpoint matches but never received."""
     since, until = _window(body)
     queued = await store_of(request).replay_missing(endpoint, since, until, select_endpoints)
-    request.app.state.on_new_deliveries()
+    services_of(request.app).on_new_deliveries()
     return _task(TaskType.replay, queued)

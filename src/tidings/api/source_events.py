@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from tidings.api.base import ApiModel, ListResponse, timestamp
 from tidings.api.deps import store_of
+from tidings.api.services import services_of
 from tidings.api.sources import PREFIX, source_of
 from tidings.domain.errors import InvalidInput, NotFound
 from tidings.domain.models import InboundEvent, Message, MessageFilter, Source
@@ -84,7 +85,7 @@ async def _poll(
         found = await store.list_inbound(source, after, fetch)
         remaining = deadline - loop.time()
         # A stopping server answers long polls at once rather than holding its exit.
-        stopping: asyncio.Event = request.app.state.stopping
+        stopping = services_of(request.app).stopping
         if found or remaining <= 0 or stopping.is_set() or await request.is_disconnected():
             return found
         await asyncio.sleep(min(POLL_INTERVAL, remaining))

@@ -18,6 +18,7 @@ from pydantic import Field
 from tidings.api import attempts, endpoints, messages
 from tidings.api.base import ApiModel, InputModel, ListResponse, Ordering, page_response, timestamp
 from tidings.api.deps import app_id, set_owner, store_of
+from tidings.api.services import services_of
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import Conflict, InvalidInput, NotFound
@@ -84,7 +85,7 @@ def _refuse_if_declared(source: Source, change: str) -> None:
 
 def public_base(request: Request) -> str:
     """Where senders reach this server: the operator's setting, else this request's."""
-    configured: str = request.app.state.settings.public_url
+    configured = services_of(request.app).settings.public_url
     return (configured or str(request.base_url)).rstrip("/")
 
 

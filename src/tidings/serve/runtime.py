@@ -16,6 +16,7 @@ import uvicorn
 
 from tidings.api import tokens
 from tidings.api.app import create_app
+from tidings.api.services import services_of
 from tidings.config import Settings, key_ring
 from tidings.delivery.egress import Egress
 from tidings.delivery.guard import AddressPolicy
@@ -282,7 +283,7 @@ async def _serve_api(
         await _announce_when_serving(server, serving)
     await asyncio.wait([serving, asyncio.ensure_future(stopping.wait())],
                        return_when="FIRST_COMPLETED")  # fmt: skip
-    app.state.stopping.set()
+    services_of(app).stopping.set()
     server.should_exit = True
     await serving
     if server.started:
