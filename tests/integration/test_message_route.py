@@ -12,7 +12,8 @@ import pytest
 
 from tests.harness import ServerProcess
 from tidings.api.base import timestamp
-from tidings.api.messages import MessageOut, message_json
+from tidings.api.message_creation import message_json
+from tidings.api.messages import MessageOut
 from tidings.domain.models import Message
 from tidings.storage.base import CreatedMessage
 

@@ -26,10 +26,10 @@ from tidings.api import (
 )
 from tidings.api.app_cache import ApplicationCache
 from tidings.api.auth import Authenticator, require_token
-from tidings.api.inbound import InboundRoute
+from tidings.api.fast.inbound import InboundRoute
+from tidings.api.fast.messages import MessageRoute
 from tidings.api.ingest_gate import IngestGate
 from tidings.api.limits import BodyLimit
-from tidings.api.message_route import MessageRoute
 from tidings.api.services import Services
 from tidings.config import Settings
 from tidings.dispatch.operational import OperationalWebhooks
@@ -66,7 +66,7 @@ def create_app(
     settings: Settings,
     on_new_deliveries: Callable[[], None] = lambda: None,
     operational: OperationalWebhooks | None = None,
-) -> FastAPI:
+) -> TidingsApi:
     """Build the API over an opened store. `on_new_deliveries` wakes an in-process worker."""
     app = TidingsApi(
         title="Tidings",

@@ -103,8 +103,6 @@ def _allowed(request: Request) -> str | None:
     return next((methods for pattern, methods in table if pattern.fullmatch(path)), None)
 
 
-
-
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse(error_body("internal", "internal error"), status_code=500)

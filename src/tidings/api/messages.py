@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import datetime
 from typing import Any
 
-import orjson
-import pydantic_core
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import Field
 
@@ -16,13 +12,17 @@ from tidings.api.applications import ApplicationIn, check_uid, new_app
 from tidings.api.auth import grant_of
 from tidings.api.base import MAX_INT, ApiModel, InputModel, ListResponse, page_response, timestamp
 from tidings.api.deps import app_id, application, store_of, visible
-from tidings.api.services import Services, services_of
-from tidings.dispatch import select_endpoints
-from tidings.domain import ids
-from tidings.domain.clock import from_datetime, now_ms
-from tidings.domain.errors import NotFound, PayloadTooLarge
+from tidings.api.message_creation import (
+    accept_message,
+    encode_payload,
+    message_json,
+    payload_object,
+)
+from tidings.api.services import services_of
+from tidings.domain.clock import from_datetime
+from tidings.domain.errors import NotFound
 from tidings.domain.models import Application, Message, MessageFilter
-from tidings.storage.base import ApplicationChanged, CreatedMessage, Idempotency, Store
+from tidings.storage.base import ApplicationChanged
 
 router = APIRouter(
     prefix="/api/v1/app/{app_id}/msg", tags=["message"], dependencies=[Depends(app_id)]
@@ -51,20 +51,6 @@ class MessageOut(ApiModel):
     channels: list[str] | None
     tags: list[str] | None
     timestamp: datetime
-
-
-def payload_object(raw: bytes) -> dict[str, Any]:
-    """The payload as the JSON object the API shows. Messages sent through the API
-    always are one; a source's inbound bodies are stored as they arrived and may be
-    anything, so those are shown as `{"rawBody": <text>}` instead of failing."""
-    try:
-        # Not orjson: it reads integers beyond 64 bits as floats, changing them.
-        parsed = pydantic_core.from_json(raw)
-    except ValueError:  # not JSON, or nested deeper than the parser goes
-        parsed = None
-    if isinstance(parsed, dict):
-        return parsed
-    return {"rawBody": raw.decode("utf-8", "replace")}
 
 
 def message_out(message: Message, with_content: bool = True) -> MessageOut:
@@ -98,73 +84,6 @@ async def _application_for_message(request: Request, app_id: str, body: MessageI
     return await store.create_application(app)
 
 
-def encode_payload(body: MessageIn, limit: int) -> bytes:
-    """The payload's bytes, exactly what every endpoint receives; 413 over `limit`."""
-    try:
-        payload = orjson.dumps(body.payload)
-    except TypeError:
-        # An integer beyond 64 bits, which orjson does not write: the standard
-        # library does, so the payload goes out exactly as it came in.
-        payload = json.dumps(body.payload, ensure_ascii=False, separators=(",", ":")).encode()
-    if len(payload) > limit:
-        raise PayloadTooLarge(f"payload is {len(payload)} bytes; the limit is {limit}")
-    return payload
-
-
-async def accept_message(
-    state: Services,
-    app: Application,
-    body: MessageIn,
-    payload: bytes,
-    raw_body: bytes,
-    idempotency_key: str | None,
-) -> CreatedMessage:
-    """Commit one message and its deliveries (shared by the route and the lean path
-    in `message_route`); answered only once they are committed."""
-    message = Message(
-        id=ids.new_id(ids.MESSAGE),
-        app_key=app.key,
-        event_type=body.event_type,
-        event_id=body.event_id,
-        payload=payload,
-        channels=sorted(set(body.channels)) if body.channels else None,
-        tags=sorted(set(body.tags)) if body.tags else None,
-        created_at=now_ms(),
-    )
-    idempotency = None
-    if idempotency_key:
-        fingerprint = hashlib.sha256(raw_body).hexdigest()
-        idempotency = Idempotency(key=idempotency_key, fingerprint=fingerprint)
-    async with state.message_gate.admit(app.key, idempotency_key):
-        store: Store = state.store
-        created = await store.create_message(app, message, select_endpoints, idempotency)
-    if created.created and created.deliveries:
-        state.on_new_deliveries()
-    return created
-
-
-def message_json(created: CreatedMessage, with_content: bool) -> bytes:
-    """The 202 body, as `MessageOut` would serialise it. A message created by this
-    request shows the very payload bytes it stored."""
-    message = created.message
-    if not with_content or not message.payload:
-        payload: Any = {}
-    elif created.created:
-        payload = orjson.Fragment(message.payload)
-    else:
-        payload = payload_object(message.payload)
-    shown = {
-        "id": message.id,
-        "eventType": message.event_type,
-        "eventId": message.event_id,
-        "payload": payload,
-        "channels": message.channels,
-        "tags": message.tags,
-        "timestamp": timestamp(message.created_at),
-    }
-    return orjson.dumps(shown, option=orjson.OPT_UTC_Z)
-
-
 @router.post("", status_code=202, response_model=MessageOut)
 async def create_message(
     request: Request,
@@ -175,7 +94,7 @@ async def create_message(
 ) -> Response:
     """Accept a message; answered only once it and its deliveries are committed."""
     state = services_of(request.app)
-    payload = encode_payload(body, state.settings.max_payload_bytes)
+    payload = encode_payload(body.payload, state.settings.max_payload_bytes)
     raw_body = await request.body() if idempotency_key else b""
     app = await _application_for_message(request, app_id, body)
     try:

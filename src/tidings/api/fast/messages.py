@@ -19,8 +19,9 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tidings.api.asgi import send_body, send_error
-from tidings.api.messages import MessageIn, accept_message, encode_payload, message_json
+from tidings.api.fast.answers import send_body, send_error
+from tidings.api.message_creation import accept_message, encode_payload, message_json
+from tidings.api.messages import MessageIn
 from tidings.api.services import services_of
 from tidings.domain.access import Grant, Need
 from tidings.domain.errors import PayloadTooLarge, TidingsError
@@ -127,7 +128,9 @@ class MessageRoute:
         it reads integers over 64 bits as floats, silently changing the payload.)"""
         try:
             body = MessageIn.model_validate_json(raw_body)
-            return body, encode_payload(body, services_of(self._api).settings.max_payload_bytes)
+            return body, encode_payload(
+                body.payload, services_of(self._api).settings.max_payload_bytes
+            )
         except (ValidationError, PayloadTooLarge):
             raise _Pass from None
 

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tidings.api.asgi import send_body, send_error
+from tidings.api.fast.answers import send_body, send_error
 from tidings.api.services import services_of
 from tidings.config import Settings
 from tidings.domain.errors import NotFound, PayloadTooLarge, TidingsError
