@@ -19,6 +19,7 @@ from tests.contract.test_store import (
 from tidings.dispatch import select_endpoints
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import InvalidInput
+from tidings.domain.internal import action_url, source_app_uid
 from tidings.domain.models import AttemptFilter, MessageFilter, RetiredSecret
 from tidings.domain.outcomes import Verdict
 from tidings.domain.statuses import DeliveryStatus, TriggerType
@@ -193,3 +194,20 @@ def test_claims_take_an_endpoint_with_room_for_one(run: Run, store: Store) -> No
         send(run, store, app)
     (claimed,) = run(store.claim_due(10, 60_000, {endpoint.key: 1}))
     assert claimed.endpoint_key == endpoint.key
+
+
+def test_a_claim_says_who_performs_the_delivery(run: Run, store: Store) -> None:
+    customer = make_app(run, store, uid="customer")
+    source_app = make_app(run, store, uid=source_app_uid("src_1"))
+    make_endpoint(run, store, customer)
+    make_endpoint(run, store, source_app)  # a forward of the source's events
+    make_endpoint(run, store, source_app, url=action_url("deploys", "deploy"))
+    send(run, store, customer)
+    send(run, store, source_app)
+    claimed = run(store.claim_due(10, 60_000))
+    kinds = sorted((d.app_uid or "", d.url, d.kind.value) for d in claimed)
+    assert kinds == [
+        ("__tidings_source__src_1", "action://deploys/deploy", "action"),
+        ("__tidings_source__src_1", "https://example.com/hook", "forward"),
+        ("customer", "https://example.com/hook", "http"),
+    ]

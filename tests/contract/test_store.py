@@ -38,7 +38,7 @@ def make_endpoint(run: Run, store: Store, app: Application, **fields: Any) -> En
     endpoint = Endpoint(
         id=ids.new_id(ids.ENDPOINT),
         app_key=app.key,
-        url="https://example.com/hook",
+        url=fields.pop("url", "https://example.com/hook"),
         secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         created_at=now_ms(),
         updated_at=now_ms(),

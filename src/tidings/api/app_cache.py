@@ -9,8 +9,8 @@ is never written to from a stale entry, whichever process changed it.
 
 from __future__ import annotations
 
+from tidings.domain.internal import is_internal_uid
 from tidings.domain.models import Application
-from tidings.ingest.sources import is_internal_uid
 from tidings.storage.base import Store
 
 # Names kept at most; the longest kept is dropped first.

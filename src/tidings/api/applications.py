@@ -20,8 +20,8 @@ from tidings.api.deps import app_id, application, store_of
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import Conflict, InvalidInput, NotFound
+from tidings.domain.internal import is_internal_uid
 from tidings.domain.models import Application
-from tidings.ingest.sources import is_internal_uid
 
 router = APIRouter(prefix="/api/v1/app", tags=["application"])
 

@@ -8,8 +8,8 @@ from tidings.api.auth import GRANT
 from tidings.api.services import services_of
 from tidings.domain.access import Grant
 from tidings.domain.errors import NotFound
+from tidings.domain.internal import is_internal_uid
 from tidings.domain.models import Application
-from tidings.ingest.sources import is_internal_uid
 from tidings.storage.base import Store
 
 # Set on a request by `operational_owner`: the application that owns the request's

@@ -29,8 +29,9 @@ from tidings.api.validation import (
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import Conflict, InvalidInput, NotFound
+from tidings.domain.internal import parse_action_url
 from tidings.domain.models import Application, Endpoint, RetiredSecret
-from tidings.ingest.config_sync import is_declared, parse_action_url
+from tidings.ingest.config_sync import is_declared
 from tidings.signing.standard import InvalidSecret, generate_secret, normalize_secret
 
 # The routes are mounted twice: under an application's path for customer endpoints,

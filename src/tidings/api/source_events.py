@@ -20,8 +20,8 @@ from tidings.api.deps import store_of
 from tidings.api.services import services_of
 from tidings.api.sources import PREFIX, source_of
 from tidings.domain.errors import InvalidInput, NotFound
+from tidings.domain.internal import source_app_uid
 from tidings.domain.models import InboundEvent, Message, MessageFilter, Source
-from tidings.ingest.sources import SOURCE_APP_UID_PREFIX
 from tidings.storage import pagination
 
 router = APIRouter(prefix=PREFIX, tags=["ingest_source"])
@@ -67,7 +67,7 @@ def _after_key(iterator: str | None) -> int:
 async def _newest_key(request: Request, source: Source) -> int:
     """The key of the source's newest event, 0 when it has none."""
     store = store_of(request)
-    app = await store.get_application(SOURCE_APP_UID_PREFIX + source.id)
+    app = await store.get_application(source_app_uid(source.id))
     if app is None:  # deleted since it was found
         raise NotFound(f"source {source.id!r} not found")
     newest = await store.list_messages(app, MessageFilter(limit=1))

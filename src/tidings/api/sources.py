@@ -22,10 +22,11 @@ from tidings.api.services import services_of
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import Conflict, InvalidInput, NotFound
+from tidings.domain.internal import source_app_uid
 from tidings.domain.models import Rejection, Source
 from tidings.ingest import sources
 from tidings.ingest.config_sync import is_declared
-from tidings.ingest.sources import SOURCE_APP_UID_PREFIX, check_config
+from tidings.ingest.sources import check_config
 from tidings.ingest.verify import SOURCE_TYPES
 
 PREFIX = "/ingest/api/v1/source"
@@ -120,7 +121,7 @@ async def source_of(request: Request, source_id: str = Path()) -> Source:
 
 async def source_owner(request: Request, source: Source = Depends(source_of)) -> None:
     """Routes under a source act on its internal application."""
-    app = await store_of(request).get_application(SOURCE_APP_UID_PREFIX + source.id)
+    app = await store_of(request).get_application(source_app_uid(source.id))
     if app is None:
         raise NotFound(f"source {source.id!r} not found")
     set_owner(request, app)

@@ -23,6 +23,7 @@ from tidings.delivery.http1 import Http1Client
 from tidings.delivery.pacing import Decision, Pacer, Released
 from tidings.delivery.results import attempt_result
 from tidings.domain.clock import now_ms
+from tidings.domain.internal import DeliveryKind
 from tidings.domain.models import AttemptResult, ClaimedDelivery, RecordOutcome
 from tidings.domain.outcomes import Outcome
 from tidings.storage.base import Store
@@ -65,12 +66,17 @@ SendHttp = Callable[[ClaimedDelivery], Awaitable[Outcome]]
 
 
 class Performer(Protocol):
-    """Performs attempts that are more than a plain POST (the receiving half's
-    actions and forwards); the worker keeps claiming, pacing and recording."""
+    """Performs the attempts of deliveries of the kinds FORWARD and ACTION (the
+    receiving half's); the worker keeps claiming, pacing and recording, and sends
+    plain HTTP deliveries itself."""
 
-    def available(self, delivery: ClaimedDelivery) -> bool: ...
+    def available(self, delivery: ClaimedDelivery) -> bool:
+        """Whether this worker can perform an ACTION delivery now."""
+        ...
 
-    def concurrency_cap(self, delivery: ClaimedDelivery) -> int | None: ...
+    def concurrency_cap(self, delivery: ClaimedDelivery) -> int | None:
+        """The most ACTION attempts of this delivery's action at once, if fixed."""
+        ...
 
     async def perform(self, delivery: ClaimedDelivery, send_http: SendHttp) -> Outcome: ...
 
@@ -228,8 +234,8 @@ class Worker:
         deferred = []
         overflow = 0
         for delivery in claimed:
-            if self.performer is not None:
-                if not self.performer.available(delivery):
+            if delivery.kind is DeliveryKind.ACTION:
+                if self.performer is None or not self.performer.available(delivery):
                     deferred.append((delivery, UNAVAILABLE_DELAY_SECONDS))
                     continue
                 delivery.concurrency_cap = self.performer.concurrency_cap(delivery)
@@ -290,7 +296,7 @@ class Worker:
     async def _perform(self, delivery: ClaimedDelivery) -> Outcome:
         started = now_ms()
         try:
-            if self.performer is None:
+            if delivery.kind is DeliveryKind.HTTP or self.performer is None:
                 return await self._send_http(delivery)
             return await self.performer.perform(delivery, self._send_http)
         except Exception as exc:  # a bug here must not strand the delivery under its lease

@@ -18,12 +18,12 @@ from tidings.dispatch.fanout import select_endpoints
 from tidings.domain import ids
 from tidings.domain.clock import now_ms, to_datetime
 from tidings.domain.errors import Conflict
+from tidings.domain.internal import OPERATIONAL_APP_UID
 from tidings.domain.models import Application, AttemptResult, Endpoint, Message, RecordOutcome
 from tidings.storage.base import Store
 
 log = logging.getLogger(__name__)
 
-OPERATIONAL_APP_UID = "__tidings_operational__"
 # A delivery is reported as failing at this failed attempt, and as recovered when it
 # succeeds after that, as Svix does.
 FAILING_AT_ATTEMPT = 4

@@ -23,10 +23,6 @@ TOKEN = "tid"  # a token's secret
 TOKEN_ID = "tok"  # a token's public id, for listing and revoking
 SOURCE = "src"
 
-# Every application whose uid starts so is Tidings' own (operational webhooks, a
-# source's events), never a customer's: it is not listed and cannot be addressed.
-INTERNAL_UID_PREFIX = "__tidings_"
-
 
 # Two digits per division: half the steps of one digit at a time (ids are made
 # for every message and attempt).

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from tidings.domain.internal import DeliveryKind
 from tidings.domain.outcomes import Verdict
 from tidings.domain.statuses import DeliveryStatus, TriggerType
 
@@ -148,6 +149,8 @@ class ClaimedDelivery:
     # Most attempts in flight for this endpoint, when fixed (an action's limit)
     # rather than adapted to the endpoint's health.
     concurrency_cap: int | None = None
+    # Who performs its attempts, decided at the claim from the application and URL.
+    kind: DeliveryKind = DeliveryKind.HTTP
 
 
 @dataclass

@@ -16,22 +16,21 @@ concurrent creation elsewhere is taken as done.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 from dataclasses import replace
 
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import Conflict
+from tidings.domain.internal import action_url, source_app_uid
 from tidings.domain.models import Application, Endpoint, Source
 from tidings.ingest.config_file import DeclaredSource, FileConfig
-from tidings.ingest.sources import SOURCE_APP_UID_PREFIX, new_source
+from tidings.ingest.sources import new_source
 from tidings.signing.standard import generate_secret, normalize_secret
 from tidings.storage.base import Store
 
 log = logging.getLogger(__name__)
 
-ACTION_SCHEME = "action://"
 # Endpoints the file declares carry this uid prefix; the rest are the API's.
 DECLARED_UID_PREFIX = "config."
 MANAGED_BY = {"managedBy": "config-file"}
@@ -44,27 +43,10 @@ def is_declared(metadata: dict[str, str]) -> bool:
     return metadata.get("managedBy") == MANAGED_BY["managedBy"]
 
 
-def action_url(source_uid: str, name: str) -> str:
-    return f"{ACTION_SCHEME}{source_uid}/{name}"
-
-
-def parse_action_url(url: str) -> tuple[str, str] | None:
-    """(source uid, action name) of an action endpoint's URL, else None."""
-    return _parse_action_url(url) if url.startswith(ACTION_SCHEME) else None
-
-
-@functools.lru_cache(maxsize=1024)
-def _parse_action_url(url: str) -> tuple[str, str] | None:
-    # The worker asks several times per delivery, and a config file declares few
-    # actions; other URLs (there may be many) never reach the cache.
-    source_uid, _, name = url[len(ACTION_SCHEME) :].partition("/")
-    return (source_uid, name) if source_uid and name else None
-
-
 async def apply(store: Store, config: FileConfig) -> None:
     for declared in config.sources:
         source = await _source(store, declared)
-        app = await store.get_application(SOURCE_APP_UID_PREFIX + source.id)
+        app = await store.get_application(source_app_uid(source.id))
         if app is None:  # deleted through the API this instant; the next change recreates it
             continue
         await _endpoints(store, app, declared)

@@ -1,10 +1,10 @@
 """Performing deliveries of sources' events: actions, and faithful forwards.
 
-The worker asks this before each attempt. A delivery to an `action://` endpoint
-runs that action of the worker's config file with the event as it arrived. A
-forward of a source's event goes out as HTTP like any delivery, but with the
-original content type and the original headers the source names in
-`forwardHeaders`. Everything else is plain HTTP.
+The worker hands this the deliveries of the kinds ACTION and FORWARD (decided at
+the claim: domain/internal.py). An ACTION delivery runs that action of the worker's
+config file with the event as it arrived. A FORWARD goes out as HTTP like any
+delivery, but with the original content type and the original headers the source
+names in `forwardHeaders`. Plain HTTP deliveries never come here.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
+from tidings.domain.internal import DeliveryKind, parse_action_url, source_of_app
 from tidings.domain.models import ClaimedDelivery, InboundEvent, Source
 from tidings.domain.outcomes import Outcome
 from tidings.ingest.actions.base import Action, did_not_finish
 from tidings.ingest.actions.event import InboundWebhook
 from tidings.ingest.config_file import FileConfig
-from tidings.ingest.config_sync import parse_action_url
-from tidings.ingest.sources import SOURCE_APP_UID_PREFIX, forward_headers
+from tidings.ingest.sources import forward_headers
 from tidings.storage.base import Store
 
 SendHttp = Callable[[ClaimedDelivery], Awaitable[Outcome]]
@@ -38,20 +38,18 @@ class SourcePerformer:
         """False for an action this worker's config file does not declare: another
         worker (or this one, after a reload) may, so the delivery is handed back
         rather than failed."""
-        return parse_action_url(delivery.url) is None or self._action(delivery) is not None
+        return self._action(delivery) is not None
 
     def concurrency_cap(self, delivery: ClaimedDelivery) -> int | None:
         action = self._action(delivery)
         return action.limits.cap if action else None
 
     async def perform(self, delivery: ClaimedDelivery, send_http: SendHttp) -> Outcome:
-        if not (delivery.app_uid or "").startswith(SOURCE_APP_UID_PREFIX):
-            return await send_http(delivery)
         try:
             source, inbound = await self._context(delivery)
         except Exception as exc:  # the database is briefly away: a retryable failure
             return did_not_finish(f"could not load the event: {exc}", time.monotonic())
-        if parse_action_url(delivery.url) is None:
+        if delivery.kind is DeliveryKind.FORWARD:
             _carry_original_headers(delivery, source, inbound)
             return await send_http(delivery)
         action = self._action(delivery)
@@ -68,7 +66,7 @@ class SourcePerformer:
 
 def _source_id(delivery: ClaimedDelivery) -> str:
     """The source whose internal application the delivery belongs to."""
-    return (delivery.app_uid or "")[len(SOURCE_APP_UID_PREFIX) :]
+    return source_of_app(delivery.app_uid) or ""
 
 
 def _carry_original_headers(

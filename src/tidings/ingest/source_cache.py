@@ -21,8 +21,9 @@ import time
 from dataclasses import dataclass, field
 
 from tidings.domain.clock import now_ms
+from tidings.domain.internal import source_app_uid
 from tidings.domain.models import Application, Source
-from tidings.ingest.sources import SOURCE_APP_UID_PREFIX, verifier_of
+from tidings.ingest.sources import verifier_of
 from tidings.ingest.verify import Verifier
 from tidings.storage.base import Store
 
@@ -69,7 +70,7 @@ class SourceCache:
         source = await self._store.find_source_by_token(token, now_ms())
         if source is None:
             return None
-        app = await self._store.get_application(SOURCE_APP_UID_PREFIX + source.id)
+        app = await self._store.get_application(source_app_uid(source.id))
         if app is None:  # deleted between the two reads
             return None
         try:

@@ -15,11 +15,10 @@ from typing import Any
 
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
+from tidings.domain.internal import source_app_uid
 from tidings.domain.models import Application, Source
 from tidings.ingest.verify import SOURCE_TYPES, Verifier, build_verifier
 
-INTERNAL_UID_PREFIX = ids.INTERNAL_UID_PREFIX
-SOURCE_APP_UID_PREFIX = "__tidings_source__"
 # A rotated-out ingest URL keeps working this long (as Svix documents), so senders
 # can be switched over without losing events.
 PREVIOUS_TOKEN_GRACE_MS = 48 * 3600 * 1000
@@ -33,10 +32,6 @@ _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _NEVER_FORWARDED = frozenset({"host", "content-length", "transfer-encoding", "connection",
                               "webhook-id", "webhook-timestamp", "webhook-signature",
                               "svix-id", "svix-timestamp", "svix-signature"})  # fmt: skip
-
-
-def is_internal_uid(uid: str | None) -> bool:
-    return uid is not None and uid.startswith(INTERNAL_UID_PREFIX)
 
 
 def new_token() -> str:
@@ -100,7 +95,7 @@ def new_source(name: str, source_type: str, config: dict[str, Any]) -> tuple[Sou
     source = Source(id=ids.new_id(ids.SOURCE), name=name, type=source_type, token=new_token(),
                     config=config, created_at=now, updated_at=now)  # fmt: skip
     app = Application(id=ids.new_id(ids.APP), name=f"Tidings source {source.id}",
-                      uid=SOURCE_APP_UID_PREFIX + source.id, created_at=now,
+                      uid=source_app_uid(source.id), created_at=now,
                       updated_at=now)  # fmt: skip
     return source, app
 

@@ -144,7 +144,7 @@ class Store(abc.ABC):
         self, limit: int, iterator: str | None, ascending: bool
     ) -> Page[Application]:
         """Customers' applications: Tidings' own (uid starting with
-        `ids.INTERNAL_UID_PREFIX`) are left out, so pages stay full."""
+        `internal.INTERNAL_UID_PREFIX`) are left out, so pages stay full."""
 
     @abc.abstractmethod
     async def update_application(self, app: Application) -> Application:

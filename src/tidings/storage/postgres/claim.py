@@ -19,6 +19,7 @@ from typing import Any
 
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import TidingsError
+from tidings.domain.internal import delivery_kind
 from tidings.domain.models import ClaimedDelivery, RetiredSecret
 from tidings.domain.statuses import TriggerType
 from tidings.storage import records
@@ -253,4 +254,5 @@ def _claimed(row: rows.Row, claim: int, now: int, ring: KeyRing) -> ClaimedDeliv
         app_uid=row["app_uid"],
         endpoint_uid=row["endpoint_uid"],
         event_id=row["event_id"],
+        kind=delivery_kind(row["app_uid"], row["url"]),
     )

@@ -12,9 +12,9 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
-from tidings.domain import ids
 from tidings.domain.access import Token
 from tidings.domain.errors import StorageUnavailable
+from tidings.domain.internal import INTERNAL_UID_PREFIX
 from tidings.domain.models import (
     Application,
     Attempt,
@@ -220,7 +220,7 @@ class PostgresStore(Store):
     ) -> Page[Application]:
         walk = pagination.walk(iterator, ascending, limit)
         p = Params()
-        customers = [f"(uid IS NULL OR NOT starts_with(uid, {p(ids.INTERNAL_UID_PREFIX)}))"]
+        customers = [f"(uid IS NULL OR NOT starts_with(uid, {p(INTERNAL_UID_PREFIX)}))"]
         return await self._page(
             queries.LIST_APPLICATIONS, customers, p, walk, "key", rows.application
         )

@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 
 from tidings.domain.clock import now_ms
+from tidings.domain.internal import delivery_kind
 from tidings.domain.models import (
     AttemptResult,
     ClaimedDelivery,
@@ -101,10 +102,7 @@ def claim_due(
         elif endpoint is None:  # disabled
             parked.append((PARKED, now, row["key"]))
         else:
-            delivery = _claimed(row, claim, message_row, endpoint, now)
-            app = apps[row["app_key"]]
-            delivery.app_id, delivery.app_uid = app["id"], app["uid"]
-            claimed.append(delivery)
+            claimed.append(_claimed(row, claim, message_row, endpoint, apps[row["app_key"]], now))
     conn.executemany(
         "UPDATE delivery SET status = 4, claim_id = NULL, updated_at = ? WHERE key = ?", cancelled
     )
@@ -121,7 +119,12 @@ def _by_key(conn: sqlite3.Connection, select: str, keys: set[int]) -> dict[int, 
 
 
 def _claimed(
-    row: sqlite3.Row, claim: int, message: sqlite3.Row, endpoint: Endpoint, now: int
+    row: sqlite3.Row,
+    claim: int,
+    message: sqlite3.Row,
+    endpoint: Endpoint,
+    app: sqlite3.Row,
+    now: int,
 ) -> ClaimedDelivery:
     active = [endpoint.secret] + [
         old.secret for old in endpoint.retired_secrets if old.expires_at > now
@@ -143,6 +146,9 @@ def _claimed(
         endpoint_uid=endpoint.uid,
         event_id=message["event_id"],
         rate_limit=endpoint.throttle_rate,
+        app_id=app["id"],
+        app_uid=app["uid"],
+        kind=delivery_kind(app["uid"], endpoint.url),
     )
 
 

@@ -11,9 +11,9 @@ import sqlite3
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
-from tidings.domain import ids
 from tidings.domain.access import Token
 from tidings.domain.errors import Conflict, StorageUnavailable
+from tidings.domain.internal import INTERNAL_UID_PREFIX
 from tidings.domain.models import (
     Application,
     Attempt,
@@ -234,7 +234,7 @@ class SqliteStore(Store):
     ) -> Page[Application]:
         walk = pagination.walk(iterator, ascending, limit)
         customers = ["(uid IS NULL OR substr(uid, 1, ?) != ?)"]
-        prefix = ids.INTERNAL_UID_PREFIX
+        prefix = INTERNAL_UID_PREFIX
         return self._page("SELECT * FROM application", customers, [len(prefix), prefix], walk,
                           "key", rows.application)  # fmt: skip
 
