@@ -18,7 +18,6 @@ import pytest
 from tests.contract.conftest import BACKENDS, database_url
 from tests.contract.test_store import make_app, make_endpoint, result, send
 from tests.keys import TEST_KEYS
-from tidings.dispatch import select_endpoints
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import Conflict
@@ -115,7 +114,7 @@ def test_one_failing_message_does_not_undo_the_others_of_its_commit(
 
     async def together() -> list[Any]:
         names = ["first", "taken", "third"]
-        creating = [store.create_message(app, message(n), select_endpoints, None) for n in names]
+        creating = [store.create_message(app, message(n), None) for n in names]
         return await asyncio.gather(*creating, return_exceptions=True)
 
     first, taken, third = run(together())

@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 from tests.contract.test_store import DAY, Run, make_app, make_endpoint, result, send
-from tidings.dispatch import select_endpoints
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import Conflict, InvalidInput
@@ -140,8 +139,8 @@ def test_replay_missing_queues_only_what_the_endpoint_never_had(run: Run, store:
     assert run(store.claim_due(10, 60_000)) == []
     endpoint.disabled = False
     run(store.update_endpoint(endpoint))
-    assert run(store.replay_missing(endpoint, 0, None, select_endpoints)) == 1
-    assert run(store.replay_missing(endpoint, 0, None, select_endpoints)) == 0
+    assert run(store.replay_missing(endpoint, 0, None)) == 1
+    assert run(store.replay_missing(endpoint, 0, None)) == 0
     (claimed,) = run(store.claim_due(10, 60_000))
     assert claimed.trigger_type == 1
 

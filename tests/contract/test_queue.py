@@ -16,7 +16,6 @@ from tests.contract.test_store import (
     result,
     send,
 )
-from tidings.dispatch import select_endpoints
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import InvalidInput
 from tidings.domain.internal import action_url, source_app_uid
@@ -139,12 +138,12 @@ def test_replay_missing_queues_what_the_endpoint_never_had(run: Run, store: Stor
     send(run, store, app, created_at=now - 1_500, event_type="b")
     _fail_for_good(run, store)
     late = make_endpoint(run, store, app, filter_types=["a"])
-    replayed = run(store.replay_missing(late, now - 5_000, None, select_endpoints))
+    replayed = run(store.replay_missing(late, now - 5_000, None))
     assert replayed == 1  # the "b" message does not match the new endpoint's filter
     (claimed,) = run(store.claim_due(10, 60_000))  # due at once
     assert (claimed.msg_id, claimed.endpoint_id) == (before.message.id, late.id)
     assert claimed.payload == b"{}"
-    assert run(store.replay_missing(first, now - 5_000, None, select_endpoints)) == 0
+    assert run(store.replay_missing(first, now - 5_000, None)) == 0
 
 
 def test_a_replayed_key_reports_the_original_deliveries(run: Run, store: Store) -> None:

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from tests.contract.test_store import DAY, Run, make_endpoint
-from tidings.dispatch import select_endpoints
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import Conflict, InvalidInput
@@ -57,7 +56,7 @@ def receive(
     inbound = InboundEvent(msg_key=0, source_key=source.key, headers={"X-A": "1"},
                            delivery_id=delivery_id, received_at=now, query=query)  # fmt: skip
     idempotency = Idempotency(f"delivery:{delivery_id}", "inbound") if delivery_id else None
-    return run(store.create_inbound(source, app, message, inbound, select_endpoints, idempotency))
+    return run(store.create_inbound(source, app, message, inbound, idempotency))
 
 
 def test_source_round_trip_by_id_uid_and_token(run: Run, store: Store) -> None:
@@ -227,7 +226,7 @@ def test_an_event_for_a_deleted_source_is_refused(run: Run, store: Store) -> Non
     inbound = InboundEvent(msg_key=0, source_key=source.key, headers={}, delivery_id=None,
                            received_at=now_ms())  # fmt: skip
     with pytest.raises(SourceChanged):
-        run(store.create_inbound(source, app, message, inbound, select_endpoints, None))
+        run(store.create_inbound(source, app, message, inbound, None))
 
 
 def test_events_received_together_are_each_kept_once(run: Run, store: Store) -> None:
@@ -250,7 +249,7 @@ def test_events_received_together_are_each_kept_once(run: Run, store: Store) -> 
         inbound = InboundEvent(msg_key=0, source_key=source.key, headers={"x-n": body.decode()},
                                delivery_id=delivery_id, received_at=now)  # fmt: skip
         idempotency = Idempotency(f"delivery:{delivery_id}", "inbound") if delivery_id else None
-        return store.create_inbound(verified_with, app, message, inbound, select_endpoints,
+        return store.create_inbound(verified_with, app, message, inbound,
                                     idempotency)  # fmt: skip
 
     async def together() -> list[Any]:
@@ -301,7 +300,7 @@ def test_an_idempotency_key_without_a_delivery_id_settles_repeats(run: Run, stor
                           payload=body, created_at=now_ms())  # fmt: skip
         inbound = InboundEvent(msg_key=0, source_key=source.key, headers={}, delivery_id=None,
                                received_at=now_ms())  # fmt: skip
-        return store.create_inbound(source, app, message, inbound, select_endpoints,
+        return store.create_inbound(source, app, message, inbound,
                                     Idempotency("k-1", fingerprint))  # fmt: skip
 
     first = run(keyed(b"one", "f"))

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from tidings.dispatch import select_endpoints
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import Conflict, InvalidInput
@@ -58,7 +57,7 @@ def send(
         created_at=fields.pop("created_at", now_ms()),
         **fields,
     )
-    return run(store.create_message(app, message, select_endpoints, idempotency))
+    return run(store.create_message(app, message, idempotency))
 
 
 def result(delivery: ClaimedDelivery, ok: bool, retry_at: int | None = None) -> AttemptResult:

@@ -25,7 +25,6 @@ from tidings.delivery.worker import (
     Worker,
     WorkerOptions,
 )
-from tidings.dispatch import select_endpoints
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
 from tidings.domain.models import Application, AttemptResult, Endpoint, Message
@@ -78,7 +77,7 @@ async def _queue_messages(store: Store, url: str) -> None:
     for _ in range(MESSAGES):
         message = Message(id=ids.new_id(ids.MESSAGE), app_key=app.key, event_type="a",
                           payload=b"{}", created_at=now_ms())  # fmt: skip
-        await store.create_message(app, message, select_endpoints, None)
+        await store.create_message(app, message, None)
 
 
 async def _deliver_all(

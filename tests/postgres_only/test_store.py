@@ -14,7 +14,6 @@ import pytest
 
 from tests.contract.test_store import make_app, make_endpoint, result, send
 from tests.keys import TEST_KEYS
-from tidings.dispatch import select_endpoints
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import Conflict, InvalidInput, StorageUnavailable
@@ -175,7 +174,7 @@ def test_concurrent_creates_with_one_idempotency_key_make_one_message(
             app = await app_with_endpoints(store, endpoints=2)
             key = Idempotency("same-key", "fingerprint")
             outcomes = await asyncio.gather(
-                *(store.create_message(app, new_message(app), select_endpoints, key)
+                *(store.create_message(app, new_message(app), key)
                   for _ in range(20)),
                 return_exceptions=True,
             )  # fmt: skip
@@ -202,7 +201,7 @@ def test_concurrent_creates_with_other_fingerprints_are_rejected(
             app = await app_with_endpoints(store)
             keys = [Idempotency("same-key", f"fingerprint-{n % 2}") for n in range(20)]
             return await asyncio.gather(
-                *(store.create_message(app, new_message(app), select_endpoints, key)
+                *(store.create_message(app, new_message(app), key)
                   for key in keys),
                 return_exceptions=True,
             )  # fmt: skip
@@ -224,7 +223,7 @@ def test_concurrent_messages_with_one_event_id_make_one_message(
         async with opened(postgres_database, min_connections=10, max_connections=10) as store:
             app = await app_with_endpoints(store)
             return await asyncio.gather(
-                *(store.create_message(app, new_message(app, event_id="evt-1"), select_endpoints,
+                *(store.create_message(app, new_message(app, event_id="evt-1"),
                                        None) for _ in range(10)),
                 return_exceptions=True,
             )  # fmt: skip
@@ -244,7 +243,7 @@ def test_workers_claim_every_delivery_once_while_messages_arrive(
     async def produce(store: Store, apps: list[Application]) -> None:
         for _ in range(per_app // 2):
             for app in apps:
-                await store.create_message(app, new_message(app), select_endpoints, None)
+                await store.create_message(app, new_message(app), None)
 
     async def work(store: Store, seen: list[int], producing: asyncio.Task[Any]) -> None:
         loop = asyncio.get_running_loop()
@@ -342,14 +341,14 @@ def test_messages_follow_endpoint_changes_made_by_another_process(
     async def scenario() -> list[int]:
         async with opened(postgres_database) as api, opened(postgres_database) as other:
             app = await app_with_endpoints(api)
-            counts = [(await api.create_message(app, new_message(app), select_endpoints,
+            counts = [(await api.create_message(app, new_message(app),
                                                 None)).deliveries for _ in range(2)]  # fmt: skip
             secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
             added = Endpoint(id=ids.new_id(ids.ENDPOINT), app_key=app.key,
                              url="https://example.com/b", secret=secret)  # fmt: skip
             await other.create_endpoint(added)
             for _ in range(2):
-                created = await api.create_message(app, new_message(app), select_endpoints, None)
+                created = await api.create_message(app, new_message(app), None)
                 counts.append(created.deliveries)
             return counts
 
@@ -381,7 +380,7 @@ def test_a_waiting_worker_wakes_when_another_process_queues_work(
             waiting = asyncio.create_task(waiter.wait_for_work(30))
             await asyncio.sleep(0.05)
             assert not waiting.done()
-            await sender.create_message(app, new_message(app), select_endpoints, None)
+            await sender.create_message(app, new_message(app), None)
             await asyncio.wait_for(waiting, 5)
 
     run(scenario())
@@ -393,11 +392,11 @@ def test_only_messages_with_deliveries_notify(run: Run, postgres_database: str) 
         async with opened(postgres_database) as store, raw(postgres_database) as listener:
             await listener.add_listener(CHANNEL, lambda *args: heard.append(args[2]))
             nobody = await app_with_endpoints(store, endpoints=0)
-            await store.create_message(nobody, new_message(nobody), select_endpoints, None)
+            await store.create_message(nobody, new_message(nobody), None)
             await asyncio.sleep(0.3)
             assert heard == []
             somebody = await app_with_endpoints(store)
-            await store.create_message(somebody, new_message(somebody), select_endpoints, None)
+            await store.create_message(somebody, new_message(somebody), None)
             for _ in range(100):
                 if heard:
                     break
@@ -516,8 +515,8 @@ def test_a_commit_right_after_an_announcement_is_announced_too(
         async with opened(postgres_database) as store, raw(postgres_database) as listener:
             await listener.add_listener(CHANNEL, lambda *args: heard.append(args[2]))
             app = await app_with_endpoints(store)
-            await store.create_message(app, new_message(app), select_endpoints, None)
-            await store.create_message(app, new_message(app), select_endpoints, None)
+            await store.create_message(app, new_message(app), None)
+            await store.create_message(app, new_message(app), None)
             for _ in range(100):
                 if len(heard) >= 2:
                     break
@@ -584,7 +583,7 @@ def test_the_store_recovers_when_the_server_comes_back(run: Run, postgres_databa
             await store.wait_for_work(2)  # reconnects LISTEN (and wakes once, to be safe)
             waiting = asyncio.create_task(store.wait_for_work(30))
             await asyncio.sleep(0.05)
-            await sender.create_message(app, new_message(app), select_endpoints, None)
+            await sender.create_message(app, new_message(app), None)
             await asyncio.wait_for(waiting, 5)
         await relay.stop()
 

@@ -32,7 +32,7 @@ from tidings.api.ingest_gate import IngestGate
 from tidings.api.limits import BodyLimit
 from tidings.api.services import Services
 from tidings.config import Settings
-from tidings.dispatch.operational import OperationalWebhooks
+from tidings.delivery.operational import OperationalWebhooks
 from tidings.ingest.receive import Inbox
 from tidings.storage.base import Store
 

@@ -13,7 +13,6 @@ import pydantic_core
 
 from tidings.api.base import timestamp
 from tidings.api.services import Services
-from tidings.dispatch import select_endpoints
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import PayloadTooLarge
@@ -82,7 +81,7 @@ async def accept_message(
         fingerprint = hashlib.sha256(raw_body).hexdigest()
         idempotency = Idempotency(key=idempotency_key, fingerprint=fingerprint)
     async with state.message_gate.admit(app.key, idempotency_key):
-        created = await state.store.create_message(app, message, select_endpoints, idempotency)
+        created = await state.store.create_message(app, message, idempotency)
     if created.created and created.deliveries:
         state.on_new_deliveries()
     return created

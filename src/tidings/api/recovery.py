@@ -11,7 +11,6 @@ from tidings.api.base import ApiModel, InputModel, timestamp
 from tidings.api.deps import app_id, store_of
 from tidings.api.endpoints import endpoint_of
 from tidings.api.services import services_of
-from tidings.dispatch import select_endpoints
 from tidings.domain import ids
 from tidings.domain.clock import from_datetime, now_ms
 from tidings.domain.errors import InvalidInput
@@ -86,6 +85,6 @@ async def replay_missing(
 ) -> TaskOut:
     """Send the window's messages this endpoint matches but never received."""
     since, until = _window(body)
-    queued = await store_of(request).replay_missing(endpoint, since, until, select_endpoints)
+    queued = await store_of(request).replay_missing(endpoint, since, until)
     services_of(request.app).on_new_deliveries()
     return _task(TaskType.replay, queued)

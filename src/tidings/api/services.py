@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # the modules that read the container are among these
     from tidings.api.auth import Authenticator
     from tidings.api.ingest_gate import IngestGate
     from tidings.config import Settings
-    from tidings.dispatch.operational import OperationalWebhooks
+    from tidings.delivery.operational import OperationalWebhooks
     from tidings.ingest.receive import Inbox
     from tidings.storage.base import Store
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import orjson
 
-from tidings.dispatch import select_endpoints
 from tidings.domain import ids
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import Conflict, NotFound, StorageUnavailable
@@ -179,9 +178,7 @@ class Inbox:
             Idempotency(f"delivery:{delivery_id}", DEDUP_FINGERPRINT) if delivery_id else None
         )
         try:
-            created = await self._store.create_inbound(
-                source, app, message, inbound, select_endpoints, idempotency
-            )
+            created = await self._store.create_inbound(source, app, message, inbound, idempotency)
         except Conflict:  # the same delivery id, kept by a concurrent request
             return _json(200, {"duplicate": True})
         if created.created and created.deliveries:

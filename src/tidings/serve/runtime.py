@@ -20,8 +20,8 @@ from tidings.api.services import services_of
 from tidings.config import Settings, key_ring
 from tidings.delivery.egress import Egress
 from tidings.delivery.guard import AddressPolicy
+from tidings.delivery.operational import OperationalWebhooks
 from tidings.delivery.worker import Worker, WorkerOptions
-from tidings.dispatch.operational import OperationalWebhooks
 from tidings.domain.access import TokenKind
 from tidings.domain.errors import StorageUnavailable
 from tidings.ingest.config_file import ConfigError

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from tidings.domain.access import Token
@@ -34,7 +34,6 @@ from tidings.domain.models import (
 from tidings.storage.sealing import KeyRing
 
 # Chooses, from an application's endpoints, those a new message is for.
-EndpointSelector = Callable[[Sequence[Endpoint], Message], list[Endpoint]]
 
 
 @dataclass(frozen=True)
@@ -197,14 +196,13 @@ class Store(abc.ABC):
         self,
         app: Application,
         message: Message,
-        select: EndpointSelector,
         idempotency: Idempotency | None,
     ) -> CreatedMessage:
         """Commit the message, one delivery per selected endpoint and the idempotency
         record in one transaction. A repeated key with the same fingerprint returns
         the original message; with another fingerprint it raises InvalidInput.
-        ApplicationChanged if `app` no longer exists with this uid. The endpoints
-        `select` chooses from are those committed when the transaction runs."""
+        ApplicationChanged if `app` no longer exists with this uid. The endpoints chosen
+        (domain/fanout.py) are those committed when the transaction runs."""
 
     @abc.abstractmethod
     async def get_message(self, app: Application, id_or_event_id: str) -> Message | None: ...
@@ -253,12 +251,10 @@ class Store(abc.ABC):
         [since, until), with a fresh retry schedule; return how many."""
 
     @abc.abstractmethod
-    async def replay_missing(
-        self, endpoint: Endpoint, since: int, until: int | None, select: EndpointSelector
-    ) -> int:
+    async def replay_missing(self, endpoint: Endpoint, since: int, until: int | None) -> int:
         """Queue deliveries to the endpoint for messages created in [since, until) that
         it never had one for (sent while it was disabled or before it existed) and that
-        `select` says it matches; return how many."""
+        it subscribes to (domain/fanout.py); return how many."""
 
     @abc.abstractmethod
     async def next_due_at(self, skip_endpoints: Collection[int] = ()) -> int | None:
@@ -322,7 +318,6 @@ class Store(abc.ABC):
         app: Application,
         message: Message,
         inbound: InboundEvent,
-        select: EndpointSelector,
         idempotency: Idempotency | None,
     ) -> CreatedMessage:
         """`create_message` for an inbound event verified with `source` as given,

@@ -9,8 +9,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from tidings.domain.errors import Conflict, InvalidInput
+from tidings.domain.fanout import select_endpoints
 from tidings.domain.models import Application, Endpoint, Message
-from tidings.storage.base import ApplicationChanged, CreatedMessage, EndpointSelector, Idempotency
+from tidings.storage.base import ApplicationChanged, CreatedMessage, Idempotency
 from tidings.storage.endpoint_cache import EndpointCache
 from tidings.storage.postgres import lanes, rows
 from tidings.storage.postgres.notify import CHANNEL, Announcer
@@ -93,7 +94,6 @@ async def create_at_once(
     pool: Any,
     app: Application,
     message: Message,
-    select: EndpointSelector,
     idempotency: Idempotency | None,
     cache: EndpointCache,
     notify: bool,
@@ -107,7 +107,7 @@ async def create_at_once(
     kept = cache.get(app, version) if version is not None else None
     if version is None or kept is None:
         return None
-    chosen = select(kept, message)
+    chosen = select_endpoints(kept, message)
     key = await pool.fetchval(
         _CREATE_AT_ONCE,
         message.id, app.key, app.id, app.uid, version, message.event_type, message.event_id,
@@ -126,7 +126,6 @@ async def create(
     conn: Any,
     app: Application,
     message: Message,
-    select: EndpointSelector,
     idempotency: Idempotency | None,
     announce: Announcer,
     keys: KeyRing,
@@ -135,7 +134,7 @@ async def create(
     if idempotency is not None and not await _claim_key(conn, app, idempotency, message):
         return await _replay(conn, app, idempotency)
     await _reject_duplicate_event_id(conn, app, message)
-    chosen = select(await _endpoints(conn, app, cache, keys), message)
+    chosen = select_endpoints(await _endpoints(conn, app, cache, keys), message)
     message.key = await conn.fetchval(
         _INSERT,
         message.id, app.key, message.event_type, message.event_id, message.payload,

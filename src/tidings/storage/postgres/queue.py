@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tidings.domain.clock import now_ms
+from tidings.domain.fanout import select_endpoints
 from tidings.domain.models import (
     AttemptResult,
     ClaimedDelivery,
@@ -21,7 +22,6 @@ from tidings.domain.models import (
 )
 from tidings.domain.outcomes import Verdict
 from tidings.domain.statuses import DeliveryStatus
-from tidings.storage.base import EndpointSelector
 from tidings.storage.postgres import lanes, rows
 from tidings.storage.postgres.messages import endpoints_changed
 from tidings.storage.postgres.notify import Announcer
@@ -293,14 +293,13 @@ async def replay_missing(
     endpoint: Endpoint,
     since: int,
     until: int | None,
-    select: EndpointSelector,
     announce: Announcer,
 ) -> int:
     """Runs inside the caller's transaction (a cursor needs one)."""
     chosen = []
     args = (endpoint.app_key, since, _end(until), endpoint.key)
     async for row in conn.cursor(_NEVER_SENT, *args, prefetch=_SCAN_BATCH):
-        if select([endpoint], rows.message(row, with_payload=False)):
+        if select_endpoints([endpoint], rows.message(row, with_payload=False)):
             chosen.append(row["key"])
     if not chosen:
         return 0

@@ -8,7 +8,6 @@ from tidings.domain.models import Application, InboundEvent, Message, Rejection,
 from tidings.storage import records
 from tidings.storage.base import (
     CreatedMessage,
-    EndpointSelector,
     Idempotency,
     SourceChanged,
     verifies_alike,
@@ -105,7 +104,6 @@ async def create_inbound(
     app: Application,
     message: Message,
     inbound: InboundEvent,
-    select: EndpointSelector,
     idempotency: Idempotency | None,
     announce: Announcer,
     keys: KeyRing,
@@ -115,7 +113,7 @@ async def create_inbound(
     current = await conn.fetchrow(BY_KEY_SHARED, verified.key)
     if not verifies_alike(verified, source(current, keys) if current else None):
         raise SourceChanged(f"source {verified.id!r} changed or was deleted")
-    created = await messages.create(conn, app, message, select, idempotency, announce, keys,
+    created = await messages.create(conn, app, message, idempotency, announce, keys,
                                     cache)  # fmt: skip
     if created.created:
         inbound.msg_key = created.message.key

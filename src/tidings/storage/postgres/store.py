@@ -34,7 +34,7 @@ from tidings.domain.models import (
 )
 from tidings.domain.statuses import DeliveryStatus
 from tidings.storage import pagination, records
-from tidings.storage.base import CreatedMessage, EndpointSelector, Idempotency, Store
+from tidings.storage.base import CreatedMessage, Idempotency, Store
 from tidings.storage.endpoint_cache import EndpointCache
 from tidings.storage.postgres import (
     claim,
@@ -310,14 +310,13 @@ class PostgresStore(Store):
         self,
         app: Application,
         message: Message,
-        select: EndpointSelector,
         idempotency: Idempotency | None,
     ) -> CreatedMessage:
         pool = self._ready_pool()
         inline = self._announce.take_turn()  # the NOTIFY rides on the create's commit
         async with translated(pool):
             created = await messages.create_at_once(
-                pool, app, message, select, idempotency, self._endpoints, inline
+                pool, app, message, idempotency, self._endpoints, inline
             )
         if created is not None:
             if created.deliveries and not inline:
@@ -328,7 +327,6 @@ class PostgresStore(Store):
                 conn,
                 app,
                 message,
-                select,
                 idempotency,
                 self._announce,
                 self.keys,
@@ -380,11 +378,9 @@ class PostgresStore(Store):
         async with self._transaction() as conn:
             return await queue.recover(conn, endpoint, since, until, self._announce)
 
-    async def replay_missing(
-        self, endpoint: Endpoint, since: int, until: int | None, select: EndpointSelector
-    ) -> int:
+    async def replay_missing(self, endpoint: Endpoint, since: int, until: int | None) -> int:
         async with self._transaction() as conn:
-            return await queue.replay_missing(conn, endpoint, since, until, select, self._announce)
+            return await queue.replay_missing(conn, endpoint, since, until, self._announce)
 
     async def next_due_at(self, skip_endpoints: Collection[int] = ()) -> int | None:
         # Lanes a claim visited tell the truth once settled: an idle worker asks this
@@ -453,12 +449,11 @@ class PostgresStore(Store):
         app: Application,
         message: Message,
         inbound: InboundEvent,
-        select: EndpointSelector,
         idempotency: Idempotency | None,
     ) -> CreatedMessage:
         async with self._transaction() as conn:
             return await sources.create_inbound(
-                conn, source, app, message, inbound, select, idempotency, self._announce,
+                conn, source, app, message, inbound, idempotency, self._announce,
                 self.keys, self._endpoints,
             )  # fmt: skip
 

@@ -7,9 +7,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from tidings.domain.errors import Conflict, InvalidInput
+from tidings.domain.fanout import select_endpoints
 from tidings.domain.models import Application, Endpoint, Message, MessageFilter
 from tidings.domain.statuses import DeliveryStatus
-from tidings.storage.base import ApplicationChanged, CreatedMessage, EndpointSelector, Idempotency
+from tidings.storage.base import ApplicationChanged, CreatedMessage, Idempotency
 from tidings.storage.endpoint_cache import EndpointCache
 from tidings.storage.sealing import KeyRing
 from tidings.storage.sqlite import lanes, rows
@@ -32,7 +33,6 @@ def create(
     conn: sqlite3.Connection,
     app: Application,
     message: Message,
-    select: EndpointSelector,
     idempotency: Idempotency | None,
     keys: KeyRing,
     cache: EndpointCache | None = None,
@@ -47,7 +47,7 @@ def create(
         if earlier is not None:
             return earlier
     _reject_duplicate_event_id(conn, app, message)
-    chosen = select(endpoints(conn, app, cache, keys), message)
+    chosen = select_endpoints(endpoints(conn, app, cache, keys), message)
     message.key = _insert_message(conn, message)
     deliveries = [delivery_row(message, ep.key) for ep in chosen]
     insert_rows(conn, "delivery", DELIVERY_COLUMNS, deliveries)

@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 
 from tidings.domain.clock import now_ms
+from tidings.domain.fanout import select_endpoints
 from tidings.domain.internal import delivery_kind
 from tidings.domain.models import (
     AttemptResult,
@@ -20,7 +21,6 @@ from tidings.domain.models import (
 )
 from tidings.domain.outcomes import Verdict
 from tidings.domain.statuses import DeliveryStatus, TriggerType
-from tidings.storage.base import EndpointSelector
 from tidings.storage.sealing import KeyRing
 from tidings.storage.sqlite import lanes, rows
 from tidings.storage.sqlite.messages import endpoints_changed
@@ -339,7 +339,6 @@ def replay_missing(
     endpoint: Endpoint,
     since: int,
     until: int | None,
-    select: EndpointSelector,
 ) -> int:
     candidates = conn.execute(
         """
@@ -350,7 +349,9 @@ def replay_missing(
         (endpoint.app_key, since, until if until is not None else PARKED, endpoint.key),
     ).fetchall()
     now = now_ms()
-    chosen = [row["key"] for row in candidates if select([endpoint], rows.message(row, False))]
+    chosen = [
+        row["key"] for row in candidates if select_endpoints([endpoint], rows.message(row, False))
+    ]
     conn.executemany(
         "INSERT INTO delivery (app_key, msg_key, endpoint_key, status, trigger_type, due_at, "
         "updated_at) VALUES (?, ?, ?, 1, 1, ?, ?)",

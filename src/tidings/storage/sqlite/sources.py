@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from tidings.domain.errors import Conflict, TidingsError
+from tidings.domain.fanout import select_endpoints
 from tidings.domain.models import Application, Endpoint, InboundEvent, Message, Rejection, Source
 from tidings.storage import records
 from tidings.storage.base import (
     ApplicationChanged,
     CreatedMessage,
-    EndpointSelector,
     Idempotency,
     SourceChanged,
     verifies_alike,
@@ -89,7 +89,6 @@ class InboundWrite:
     app: Application
     message: Message
     inbound: InboundEvent
-    select: EndpointSelector
     idempotency: Idempotency | None
 
 
@@ -144,7 +143,7 @@ def _create_keyed(
 ) -> CreatedMessage:
     """An event with an idempotency key but no delivery id (receiving never sends
     one; the Store API allows it): the key settles repeats, as for any message."""
-    created = messages.create(conn, write.app, write.message, write.select, write.idempotency,
+    created = messages.create(conn, write.app, write.message, write.idempotency,
                               keys, cache)  # fmt: skip
     if created.created:
         write.inbound.msg_key = created.message.key
@@ -207,7 +206,7 @@ def _insert_all(
         message.key = write.inbound.msg_key = top + offset
         endpoints = targets[_seen(write.app)]
         assert not isinstance(endpoints, Exception)
-        chosen = write.select(endpoints, message)
+        chosen = select_endpoints(endpoints, message)
         counts[index] = len(chosen)
         deliveries += [messages.delivery_row(message, ep.key) for ep in chosen]
         woken += [(ep.key, message.created_at) for ep in chosen]

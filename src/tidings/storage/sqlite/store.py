@@ -33,7 +33,7 @@ from tidings.domain.models import (
 )
 from tidings.domain.statuses import DeliveryStatus
 from tidings.storage import pagination, records
-from tidings.storage.base import CreatedMessage, EndpointSelector, Idempotency, Store
+from tidings.storage.base import CreatedMessage, Idempotency, Store
 from tidings.storage.endpoint_cache import EndpointCache
 from tidings.storage.sealing import KeyRing, key_file_ring
 from tidings.storage.sqlite import messages, queue, rows, sealed, sources
@@ -366,10 +366,9 @@ class SqliteStore(Store):
         self,
         app: Application,
         message: Message,
-        select: EndpointSelector,
         idempotency: Idempotency | None,
     ) -> CreatedMessage:
-        create = functools.partial(messages.create, app=app, message=message, select=select,
+        create = functools.partial(messages.create, app=app, message=message,
                                    idempotency=idempotency, keys=self.keys,
                                    cache=self._endpoints)  # fmt: skip
         # create writes nothing before it may raise: no savepoint needed.
@@ -446,12 +445,10 @@ class SqliteStore(Store):
             )
         )
 
-    async def replay_missing(
-        self, endpoint: Endpoint, since: int, until: int | None, select: EndpointSelector
-    ) -> int:
+    async def replay_missing(self, endpoint: Endpoint, since: int, until: int | None) -> int:
         return await self._writer.run(
             functools.partial(queue.replay_missing, endpoint=endpoint, since=since,
-                              until=until, select=select)
+                              until=until)
         )  # fmt: skip
 
     async def next_due_at(self, skip_endpoints: Collection[int] = ()) -> int | None:
@@ -539,12 +536,11 @@ class SqliteStore(Store):
         app: Application,
         message: Message,
         inbound: InboundEvent,
-        select: EndpointSelector,
         idempotency: Idempotency | None,
     ) -> CreatedMessage:
         # Every event of a source that reaches the writer in one group is written
         # together (sources.create_inbound_batch).
-        write = sources.InboundWrite(source, app, message, inbound, select, idempotency)
+        write = sources.InboundWrite(source, app, message, inbound, idempotency)
         size = len(message.payload) + sum(map(len, inbound.headers.values()))
         batch = Batch(("inbound", source.key), write, self._create_inbound_batch, size)
         created: CreatedMessage = await self._writer.run_batched(batch)

@@ -14,7 +14,6 @@ from typing import Any
 
 import orjson
 
-from tidings.dispatch.fanout import select_endpoints
 from tidings.domain import ids
 from tidings.domain.clock import now_ms, to_datetime
 from tidings.domain.errors import Conflict
@@ -100,7 +99,7 @@ class OperationalWebhooks:
         body = {"type": event_type, "timestamp": _iso(now), "data": data}
         message = Message(id=ids.new_id(ids.MESSAGE), app_key=app.key, event_type=event_type,
                           payload=orjson.dumps(body), created_at=now)  # fmt: skip
-        created = await self._store.create_message(app, message, select_endpoints, None)
+        created = await self._store.create_message(app, message, None)
         if created.deliveries:
             self._notify()
 
