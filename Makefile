@@ -53,6 +53,7 @@ lint: install
 	$(BIN)/ruff check src tests examples tools benchmarks
 	$(BIN)/ruff format --check src tests examples tools benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .tidings .pytest_cache .mypy_cache .ruff_cache
