@@ -23,7 +23,7 @@ from tidings.domain.clock import now_ms
 from tidings.domain.errors import Conflict
 from tidings.domain.models import Message
 from tidings.storage import Store, open_store
-from tidings.storage.base import ApplicationChanged
+from tidings.storage.ports import ApplicationChanged
 
 Run = Callable[[Awaitable[Any]], Any]
 

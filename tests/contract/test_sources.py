@@ -13,7 +13,7 @@ from tidings.domain.clock import now_ms
 from tidings.domain.errors import Conflict, InvalidInput
 from tidings.domain.models import Application, InboundEvent, Message, Rejection, Source
 from tidings.storage import Idempotency, Store
-from tidings.storage.base import SourceChanged
+from tidings.storage.ports import SourceChanged
 
 
 def make_source(run: Run, store: Store, uid: str | None = None, **fields: Any) -> Source:

@@ -15,7 +15,7 @@ from tidings.api.base import timestamp
 from tidings.api.message_creation import message_json
 from tidings.api.messages import MessageOut
 from tidings.domain.models import Message
-from tidings.storage.base import CreatedMessage
+from tidings.storage.ports import CreatedMessage
 
 PAYLOAD = {"amount": 19.99, "tiny": 1e-7, "big": 1e300, "name": "Zoë ✓", "items": [{"n": 1}]}
 

@@ -30,7 +30,7 @@ from tidings.domain.clock import now_ms
 from tidings.domain.models import Application, AttemptResult, Endpoint, Message
 from tidings.domain.statuses import DeliveryStatus
 from tidings.storage import Store, open_store
-from tidings.storage.base import RecordOutcome
+from tidings.storage.ports import RecordOutcome
 from tidings.testing import Receiver
 
 CONCURRENCY = 4

@@ -34,7 +34,7 @@ from tidings.api.services import Services
 from tidings.config import Settings
 from tidings.delivery.operational import OperationalWebhooks
 from tidings.ingest.receive import Inbox
-from tidings.storage.base import Store
+from tidings.storage.ports import Store
 
 # Room for the envelope (eventType, channels, tags...) around a maximal payload.
 ENVELOPE_ALLOWANCE = 64 * 1024

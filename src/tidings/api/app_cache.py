@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from tidings.domain.internal import is_internal_uid
 from tidings.domain.models import Application
-from tidings.storage.base import Store
+from tidings.storage.ports import Catalog
 
 # Names kept at most; the longest kept is dropped first.
 MAX_NAMES = 10_000
 
 
 class ApplicationCache:
-    def __init__(self, store: Store, limit: int = MAX_NAMES) -> None:
+    def __init__(self, store: Catalog, limit: int = MAX_NAMES) -> None:
         self._store = store
         self._limit = limit
         self._kept: dict[str, Application] = {}

@@ -22,7 +22,7 @@ from tidings.api.services import services_of
 from tidings.domain.access import ADMIN, Grant, Token
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import Forbidden, Unauthorized
-from tidings.storage.base import Store
+from tidings.storage.ports import Catalog
 
 CACHE_SECONDS = 2.0
 # Tokens remembered per process; past this the memory starts over (a flood of
@@ -37,7 +37,7 @@ def token_hash(token: str) -> str:
 
 
 class Authenticator:
-    def __init__(self, store: Store, admin_token: str | None) -> None:
+    def __init__(self, store: Catalog, admin_token: str | None) -> None:
         self._store = store
         self._admin_hash = token_hash(admin_token).encode() if admin_token else None
         self._cache: dict[str, tuple[Token, Grant, float]] = {}

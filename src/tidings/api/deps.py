@@ -10,7 +10,7 @@ from tidings.domain.access import Grant
 from tidings.domain.errors import NotFound
 from tidings.domain.internal import is_internal_uid
 from tidings.domain.models import Application
-from tidings.storage.base import Store
+from tidings.storage.ports import Store
 
 # Set on a request by `operational_owner`: the application that owns the request's
 # objects is then Tidings' own, whatever the path says.

@@ -17,7 +17,7 @@ from tidings.domain import ids
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import PayloadTooLarge
 from tidings.domain.models import Application, Message
-from tidings.storage.base import CreatedMessage, Idempotency
+from tidings.storage.ports import CreatedMessage, Idempotency
 
 
 class Envelope(Protocol):

@@ -22,7 +22,7 @@ from tidings.api.services import services_of
 from tidings.domain.clock import from_datetime
 from tidings.domain.errors import NotFound
 from tidings.domain.models import Application, Message, MessageFilter
-from tidings.storage.base import ApplicationChanged
+from tidings.storage.ports import ApplicationChanged
 
 router = APIRouter(
     prefix="/api/v1/app/{app_id}/msg", tags=["message"], dependencies=[Depends(app_id)]

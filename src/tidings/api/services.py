@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # the modules that read the container are among these
     from tidings.config import Settings
     from tidings.delivery.operational import OperationalWebhooks
     from tidings.ingest.receive import Inbox
-    from tidings.storage.base import Store
+    from tidings.storage.ports import Store
 
 
 @dataclass

@@ -8,7 +8,7 @@ from tidings.api.auth import token_hash
 from tidings.domain import ids
 from tidings.domain.access import ALL_CAPABILITIES, Capability, Token, TokenKind
 from tidings.domain.clock import now_ms
-from tidings.storage.base import Store
+from tidings.storage.ports import Store
 
 
 async def issue(

@@ -19,7 +19,7 @@ from tidings.domain.clock import now_ms, to_datetime
 from tidings.domain.errors import Conflict
 from tidings.domain.internal import OPERATIONAL_APP_UID
 from tidings.domain.models import Application, AttemptResult, Endpoint, Message, RecordOutcome
-from tidings.storage.base import Store
+from tidings.storage.ports import Store
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from tidings.domain.clock import now_ms
 from tidings.domain.internal import DeliveryKind
 from tidings.domain.models import AttemptResult, ClaimedDelivery, RecordOutcome
 from tidings.domain.outcomes import Outcome
-from tidings.storage.base import Store
+from tidings.storage.ports import Queue
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class WorkerOptions:
 class Worker:
     def __init__(
         self,
-        store: Store,
+        store: Queue,
         options: WorkerOptions,
         on_recorded: RecordedHook | None = None,
         performer: Performer | None = None,

@@ -27,7 +27,7 @@ from tidings.domain.models import Application, Endpoint, Source
 from tidings.ingest.config_file import DeclaredSource, FileConfig
 from tidings.ingest.sources import new_source
 from tidings.signing.standard import generate_secret, normalize_secret
-from tidings.storage.base import Store
+from tidings.storage.ports import Store
 
 log = logging.getLogger(__name__)
 

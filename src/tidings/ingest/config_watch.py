@@ -19,7 +19,7 @@ import sys
 from tidings.ingest import config_file, config_sync
 from tidings.ingest.actions.python_call import PythonAction
 from tidings.ingest.config_file import ConfigError, FileConfig
-from tidings.storage.base import Store
+from tidings.storage.ports import Store
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from tidings.ingest.actions.base import Action, did_not_finish
 from tidings.ingest.actions.event import InboundWebhook
 from tidings.ingest.config_file import FileConfig
 from tidings.ingest.sources import forward_headers
-from tidings.storage.base import Store
+from tidings.storage.ports import Store
 
 SendHttp = Callable[[ClaimedDelivery], Awaitable[Outcome]]
 

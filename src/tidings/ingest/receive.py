@@ -24,7 +24,7 @@ from tidings.domain.errors import Conflict, NotFound, StorageUnavailable
 from tidings.domain.models import InboundEvent, Message, Rejection, Source
 from tidings.ingest.source_cache import KnownSource, SourceCache
 from tidings.ingest.verify import Headers, InboundRequest, VerificationFailed, Verified
-from tidings.storage.base import ApplicationChanged, Idempotency, SourceChanged, Store
+from tidings.storage.ports import ApplicationChanged, Idempotency, SourceChanged, Store
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from tidings.domain.internal import source_app_uid
 from tidings.domain.models import Application, Source
 from tidings.ingest.sources import verifier_of
 from tidings.ingest.verify import Verifier
-from tidings.storage.base import Store
+from tidings.storage.ports import Catalog
 
 MAX_AGE_SECONDS = 1.0
 # Tokens kept at most; the longest kept is dropped first.
@@ -45,7 +45,7 @@ class KnownSource:
 
 
 class SourceCache:
-    def __init__(self, store: Store, limit: int = MAX_TOKENS) -> None:
+    def __init__(self, store: Catalog, limit: int = MAX_TOKENS) -> None:
         self._store = store
         self._limit = limit
         self._kept: dict[str, KnownSource] = {}

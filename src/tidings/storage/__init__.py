@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tidings.storage.base import CreatedMessage, Idempotency, Store
+from tidings.storage.ports import CreatedMessage, Idempotency, Store
 from tidings.storage.sealing import KeyRing
 
 __all__ = ["CreatedMessage", "Idempotency", "KeyRing", "Store", "open_store"]

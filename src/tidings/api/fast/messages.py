@@ -26,7 +26,7 @@ from tidings.api.services import services_of
 from tidings.domain.access import Grant, Need
 from tidings.domain.errors import PayloadTooLarge, TidingsError
 from tidings.domain.models import Application
-from tidings.storage.base import ApplicationChanged, CreatedMessage
+from tidings.storage.ports import ApplicationChanged, CreatedMessage
 
 _PATH = re.compile(r"/api/v1/app/([^/]+)/msg")
 _QUERIES = {b"": True, b"with_content=true": True, b"with_content=false": False}

@@ -11,8 +11,8 @@ from typing import Any
 from tidings.domain.errors import Conflict, InvalidInput
 from tidings.domain.fanout import select_endpoints
 from tidings.domain.models import Application, Endpoint, Message
-from tidings.storage.base import ApplicationChanged, CreatedMessage, Idempotency
 from tidings.storage.endpoint_cache import EndpointCache
+from tidings.storage.ports import ApplicationChanged, CreatedMessage, Idempotency
 from tidings.storage.postgres import lanes, rows
 from tidings.storage.postgres.notify import CHANNEL, Announcer
 from tidings.storage.sealing import KeyRing

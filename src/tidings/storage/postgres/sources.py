@@ -6,13 +6,13 @@ from typing import Any
 
 from tidings.domain.models import Application, InboundEvent, Message, Rejection, Source
 from tidings.storage import records
-from tidings.storage.base import (
+from tidings.storage.endpoint_cache import EndpointCache
+from tidings.storage.ports import (
     CreatedMessage,
     Idempotency,
     SourceChanged,
     verifies_alike,
 )
-from tidings.storage.endpoint_cache import EndpointCache
 from tidings.storage.postgres import messages, queries, rows
 from tidings.storage.postgres.notify import Announcer
 from tidings.storage.sealing import KeyRing

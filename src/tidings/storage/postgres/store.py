@@ -34,8 +34,8 @@ from tidings.domain.models import (
 )
 from tidings.domain.statuses import DeliveryStatus
 from tidings.storage import pagination, records
-from tidings.storage.base import CreatedMessage, Idempotency, Store
 from tidings.storage.endpoint_cache import EndpointCache
+from tidings.storage.ports import CreatedMessage, Idempotency, Store
 from tidings.storage.postgres import (
     claim,
     lanes,

@@ -10,8 +10,8 @@ from tidings.domain.errors import Conflict, InvalidInput
 from tidings.domain.fanout import select_endpoints
 from tidings.domain.models import Application, Endpoint, Message, MessageFilter
 from tidings.domain.statuses import DeliveryStatus
-from tidings.storage.base import ApplicationChanged, CreatedMessage, Idempotency
 from tidings.storage.endpoint_cache import EndpointCache
+from tidings.storage.ports import ApplicationChanged, CreatedMessage, Idempotency
 from tidings.storage.sealing import KeyRing
 from tidings.storage.sqlite import lanes, rows
 

@@ -11,14 +11,14 @@ from tidings.domain.errors import Conflict, TidingsError
 from tidings.domain.fanout import select_endpoints
 from tidings.domain.models import Application, Endpoint, InboundEvent, Message, Rejection, Source
 from tidings.storage import records
-from tidings.storage.base import (
+from tidings.storage.endpoint_cache import EndpointCache
+from tidings.storage.ports import (
     ApplicationChanged,
     CreatedMessage,
     Idempotency,
     SourceChanged,
     verifies_alike,
 )
-from tidings.storage.endpoint_cache import EndpointCache
 from tidings.storage.sealing import KeyRing
 from tidings.storage.sqlite import lanes, messages, rows
 

@@ -33,8 +33,8 @@ from tidings.domain.models import (
 )
 from tidings.domain.statuses import DeliveryStatus
 from tidings.storage import pagination, records
-from tidings.storage.base import CreatedMessage, Idempotency, Store
 from tidings.storage.endpoint_cache import EndpointCache
+from tidings.storage.ports import CreatedMessage, Idempotency, Store
 from tidings.storage.sealing import KeyRing, key_file_ring
 from tidings.storage.sqlite import messages, queue, rows, sealed, sources
 from tidings.storage.sqlite.connection import connect, path_from_url

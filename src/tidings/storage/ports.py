@@ -1,4 +1,6 @@
-"""The storage interface. Every caller depends on this, never on a backend.
+"""The storage interface, as ports named for their consumers (Catalog, Intake,
+Queue, History) and `Store`, all of them. Every caller depends on these, never on a
+backend.
 
 Each method is one unit of work: it commits before it returns, or raises and
 commits nothing. Backends translate their driver's exceptions into
@@ -11,6 +13,7 @@ import abc
 import asyncio
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from tidings.domain.access import Token
 from tidings.domain.errors import NotFound, StorageUnavailable
@@ -32,8 +35,6 @@ from tidings.domain.models import (
     Source,
 )
 from tidings.storage.sealing import KeyRing
-
-# Chooses, from an application's endpoints, those a new message is for.
 
 
 @dataclass(frozen=True)
@@ -76,20 +77,9 @@ class CreatedMessage:
     deliveries: int
 
 
-class Store(abc.ABC):
-    """Persistent state of Tidings."""
+class Lifecycle(Protocol):
+    """Opening, closing and checking the store; every process that holds one uses these."""
 
-    # The ring that seals secrets (sealing.py); set by the backend, at the latest
-    # when it opens.
-    _keys: KeyRing | None = None
-
-    @property
-    def keys(self) -> KeyRing:
-        if self._keys is None:
-            raise StorageUnavailable("the store has no secret key (it is not open)")
-        return self._keys
-
-    # lifecycle -------------------------------------------------------------
     @abc.abstractmethod
     async def open(self) -> None:
         """Connect and apply pending migrations."""
@@ -106,7 +96,12 @@ class Store(abc.ABC):
     async def ping(self) -> None:
         """Raise StorageUnavailable unless the database answers."""
 
-    # tokens ----------------------------------------------------------------
+
+class Catalog(Protocol):
+    """The objects customers and operators manage: tokens, applications, event types,
+    endpoints and sources. The API reads and writes them; the receiving half looks
+    sources up."""
+
     @abc.abstractmethod
     async def add_token(self, token: Token) -> None: ...
 
@@ -130,7 +125,6 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def count_tokens(self) -> int: ...
 
-    # applications ------------------------------------------------------------
     @abc.abstractmethod
     async def create_application(self, app: Application) -> Application:
         """Insert; Conflict if the uid is taken."""
@@ -153,7 +147,6 @@ class Store(abc.ABC):
     async def delete_application(self, app: Application) -> None:
         """Delete the application, its endpoints, messages, deliveries and attempts."""
 
-    # event types -----------------------------------------------------------
     @abc.abstractmethod
     async def create_event_type(self, event_type: EventType) -> EventType: ...
 
@@ -171,7 +164,6 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def delete_event_type(self, name: str) -> None: ...
 
-    # endpoints ----------------------------------------------------------------
     @abc.abstractmethod
     async def create_endpoint(self, endpoint: Endpoint) -> Endpoint: ...
 
@@ -190,7 +182,39 @@ class Store(abc.ABC):
     async def delete_endpoint(self, endpoint: Endpoint) -> None:
         """Delete it and cancel its undelivered deliveries; attempts stay readable."""
 
-    # messages -----------------------------------------------------------------
+    @abc.abstractmethod
+    async def create_source(self, source: Source, app: Application) -> Source:
+        """Insert the source and its internal application (`app`) in one transaction;
+        Conflict if the uid (of either) is taken."""
+
+    @abc.abstractmethod
+    async def get_source(self, id_or_uid: str) -> Source | None: ...
+
+    @abc.abstractmethod
+    async def find_source_by_token(self, token: str, now: int) -> Source | None:
+        """The source whose current token is `token`, or whose previous token it is
+        and has not expired by `now`."""
+
+    @abc.abstractmethod
+    async def list_sources(
+        self, limit: int, iterator: str | None, ascending: bool
+    ) -> Page[Source]: ...
+
+    @abc.abstractmethod
+    async def update_source(self, source: Source) -> Source:
+        """Write every field of `source` but its id, app and creation time; Conflict
+        if the uid is taken."""
+
+    @abc.abstractmethod
+    async def delete_source(self, source: Source) -> None:
+        """Delete the source with its internal application: its endpoints, events,
+        deliveries, attempts and rejections."""
+
+
+class Intake(Protocol):
+    """What arrives: a message sent through the API, an event received at an ingest URL
+    (each committed with its deliveries before it is answered), and a refused request."""
+
     @abc.abstractmethod
     async def create_message(
         self,
@@ -205,12 +229,28 @@ class Store(abc.ABC):
         (domain/fanout.py) are those committed when the transaction runs."""
 
     @abc.abstractmethod
-    async def get_message(self, app: Application, id_or_event_id: str) -> Message | None: ...
+    async def create_inbound(
+        self,
+        source: Source,
+        app: Application,
+        message: Message,
+        inbound: InboundEvent,
+        idempotency: Idempotency | None,
+    ) -> CreatedMessage:
+        """`create_message` for an inbound event verified with `source` as given,
+        also keeping `inbound` (its headers, delivery id) in the same transaction
+        when the message is new. SourceChanged, before anything is written, if the
+        committed source no longer `verifies_alike` the one given."""
 
     @abc.abstractmethod
-    async def list_messages(self, app: Application, query: MessageFilter) -> Page[Message]: ...
+    async def add_rejection(self, rejection: Rejection, keep: int) -> None:
+        """Record a refused request, keeping only the source's latest `keep`."""
 
-    # deliveries and attempts ---------------------------------------------------
+
+class Queue(Protocol):
+    """The delivery queue, as the worker works it (claim, record, lease, release, wait)
+    and as the API refills it (resend, recover, replay)."""
+
     @abc.abstractmethod
     async def claim_due(
         self, limit: int, lease_ms: int, room: Mapping[int, int] | None = None
@@ -242,6 +282,19 @@ class Store(abc.ABC):
         attempt (shutdown, a paused endpoint, a full endpoint window)."""
 
     @abc.abstractmethod
+    async def next_due_at(self, skip_endpoints: Collection[int] = ()) -> int | None:
+        """When the earliest pending delivery falls due, for the worker's sleep; the
+        deliveries of `skip_endpoints` (those it has no room for) not counted."""
+
+    async def wait_for_work(self, timeout: float) -> None:  # noqa: ASYNC109 - an idle bound
+        """Return when another process may have queued deliveries, or after `timeout`.
+
+        Backends with a cross-process signal (PostgreSQL's LISTEN/NOTIFY) override
+        this; the default simply waits, and the worker polls.
+        """
+        await asyncio.sleep(timeout)
+
+    @abc.abstractmethod
     async def resend(self, message: Message, endpoint: Endpoint) -> None:
         """Queue one more, manually triggered, delivery of the message to the endpoint."""
 
@@ -256,18 +309,16 @@ class Store(abc.ABC):
         it never had one for (sent while it was disabled or before it existed) and that
         it subscribes to (domain/fanout.py); return how many."""
 
+
+class History(Protocol):
+    """What happened, read back: messages, attempts, destinations, inbound events and
+    rejections."""
+
     @abc.abstractmethod
-    async def next_due_at(self, skip_endpoints: Collection[int] = ()) -> int | None:
-        """When the earliest pending delivery falls due, for the worker's sleep; the
-        deliveries of `skip_endpoints` (those it has no room for) not counted."""
+    async def get_message(self, app: Application, id_or_event_id: str) -> Message | None: ...
 
-    async def wait_for_work(self, timeout: float) -> None:  # noqa: ASYNC109 - an idle bound
-        """Return when another process may have queued deliveries, or after `timeout`.
-
-        Backends with a cross-process signal (PostgreSQL's LISTEN/NOTIFY) override
-        this; the default simply waits, and the worker polls.
-        """
-        await asyncio.sleep(timeout)
+    @abc.abstractmethod
+    async def list_messages(self, app: Application, query: MessageFilter) -> Page[Message]: ...
 
     @abc.abstractmethod
     async def list_attempts(self, app: Application, query: AttemptFilter) -> Page[Attempt]: ...
@@ -282,49 +333,6 @@ class Store(abc.ABC):
         self, app: Application, msg: Message, limit: int, iterator: str | None
     ) -> Page[Destination]: ...
 
-    # sources (the receiving half) ------------------------------------------------
-    @abc.abstractmethod
-    async def create_source(self, source: Source, app: Application) -> Source:
-        """Insert the source and its internal application (`app`) in one transaction;
-        Conflict if the uid (of either) is taken."""
-
-    @abc.abstractmethod
-    async def get_source(self, id_or_uid: str) -> Source | None: ...
-
-    @abc.abstractmethod
-    async def find_source_by_token(self, token: str, now: int) -> Source | None:
-        """The source whose current token is `token`, or whose previous token it is
-        and has not expired by `now`."""
-
-    @abc.abstractmethod
-    async def list_sources(
-        self, limit: int, iterator: str | None, ascending: bool
-    ) -> Page[Source]: ...
-
-    @abc.abstractmethod
-    async def update_source(self, source: Source) -> Source:
-        """Write every field of `source` but its id, app and creation time; Conflict
-        if the uid is taken."""
-
-    @abc.abstractmethod
-    async def delete_source(self, source: Source) -> None:
-        """Delete the source with its internal application: its endpoints, events,
-        deliveries, attempts and rejections."""
-
-    @abc.abstractmethod
-    async def create_inbound(
-        self,
-        source: Source,
-        app: Application,
-        message: Message,
-        inbound: InboundEvent,
-        idempotency: Idempotency | None,
-    ) -> CreatedMessage:
-        """`create_message` for an inbound event verified with `source` as given,
-        also keeping `inbound` (its headers, delivery id) in the same transaction
-        when the message is new. SourceChanged, before anything is written, if the
-        committed source no longer `verifies_alike` the one given."""
-
     @abc.abstractmethod
     async def get_inbound(self, msg_key: int) -> InboundEvent | None: ...
 
@@ -336,9 +344,20 @@ class Store(abc.ABC):
         each with its message (the body)."""
 
     @abc.abstractmethod
-    async def add_rejection(self, rejection: Rejection, keep: int) -> None:
-        """Record a refused request, keeping only the source's latest `keep`."""
-
-    @abc.abstractmethod
     async def list_rejections(self, source: Source, limit: int) -> list[Rejection]:
         """The source's most recent rejections, newest first."""
+
+
+class Store(Lifecycle, Catalog, Intake, Queue, History, abc.ABC):
+    """Persistent state of Tidings: every port, as each backend implements them. Code
+    that needs only part of it takes the port it uses (the worker a `Queue`)."""
+
+    # The ring that seals secrets (sealing.py); set by the backend, at the latest
+    # when it opens.
+    _keys: KeyRing | None = None
+
+    @property
+    def keys(self) -> KeyRing:
+        if self._keys is None:
+            raise StorageUnavailable("the store has no secret key (it is not open)")
+        return self._keys
