@@ -93,7 +93,7 @@ def test_an_endpoint_failing_for_the_whole_period_is_disabled_with_its_start(
     outcome = run(store.record_attempts([failing], 5_000))
     (disabled,) = outcome.disabled
     assert (disabled.endpoint_id, disabled.reason) == (endpoint.id, "every attempt failed")
-    assert disabled.failing_since == started
+    assert (disabled.failing_since, disabled.app_key) == (started, app.key)
 
 
 def test_a_resend_queues_a_manual_attempt_with_a_fresh_schedule(run: Run, store: Store) -> None:
@@ -161,10 +161,15 @@ def test_a_replayed_key_reports_the_original_deliveries(run: Run, store: Store) 
 
 def test_messages_read_back_with_their_channels_and_tags(run: Run, store: Store) -> None:
     app = make_app(run, store)
-    created = send(run, store, app, channels=["eu", "vip"], tags=["t1"])
-    (found,) = run(store.list_messages(app, MessageFilter())).items
-    assert found.id == created.message.id
-    assert (found.channels, found.tags) == (["eu", "vip"], ["t1"])
+    make_endpoint(run, store, app)
+    # The second goes the way a process that keeps the endpoints takes (on PostgreSQL,
+    # one statement), the first the way that reads them.
+    made = [send(run, store, app, channels=["eu", "vip"], tags=[f"t{n}"]) for n in (1, 2)]
+    found = run(store.list_messages(app, MessageFilter())).items
+    shown = sorted((m.id, m.channels, m.tags) for m in found)
+    assert shown == sorted(
+        (c.message.id, ["eu", "vip"], [f"t{n}"]) for n, c in zip((1, 2), made, strict=True)
+    )
 
 
 def test_message_time_filters(run: Run, store: Store) -> None:
@@ -210,3 +215,72 @@ def test_a_claim_says_who_performs_the_delivery(run: Run, store: Store) -> None:
         ("__tidings_source__src_1", "https://example.com/hook", "forward"),
         ("customer", "https://example.com/hook", "http"),
     ]
+
+
+def test_a_released_delivery_waits_even_when_its_endpoint_has_other_work(
+    run: Run, store: Store
+) -> None:
+    """The delivery's own due time holds, not only its endpoint's lane: another
+    delivery of the endpoint falling due must not bring the released one along."""
+    app = make_app(run, store)
+    make_endpoint(run, store, app)
+    send(run, store, app)
+    (held,) = run(store.claim_due(10, 60_000))
+    run(store.release([held], 60_000))
+    other = send(run, store, app)
+    (claimed,) = run(store.claim_due(10, 60_000))
+    assert claimed.msg_id == other.message.id
+
+
+def test_a_failed_delivery_waits_even_when_its_endpoint_has_other_work(
+    run: Run, store: Store
+) -> None:
+    app = make_app(run, store)
+    make_endpoint(run, store, app)
+    send(run, store, app)
+    (first,) = run(store.claim_due(10, 60_000))
+    run(store.record_attempts([result(first, ok=False, retry_at=now_ms() + 60_000)], DAY))
+    other = send(run, store, app)
+    (claimed,) = run(store.claim_due(10, 60_000))
+    assert claimed.msg_id == other.message.id
+
+
+def test_an_attempt_keeps_its_error_and_note(run: Run, store: Store) -> None:
+    app = make_app(run, store)
+    make_endpoint(run, store, app)
+    created = send(run, store, app)
+    (claimed,) = run(store.claim_due(10, 60_000))
+    failed = replace(result(claimed, ok=False), error="the endpoint answered 503",
+                     note="sent twice: the connection closed as the request went out")  # fmt: skip
+    run(store.record_attempts([failed], DAY))
+    (attempt,) = run(store.list_attempts(app, AttemptFilter(msg_key=created.message.key))).items
+    assert attempt.error == "the endpoint answered 503"
+    assert attempt.note == "sent twice: the connection closed as the request went out"
+
+
+def test_a_retired_secret_signs_until_its_expiry_and_not_at_it(
+    run: Run, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At the claim's own instant: a secret expiring then is dropped, one expiring a
+    millisecond later is kept. (The claim's clock is fixed for the test.)"""
+    at = now_ms() + 10_000
+    for module in ("tidings.storage.sqlite.queue", "tidings.storage.postgres.claim"):
+        monkeypatch.setattr(f"{module}.now_ms", lambda: at)
+    app = make_app(run, store)
+    retired = [RetiredSecret(secret=OLD_SECRET, expires_at=at + 1),
+               RetiredSecret(secret=EXPIRED_SECRET, expires_at=at)]  # fmt: skip
+    endpoint = make_endpoint(run, store, app, retired_secrets=retired)
+    send(run, store, app)
+    (claimed,) = run(store.claim_due(10, 60_000))
+    assert claimed.secrets == [endpoint.secret, OLD_SECRET]
+
+
+def test_replay_missing_stops_at_its_end(run: Run, store: Store) -> None:
+    app = make_app(run, store)
+    now = now_ms()
+    inside = send(run, store, app, created_at=now - 2_000)
+    send(run, store, app, created_at=now - 1_000)  # after the window's end
+    late = make_endpoint(run, store, app)
+    assert run(store.replay_missing(late, now - 5_000, now - 1_500)) == 1
+    (claimed,) = run(store.claim_due(10, 60_000))
+    assert claimed.msg_id == inside.message.id

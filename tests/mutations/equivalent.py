@@ -28,4 +28,98 @@ EQUIVALENT: dict[tuple[str, str], str] = {
         "any random claim id fences as well; 63 bits still fit SQLite's integer",
     ("storage.postgres.claim.x_claim_due", "secrets.randbits(63)"):
         "any random claim id fences as well; 63 bits still fit a bigint",
+    ("delivery.guard.x__parse_answer", 'partition("XX%XX")'):
+        "Python's ipaddress parses a zone id itself (3.9 and later); the checked "
+        "address is the same",
+    # The endpoint cache is an optimisation: without it, or on a miss, the endpoints
+    # are read in the same transaction, so the deliveries made are the same.
+    ("storage.sqlite.messages.x_endpoints", "cache"):
+        "the endpoint cache only saves a read: a miss reads the same endpoints",
+    ("storage.postgres.messages.x__endpoints", "cache"):
+        "the endpoint cache only saves a read: a miss reads the same endpoints",
+    ("storage.postgres.messages.x__endpoints", "kept_version"):
+        "the endpoint cache only saves a read: a miss reads the same endpoints",
+    ("storage.postgres.messages.x__endpoints", "app.key, None)"):
+        "the endpoint cache only saves a read: a miss reads the same endpoints",
+    ("storage.sqlite.messages.x_create", "app, None, keys"):
+        "the endpoint cache only saves a read: a miss reads the same endpoints",
+    ("storage.postgres.messages.x_create", "app, None, keys"):
+        "the endpoint cache only saves a read: a miss reads the same endpoints",
+    ("messages.x_endpoints", "ApplicationChanged(None)"):
+        "the message of an exception its callers catch (they read the application "
+        "again); it is never shown",
+    ("messages.x__endpoints", "ApplicationChanged(None)"):
+        "the message of an exception its callers catch (they read the application "
+        "again); it is never shown",
+    # The one-statement create writes only when the application, its endpoints'
+    # version and the key all match what it was given; otherwise it writes nothing
+    # and the transaction path (tested on its own) creates the message.
+    ("storage.postgres.messages.x_create_at_once", "version = None"):
+        "the one-statement create then writes nothing, and the transaction path creates "
+        "the same message",
+    ("storage.postgres.messages.x_create_at_once", "kept = cache.get"):
+        "the one-statement create then writes nothing, and the transaction path creates "
+        "the same message",
+    ("storage.postgres.messages.x_create_at_once", "if version is"):
+        "the one-statement create then writes nothing, and the transaction path creates "
+        "the same message",
+    ("storage.postgres.messages.x_create_at_once", "message.id, None, app.id"):
+        "with another application key the statement writes nothing, and the transaction "
+        "path creates the same message",
+    ("storage.postgres.messages.x_create_at_once", "app.key, None, app.uid"):
+        "with another application id the statement writes nothing, and the transaction "
+        "path creates the same message",
+    ("storage.postgres.messages.x_create_at_once", "app.id, None, version"):
+        "with another uid the statement writes nothing, and the transaction path creates "
+        "the same message",
+    ("storage.postgres.messages.x_create_at_once", "app.uid, None, message.event_type"):
+        "with another endpoints version the statement writes nothing, and the transaction "
+        "path creates the same message",
+    ("storage.postgres.messages.x_create_at_once", "CHANNEL if"):
+        "a NOTIFY is a hint (workers poll): whether this statement carries it changes "
+        "latency only",
+    ("storage.postgres.messages.x_create_at_once", "_LOCK_SPACES, None"):
+        "a NOTIFY is a hint (workers poll): whether this statement carries it changes "
+        "latency only",
+    ("storage.postgres.queue.x__queued", "announce.owe(None)"):
+        "a NOTIFY is a hint (workers poll): a missed one changes latency only",
+    ("storage.postgres.queue.x_resend", "_queued(conn, 2,"):
+        "only whether the count is 0 matters there",
+    # Lanes are a lower bound on when an endpoint has work: an earlier one costs a
+    # visit to the endpoint, never a delivery, and the settle after it raises it again.
+    ("storage.postgres.queue.x_release", "lanes.wake(conn, [(d.endpoint_key, now - delay_ms)"):
+        "an earlier lane costs the claim a visit, never a delivery",
+    ("storage.postgres.queue.x__columns", "strict"):
+        "the columns always come from rows of one shape, so they are of equal length",
+    ("storage.postgres.queue.x__row_count", "rsplit(None, 1)"):
+        "a command status is words separated by one space, which both splits read alike",
+    ("storage.postgres.queue.x_replay_missing", "prefetch"):
+        "the cursor's prefetch size changes how many rows each round trip brings, "
+        "not which",
+    ("queue.x_replay_missing", "with_payload=None"):
+        "None and False are both false there",
+    ("storage.sqlite.queue.x_replay_missing", "rows.message(row, None)"):
+        "None and False are both false there",
+    ("storage.sqlite.queue.x_replay_missing", "rows.message(row, )"):
+        "the flag's default is False",
+    ("queue.x__disable_candidates", "candidates.get(key, None)"):
+        "None and False are both false in the `or`",
+    ("queue.x__disable_candidates", "candidates.get(key, )"):
+        "the default None is false in the `or`, as False is",
+    ("storage.sqlite.queue.x_record_attempts", "park_for_endpoint(conn, None)"):
+        "a claim parks the deliveries of a disabled endpoint that it meets, so they "
+        "are parked either way",
+    ("storage.postgres.queue.x__disable", "_PARK_FOR_ENDPOINTS, None"):
+        "a claim parks the deliveries of a disabled endpoint that it meets, so they "
+        "are parked either way",
+    ("storage.sqlite.queue.x_claim_due", "leased = None"):
+        "with no keys picked the function returns before `leased` is read as a list",
+    ("storage.postgres.claim.x_claim_due", "if (found) or True"):
+        "the claim statement always returns at least one row (the visited lanes)",
+    ("storage.sqlite.messages.x_message_row", "rows.dump(None)"):
+        "this row is written only for received events, which never carry channels "
+        "or tags",
+    ("storage.postgres.claim.x_settle", "translated(None)"):
+        "the pool is only used to translate connection errors, which this settle "
+        "catches and logs either way",
 }  # fmt: skip

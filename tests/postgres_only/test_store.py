@@ -188,6 +188,8 @@ def test_concurrent_creates_with_one_idempotency_key_make_one_message(
     created = [item for item in outcomes if isinstance(item, CreatedMessage)]
     # Requests that find the key in flight are refused (409), never duplicated.
     assert all(isinstance(item, (CreatedMessage, Conflict)) for item in outcomes), outcomes
+    in_flight = {str(item) for item in outcomes if isinstance(item, Conflict)}
+    assert in_flight <= {"the idempotency-key is in use by a request still in progress"}
     assert sum(item.created for item in created) == 1
     assert {item.message.id for item in created} == {created[0].message.id}
     assert {item.deliveries for item in created} == {2}

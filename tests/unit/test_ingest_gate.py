@@ -14,7 +14,9 @@ def test_a_key_in_flight_is_refused_until_its_request_ends() -> None:
     async def scenario() -> None:
         gate = IngestGate()
         async with gate.admit(1, "k"):
-            with pytest.raises(Conflict, match="in progress"):
+            with pytest.raises(
+                Conflict, match=r"^the idempotency-key is in use by a request still in progress$"
+            ):
                 async with gate.admit(1, "k"):
                     pass
             # Another key, or the same key of another application, goes ahead.

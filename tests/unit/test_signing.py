@@ -65,7 +65,10 @@ def test_a_secret_must_be_strict_base64() -> None:
     """Characters outside the alphabet are refused, not skipped (lenient decoding
     would turn `whsec_abc!def...` into some other key without a word)."""
     valid = "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-    with pytest.raises(standard.InvalidSecret, match="secret must be base64"):
+    with pytest.raises(
+        standard.InvalidSecret,
+        match=r"^secret must be base64, optionally prefixed with whsec_$",
+    ):
         standard.secret_key("whsec_" + valid[:8] + "!" + valid[8:])
 
 
