@@ -139,12 +139,21 @@ def test_an_expired_idempotency_key_can_be_used_again(run: Run, store: Store) ->
     assert taken_over.created and taken_over.message.id != old.message.id
     # The window is the new message's day: a key exactly a day older is free again,
     # and one a millisecond younger still replays.
-    now = now_ms()
-    send(run, store, app, Idempotency("edge", "f-1"), created_at=now - DAY)
-    assert send(run, store, app, Idempotency("edge", "f-2"), created_at=now).created
-    held = send(run, store, app, Idempotency("held", "f"), created_at=now - DAY + 1)
-    again = send(run, store, app, Idempotency("held", "f"), created_at=now)
-    assert (again.created, again.message.id) == (False, held.message.id)
+    # Both ways: as the second message of a kept application (on PostgreSQL, one
+    # statement), and after its endpoints changed (the transaction path).
+    for turn in ("kept", "changed"):
+        if turn == "changed":
+            make_endpoint(run, store, app)
+        now = now_ms()
+        send(run, store, app, Idempotency(f"edge-{turn}", "f-1"), created_at=now - DAY)
+        if turn == "changed":
+            make_endpoint(run, store, app)
+        assert send(run, store, app, Idempotency(f"edge-{turn}", "f-2"), created_at=now).created
+        held = send(run, store, app, Idempotency(f"held-{turn}", "f"), created_at=now - DAY + 1)
+        if turn == "changed":
+            make_endpoint(run, store, app)
+        again = send(run, store, app, Idempotency(f"held-{turn}", "f"), created_at=now)
+        assert (again.created, again.message.id) == (False, held.message.id)
     # Within the day the key holds: a key a minute short of a day old still replays.
     recent = send(run, store, app, Idempotency("r", "f"), created_at=now_ms() - DAY + 60_000)
     replayed = send(run, store, app, Idempotency("r", "f"))

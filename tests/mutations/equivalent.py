@@ -122,4 +122,23 @@ EQUIVALENT: dict[tuple[str, str], str] = {
     ("storage.postgres.claim.x_settle", "translated(None)"):
         "the pool is only used to translate connection errors, which this settle "
         "catches and logs either way",
+    ("storage.postgres.queue.x__columns", "zip(*table, )"):
+        "the columns always come from rows of one shape, so they are of equal length",
+    ("storage.postgres.queue.x_replay_missing", "*args, )"):
+        "the cursor's prefetch size changes how many rows each round trip brings, "
+        "not which",
+    ("storage.postgres.messages.x_create_at_once", "kept = None"):
+        "the one-statement create then writes nothing, and the transaction path creates "
+        "the same message",
+    ("storage.sqlite.messages.x_endpoints", "found_endpoints = None"):
+        "the endpoint cache only saves a read: a miss reads the same endpoints",
+    # A key row without its message exists only inside the transaction that claims
+    # it; another transaction never sees one (see the comment at the check).
+    ("storage.postgres.messages.x__replay", "if earlier is None and"):
+        "the check guards a state no committed transaction leaves",
+    ("storage.postgres.messages.x__replay", "in use by a request still in progressXX"):
+        "the check guards a state no committed transaction leaves",
+    ("storage.postgres.messages.x__replay", "Conflict(None)"):
+        "the check guards a state no committed transaction leaves, or a message that "
+        "only a retention policy (not yet built) could remove",
 }  # fmt: skip

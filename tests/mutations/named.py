@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 STORE = "tests/contract/test_store.py"
 ROTATION = "tests/integration/test_secret_rotation.py"
 RETRY = "tests/unit/test_retry.py"
+QUEUE = "tests/contract/test_queue.py"
 FENCING = "stale_claim or lease_renewal"
 
 
@@ -67,6 +68,13 @@ MUTATIONS = (
     Mutation("postgres locks ignore the claim id", "storage/postgres/queue.py",
              "WHERE delivery.claim_id = d.claim_id ORDER BY", "ORDER BY",
              (STORE,), FENCING, "postgres"),
+    # A delivery's own due time, under its endpoint's lane.
+    Mutation("sqlite release ignores its delay", "storage/sqlite/queue.py",
+             "    due = now + delay_ms\n", "    due = now\n",
+             (QUEUE,), "released", "sqlite"),
+    Mutation("postgres release ignores its delay", "storage/postgres/queue.py",
+             "claims, now + delay_ms, now)", "claims, now, now)",
+             (QUEUE,), "released", "postgres"),
     # Secret rotation: the old secret signs alongside for the grace period, then stops.
     Mutation("rotation keeps no old secret", "api/endpoints.py",
              "    if grace:\n        kept.append(", "    if False:\n        kept.append(",
@@ -107,11 +115,18 @@ MUTATIONS = (
              ("tests/integration/test_hostile_endpoints.py",), "429", "sqlite"),
     # Idempotency.
     Mutation("sqlite keys never expire", "storage/sqlite/messages.py",
-             "if row[\"created_at\"] <= now_ms() - DEDUP_WINDOW_MS:", "if False:",
+             "if row[\"created_at\"] <= at - DEDUP_WINDOW_MS:", "if False:",
              (STORE,), "idempotency", "sqlite"),
     Mutation("sqlite keys expire at once", "storage/sqlite/messages.py",
-             "if row[\"created_at\"] <= now_ms() - DEDUP_WINDOW_MS:", "if True:",
+             "if row[\"created_at\"] <= at - DEDUP_WINDOW_MS:", "if True:",
              (STORE,), "idempotency", "sqlite"),
+    Mutation("sqlite keys free a millisecond late", "storage/sqlite/messages.py",
+             "if row[\"created_at\"] <= at - DEDUP_WINDOW_MS:",
+             "if row[\"created_at\"] < at - DEDUP_WINDOW_MS:",
+             (STORE,), "idempotency", "sqlite"),
+    Mutation("postgres keys free a millisecond late", "storage/postgres/messages.py",
+             "WHERE idempotency.created_at <= $5", "WHERE idempotency.created_at < $5",
+             (STORE,), "idempotency", "postgres"),
     Mutation("sqlite keys ignore the body", "storage/sqlite/messages.py",
              "if row[\"fingerprint\"] != idempotency.fingerprint:", "if False:",
              (STORE,), "idempotency", "sqlite"),
