@@ -284,3 +284,17 @@ def test_replay_missing_stops_at_its_end(run: Run, store: Store) -> None:
     assert run(store.replay_missing(late, now - 5_000, now - 1_500)) == 1
     (claimed,) = run(store.claim_due(10, 60_000))
     assert claimed.msg_id == inside.message.id
+
+
+def test_replay_missing_wakes_the_endpoints_own_lane(run: Run, store: Store) -> None:
+    app = make_app(run, store)
+    now = now_ms()
+    replayed = send(run, store, app, created_at=now - 2_000)
+    # Endpoints made before the replayed one, without work, so its key is not the
+    # one a lane table would choose by itself.
+    for _ in range(3):
+        make_endpoint(run, store, app, channels=["elsewhere"])
+    late = make_endpoint(run, store, app)
+    assert run(store.replay_missing(late, now - 5_000, None)) == 1
+    (claimed,) = run(store.claim_due(10, 60_000))
+    assert (claimed.msg_id, claimed.endpoint_key) == (replayed.message.id, late.key)

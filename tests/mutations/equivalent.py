@@ -20,9 +20,9 @@ EQUIVALENT: dict[tuple[str, str], str] = {
         "duplicates are dropped",
     ("delivery.guard.x__with_article", '"XXaeiouXX"'):
         "no reason phrase starts with X, so the same article is chosen",
-    ("ingest_gate.xǁAdmissionǁ__init__", "= \"\""):
+    ("message_gate.xǁAdmissionǁ__init__", "= \"\""):
         "`_place` is read only after `__aenter__` set it",
-    ("ingest_gate.xǁAdmissionǁ__aexit__", "self._place = \"\""):
+    ("message_gate.xǁAdmissionǁ__aexit__", "self._place = \"\""):
         "an admission is exited once; its place is never read after that",
     ("storage.sqlite.queue.x_claim_due", "secrets.randbits(63)"):
         "any random claim id fences as well; 63 bits still fit SQLite's integer",
@@ -141,4 +141,27 @@ EQUIVALENT: dict[tuple[str, str], str] = {
     ("storage.postgres.messages.x__replay", "Conflict(None)"):
         "the check guards a state no committed transaction leaves, or a message that "
         "only a retention policy (not yet built) could remove",
+    ("storage.postgres.messages.x__replay", "XXthe message this idempotency-key created"):
+        "the check guards a state no committed transaction leaves, or a message that "
+        "only a retention policy (not yet built) could remove",
+    # _pick_fairly's arithmetic: the first pass visits at most limit // share lanes
+    # and takes at most a share from each, so it never runs past the claim's limit,
+    # and a lane that took less than its share has nothing more to give.
+    ("storage.sqlite.queue.x__pick_fairly", "min(share, cap, )"):
+        "the visited lanes' shares add up to at most the limit, so the first pass "
+        "never needs the limit's rest as a bound",
+    ("storage.sqlite.queue.x__pick_fairly", "len(picked) == share or cap > share"):
+        "a lane that took less than its share has no more due, so the second pass "
+        "finds nothing past its share",
+    ("storage.sqlite.queue.x__pick_fairly", "cap >= share"):
+        "with its room equal to its share, the second pass may take only the share it "
+        "already has",
+    ("storage.sqlite.queue.x__pick_fairly", "if len(keys) > limit"):
+        "with the claim full, the second pass asks for a share's worth and keeps only "
+        "what lies past the share: nothing",
+    ("storage.sqlite.messages.x_with_event_ids", "range(0, len(wanted), )"):
+        "a step of one reads overlapping chunks whose rows are the same, into a "
+        "mapping by key",
+    ("storage.sqlite.messages.x_replayed", "created=None"):
+        "None and False are both false where `created` is read",
 }  # fmt: skip

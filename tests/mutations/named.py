@@ -136,12 +136,12 @@ MUTATIONS = (
     # Not listed, because equivalent: the one-statement create's window (`p_dedup_since`)
     # set to 0. It then finds the key taken and writes nothing, and the create falls
     # back to the transaction path, whose own window (mutated above) takes the key over.
-    Mutation("no in-process 409 for a key in flight", "api/ingest_gate.py",
+    Mutation("no in-process 409 for a key in flight", "api/message_gate.py",
              "            if held in self._keys_in_flight:\n",
-             "            if False:\n", ("tests/unit/test_ingest_gate.py",)),
-    Mutation("a finished request keeps its key", "api/ingest_gate.py",
+             "            if False:\n", ("tests/unit/test_message_gate.py",)),
+    Mutation("a finished request keeps its key", "api/message_gate.py",
              "self._keys_in_flight.discard((app_key, idempotency_key))", "pass",
-             ("tests/unit/test_ingest_gate.py",)),
+             ("tests/unit/test_message_gate.py",)),
 )  # fmt: skip
 
 

@@ -28,8 +28,8 @@ from tidings.api.app_cache import ApplicationCache
 from tidings.api.auth import Authenticator, require_token
 from tidings.api.fast.inbound import InboundRoute
 from tidings.api.fast.messages import MessageRoute
-from tidings.api.ingest_gate import IngestGate
 from tidings.api.limits import BodyLimit
+from tidings.api.message_gate import MessageGate
 from tidings.api.services import Services
 from tidings.config import Settings
 from tidings.delivery.operational import OperationalWebhooks
@@ -82,7 +82,7 @@ def create_app(
         settings=settings,
         authenticator=Authenticator(store, settings.admin_token),
         on_new_deliveries=on_new_deliveries,
-        message_gate=IngestGate(),
+        message_gate=MessageGate(),
         applications=ApplicationCache(store),
         operational=operational or OperationalWebhooks(store, on_new_deliveries),
         inbox=Inbox(store, on_new_deliveries),

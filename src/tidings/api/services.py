@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:  # the modules that read the container are among these
     from tidings.api.app_cache import ApplicationCache
     from tidings.api.auth import Authenticator
-    from tidings.api.ingest_gate import IngestGate
+    from tidings.api.message_gate import MessageGate
     from tidings.config import Settings
     from tidings.delivery.operational import OperationalWebhooks
     from tidings.ingest.receive import Inbox
@@ -27,7 +27,7 @@ class Services:
     # Wakes an in-process worker when deliveries were queued.
     on_new_deliveries: Callable[[], None]
     # Per-application admission for message creation (and the in-process 409).
-    message_gate: IngestGate
+    message_gate: MessageGate
     applications: ApplicationCache
     operational: OperationalWebhooks
     inbox: Inbox

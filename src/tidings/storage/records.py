@@ -17,6 +17,7 @@ from tidings.domain.access import ALL_CAPABILITIES, Capability, Token, TokenKind
 from tidings.domain.models import (
     Application,
     Attempt,
+    Destination,
     Endpoint,
     EventType,
     InboundEvent,
@@ -93,6 +94,18 @@ def endpoint(row: Row, columns: Columns, keys: KeyRing) -> Endpoint:
         failing_since=row["failing_since"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+    )
+
+
+def destination(row: Row, columns: Columns, keys: KeyRing, parked: int) -> Destination:
+    """An endpoint row with its delivery's status and due time (d_status, d_due);
+    a delivery due at `parked` waits for its endpoint, not for a time."""
+    status = DeliveryStatus(row["d_status"])
+    pending = status == DeliveryStatus.PENDING and row["d_due"] != parked
+    return Destination(
+        endpoint=endpoint(row, columns, keys),
+        status=status,
+        next_attempt_at=row["d_due"] if pending else None,
     )
 
 

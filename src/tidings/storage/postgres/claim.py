@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from tidings.domain.clock import now_ms
+from tidings.domain.clock import RisingClock, now_ms
 from tidings.domain.errors import TidingsError
 from tidings.domain.internal import delivery_kind
 from tidings.domain.models import ClaimedDelivery, RetiredSecret
@@ -45,11 +45,14 @@ def _pick(endpoint_key: str, limit: str) -> str:
 _SHARE = "(SELECT size FROM share)"
 # No room given for a lane: only the batch size bounds it.
 _UNBOUNDED = 2147483647
+# When each lane was served, by this process's claims.
+_SERVED = RisingClock()
 # The per-lane pick on its own ($1 now, $2 endpoint_key, $3 limit), for EXPLAIN in tests.
 PICK = _pick("$2", "$3")
 
 # $1 now, $2 batch size, $3 claim id, $4 lease expiry, $5 and $6 the worker's room:
-# endpoint keys and how many each can take (0: skip it).
+# endpoint keys and how many each can take (0: skip it), $7 the visited lanes'
+# served_at (this process's claims never tie on it: RisingClock).
 # Returns at least one row: `visited` (the lanes to settle) and, where a delivery
 # was leased, its fields.
 CLAIM = f"""
@@ -108,7 +111,7 @@ leased AS (
     RETURNING key, app_key, msg_key, endpoint_key, attempts, trigger_type
 ),
 served AS (
-    UPDATE lane SET served_at = $1
+    UPDATE lane SET served_at = $7
     WHERE endpoint_key IN (
         SELECT endpoint_key FROM lane WHERE endpoint_key IN (SELECT endpoint_key FROM lanes)
         FOR NO KEY UPDATE SKIP LOCKED
@@ -152,7 +155,8 @@ async def claim_due(
     now = now_ms()
     claim = secrets.randbits(62)
     keys, sizes = list(room), list(room.values())
-    found = await conn.fetch(CLAIM, now, limit, claim, now + lease_ms, keys, sizes)
+    served = _SERVED.stamp(now)
+    found = await conn.fetch(CLAIM, now, limit, claim, now + lease_ms, keys, sizes, served)
     leased = [row for row in found if row["key"] is not None]
     claimed = await _sort_out(conn, leased, claim, now, ring)
     return claimed, found[0]["visited"] if found else []

@@ -95,6 +95,8 @@ UPDATE endpoint SET {", ".join(f"{name} = ${n}" for n, name in enumerate(_ENDPOI
 WHERE key = $1
 """
 DELETE_ENDPOINT = "DELETE FROM endpoint WHERE key = $1"
+# Re-enabled: the old run of failures no longer counts against it.
+FORGIVE_FAILURES = "UPDATE endpoint SET failing_since = NULL WHERE key = $1 AND disabled"
 
 # messages -------------------------------------------------------------------
 # By id, or else the latest message with that eventId.

@@ -10,7 +10,17 @@ from typing import Any
 
 import orjson
 
-from tidings.domain.models import Application, Attempt, Endpoint, EventType, Message
+from tidings.domain.models import (
+    Application,
+    Attempt,
+    Destination,
+    Endpoint,
+    EventType,
+    InboundEvent,
+    Message,
+    Rejection,
+    Source,
+)
 from tidings.storage import records
 from tidings.storage.sealing import KeyRing
 
@@ -27,6 +37,11 @@ ENDPOINT = ("key", *ENDPOINT_FIELDS, "failing_since")
 MESSAGE = ("key", "id", "app_key", "event_type", "event_id", "payload", "channels", "tags",
            "created_at")  # fmt: skip
 MESSAGE_META = tuple(name for name in MESSAGE if name != "payload")
+SOURCE = ("key", "id", "uid", "name", "type", "config", "metadata", "app_key", "token",
+          "token_lookup", "previous_token", "previous_token_lookup",
+          "previous_token_expires_at", "created_at", "updated_at")  # fmt: skip
+INBOUND = ("msg_key", "source_key", "delivery_id", "headers", "received_at", "query")
+REJECTION = ("key", "source_key", "status_code", "reason", "detail", "received_at")
 ATTEMPT = ("key", "id", "msg_id", "endpoint_id", "url", "status", "response_status_code",
            "response", "duration_ms", "trigger_type", "error", "note", "created_at")  # fmt: skip
 
@@ -106,6 +121,10 @@ def endpoint_params(ep: Endpoint, keys: KeyRing) -> dict[str, Any]:
     }
 
 
+def destination(row: Row, keys: KeyRing, parked: int) -> Destination:
+    return records.destination(row, COLUMNS, keys, parked)
+
+
 def message(row: Row, with_payload: bool = True) -> Message:
     """`with_payload=False` for rows selected with MESSAGE_META."""
     return records.message(row, COLUMNS, with_payload)
@@ -113,3 +132,15 @@ def message(row: Row, with_payload: bool = True) -> Message:
 
 def attempt(row: Row) -> Attempt:
     return records.attempt(row)
+
+
+def source(row: Row, keys: KeyRing) -> Source:
+    return records.source(row, COLUMNS, keys)
+
+
+def inbound(row: Row) -> InboundEvent:
+    return records.inbound(row, COLUMNS)
+
+
+def rejection(row: Row) -> Rejection:
+    return records.rejection(row)

@@ -6,14 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from tidings.storage import records
-from tidings.storage.postgres import rows, sources
+from tidings.storage.postgres import rows
 from tidings.storage.sealing import KeyRing, needs_sealing
 
 _ENDPOINTS = f"SELECT {rows.columns(rows.ENDPOINT)} FROM endpoint FOR UPDATE"
 _SEAL_ENDPOINT = """
 UPDATE endpoint SET secret = $1, retired_secrets = $2, headers = $3 WHERE key = $4
 """
-_SOURCES = f"SELECT {rows.columns(sources.SOURCE)} FROM source FOR UPDATE"
+_SOURCES = f"SELECT {rows.columns(rows.SOURCE)} FROM source FOR UPDATE"
 _SEAL_SOURCE = """
 UPDATE source SET config = $1, token = $2, token_lookup = $3, previous_token = $4,
     previous_token_lookup = $5
@@ -45,7 +45,7 @@ async def _sources(conn: Any, keys: KeyRing, only_plaintext: bool) -> int:
         stored = (row["token"], row["previous_token"], rows.load(row["config"]))
         if row["token_lookup"] is not None and not needs_sealing(keys, only_plaintext, *stored):
             continue
-        sealed = records.source_secrets(sources.source(row, keys), keys)
+        sealed = records.source_secrets(rows.source(row, keys), keys)
         await conn.execute(_SEAL_SOURCE, rows.dump(sealed["config"]), sealed["token"],
                            sealed["token_lookup"], sealed["previous_token"],
                            sealed["previous_token_lookup"], row["key"])  # fmt: skip

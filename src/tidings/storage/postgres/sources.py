@@ -17,13 +17,7 @@ from tidings.storage.postgres import messages, queries, rows
 from tidings.storage.postgres.notify import Announcer
 from tidings.storage.sealing import KeyRing
 
-SOURCE = ("key", "id", "uid", "name", "type", "config", "metadata", "app_key", "token",
-          "token_lookup", "previous_token", "previous_token_lookup",
-          "previous_token_expires_at", "created_at", "updated_at")  # fmt: skip
-INBOUND = ("msg_key", "source_key", "delivery_id", "headers", "received_at", "query")
-REJECTION = ("key", "source_key", "status_code", "reason", "detail", "received_at")
-
-_SELECT = f"SELECT {rows.columns(SOURCE)} FROM source"
+_SELECT = f"SELECT {rows.columns(rows.SOURCE)} FROM source"
 INSERT = """
 INSERT INTO source (uid, name, type, config, metadata, token, token_lookup, previous_token,
     previous_token_lookup, previous_token_expires_at, updated_at, id, app_key, created_at)
@@ -54,10 +48,10 @@ INSERT_INBOUND = """
 INSERT INTO inbound_event (msg_key, source_key, delivery_id, headers, received_at, query)
 VALUES ($1, $2, $3, $4, $5, $6)
 """
-GET_INBOUND = f"SELECT {rows.columns(INBOUND)} FROM inbound_event WHERE msg_key = $1"
+GET_INBOUND = f"SELECT {rows.columns(rows.INBOUND)} FROM inbound_event WHERE msg_key = $1"
 # A source's events after a message key, oldest first, with their messages.
 LIST_INBOUND = f"""
-SELECT {rows.columns(INBOUND, "i")}, {rows.columns(rows.MESSAGE, "m")}
+SELECT {rows.columns(rows.INBOUND, "i")}, {rows.columns(rows.MESSAGE, "m")}
 FROM inbound_event i JOIN message m ON m.key = i.msg_key
 WHERE i.source_key = $1 AND i.msg_key > $2 ORDER BY i.msg_key LIMIT $3
 """
@@ -72,7 +66,7 @@ DELETE FROM source_rejection WHERE source_key = $1 AND key <= (
 )
 """
 LIST_REJECTIONS = f"""
-SELECT {rows.columns(REJECTION)} FROM source_rejection WHERE source_key = $1
+SELECT {rows.columns(rows.REJECTION)} FROM source_rejection WHERE source_key = $1
 ORDER BY key DESC LIMIT $2
 """
 
@@ -111,7 +105,7 @@ async def create_inbound(
 ) -> CreatedMessage:
     await conn.execute(LOCK_APPLICATION, verified.app_key)
     current = await conn.fetchrow(BY_KEY_SHARED, verified.key)
-    if not verifies_alike(verified, source(current, keys) if current else None):
+    if not verifies_alike(verified, rows.source(current, keys) if current else None):
         raise SourceChanged(f"source {verified.id!r} changed or was deleted")
     created = await messages.create(conn, app, message, idempotency, announce, keys,
                                     cache)  # fmt: skip
@@ -130,15 +124,3 @@ async def add_rejection(conn: Any, rejection: Rejection, keep: int) -> None:
         rejection.detail, rejection.received_at,
     )  # fmt: skip
     await conn.execute(PRUNE_REJECTIONS, rejection.source_key, keep)
-
-
-def source(row: rows.Row, keys: KeyRing) -> Source:
-    return records.source(row, rows.COLUMNS, keys)
-
-
-def inbound(row: rows.Row) -> InboundEvent:
-    return records.inbound(row, rows.COLUMNS)
-
-
-def rejection(row: rows.Row) -> Rejection:
-    return records.rejection(row)

@@ -10,9 +10,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Collection, Iterable
 
+from tidings.domain.clock import RisingClock
+
 # How many endpoints one claim visits at most.
 LANES_PER_CLAIM = 64
 NEVER = 1 << 62
+# When each lane was served, by this process's claims (the writer thread's alone).
+_SERVED = RisingClock()
 
 _WAKE = """
 INSERT INTO lane (endpoint_key, next_check) VALUES (?, ?)
@@ -55,7 +59,9 @@ def pick(conn: sqlite3.Connection, endpoint_key: int, now: int, limit: int) -> l
 
 
 def settle(conn: sqlite3.Connection, endpoint_keys: Iterable[int], now: int) -> None:
-    """After a claim: each visited lane waits for its earliest queued delivery."""
+    """After a claim: each visited lane waits for its earliest queued delivery, and
+    goes behind the lanes served before it."""
+    served = _SERVED.stamp(now)
     for endpoint_key in endpoint_keys:
         earliest = conn.execute(
             "SELECT min(due_at) FROM delivery WHERE endpoint_key = ? AND status IN (1, 3)",
@@ -66,7 +72,7 @@ def settle(conn: sqlite3.Connection, endpoint_keys: Iterable[int], now: int) -> 
         else:
             conn.execute(
                 "UPDATE lane SET next_check = ?, served_at = ? WHERE endpoint_key = ?",
-                (earliest, now, endpoint_key),
+                (earliest, served, endpoint_key),
             )
 
 

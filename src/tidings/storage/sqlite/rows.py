@@ -10,6 +10,7 @@ import orjson
 from tidings.domain.models import (
     Application,
     Attempt,
+    Destination,
     Endpoint,
     EventType,
     InboundEvent,
@@ -37,8 +38,27 @@ def application(row: sqlite3.Row) -> Application:
     return records.application(row, COLUMNS)
 
 
+def application_params(app: Application) -> tuple[Any, ...]:
+    """uid, name, throttle_rate, metadata, updated_at: the fields an update writes."""
+    return (app.uid, app.name, app.throttle_rate, dump(app.metadata), app.updated_at)
+
+
 def event_type(row: sqlite3.Row) -> EventType:
     return records.event_type(row, COLUMNS)
+
+
+def event_type_params(event_type: EventType) -> tuple[Any, ...]:
+    """name, description, archived, deprecated, schemas, group_name, feature_flags, updated_at."""
+    return (
+        event_type.name,
+        event_type.description,
+        int(event_type.archived),
+        int(event_type.deprecated),
+        dump(event_type.schemas),
+        event_type.group_name,
+        dump(event_type.feature_flags),
+        event_type.updated_at,
+    )
 
 
 def endpoint(row: sqlite3.Row, keys: KeyRing) -> Endpoint:
@@ -64,6 +84,10 @@ def endpoint_params(ep: Endpoint, keys: KeyRing) -> dict[str, Any]:
         "created_at": ep.created_at,
         "updated_at": ep.updated_at,
     }
+
+
+def destination(row: sqlite3.Row, keys: KeyRing, parked: int) -> Destination:
+    return records.destination(row, COLUMNS, keys, parked)
 
 
 def message(row: sqlite3.Row, with_payload: bool = True) -> Message:

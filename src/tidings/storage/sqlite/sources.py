@@ -20,12 +20,20 @@ from tidings.storage.ports import (
     verifies_alike,
 )
 from tidings.storage.sealing import KeyRing
-from tidings.storage.sqlite import lanes, messages, rows
+from tidings.storage.sqlite import lanes, messages, queries, rows
 
-# Every column a create or update writes, by name.
-_WRITTEN = ("uid", "name", "type", "config", "metadata", "token", "token_lookup",
-            "previous_token", "previous_token_lookup", "previous_token_expires_at",
-            "updated_at")  # fmt: skip
+_BY_KEY = "SELECT * FROM source WHERE key = ?"
+_TOP_MESSAGE = "SELECT max(key) FROM message"
+_INBOUND_COLUMNS = ("msg_key", "source_key", "delivery_id", "headers", "received_at", "query")
+_ADD_REJECTION = """
+INSERT INTO source_rejection (source_key, status_code, reason, detail, received_at)
+VALUES (?, ?, ?, ?, ?)
+"""
+# Keeps the newest `keep` of the source's rejections.
+_PRUNE_REJECTIONS = """
+DELETE FROM source_rejection WHERE source_key = ? AND key <= (
+    SELECT key FROM source_rejection WHERE source_key = ? ORDER BY key DESC LIMIT 1 OFFSET ?)
+"""
 
 
 def params(source: Source, keys: KeyRing) -> dict[str, Any]:
@@ -43,34 +51,18 @@ def params(source: Source, keys: KeyRing) -> dict[str, Any]:
 
 
 def create(conn: sqlite3.Connection, source: Source, app: Application, keys: KeyRing) -> Source:
-    cursor = conn.execute(
-        "INSERT INTO application (id, uid, name, throttle_rate, metadata, created_at, "
-        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (app.id, app.uid, app.name, app.throttle_rate, rows.dump(app.metadata),
-         app.created_at, app.updated_at),
-    )  # fmt: skip
-    app.key = cursor.lastrowid or 0
+    application = (*rows.application_params(app), app.id, app.created_at)
+    app.key = conn.execute(queries.INSERT_APPLICATION, application).lastrowid or 0
     source.app_key = app.key
     values = {**params(source, keys), "id": source.id, "app_key": app.key,
               "created_at": source.created_at}  # fmt: skip
-    marks = ", ".join(f":{name}" for name in values)
-    cursor = conn.execute(f"INSERT INTO source ({', '.join(values)}) VALUES ({marks})", values)
-    source.key = cursor.lastrowid or 0
+    source.key = conn.execute(queries.insert_named("source", list(values)), values).lastrowid or 0
     return source
 
 
 def update(conn: sqlite3.Connection, source: Source, keys: KeyRing) -> Source:
-    assignments = ", ".join(f"{name} = :{name}" for name in _WRITTEN)
-    conn.execute(
-        f"UPDATE source SET {assignments} WHERE key = :key",
-        {**params(source, keys), "key": source.key},
-    )
+    conn.execute(queries.UPDATE_SOURCE, {**params(source, keys), "key": source.key})
     return source
-
-
-def delete(conn: sqlite3.Connection, source: Source) -> None:
-    # The source, its events and rejections go with its application (ON DELETE CASCADE).
-    conn.execute("DELETE FROM application WHERE key = ?", (source.app_key,))
 
 
 # An application as an event saw it: its endpoints are read once per batch for each.
@@ -103,7 +95,7 @@ def create_inbound_batch(
     once, then every new event is written in a few multi-row statements. Every
     check comes before the first write; an event that fails one gets its error
     (SourceChanged, ApplicationChanged) and the others go on."""
-    found = conn.execute("SELECT * FROM source WHERE key = ?", (writes[0].source.key,))
+    found = conn.execute(_BY_KEY, (writes[0].source.key,))
     row = found.fetchone()
     current = rows.source(row, keys) if row else None
     outcomes: list[CreatedMessage | Exception | None] = [None] * len(writes)
@@ -197,7 +189,7 @@ def _insert_all(
     """Write the new events (messages, deliveries, lanes, inbound rows); how many
     deliveries each got, by index. Their keys follow the largest in use, as SQLite
     would choose them one insert at a time (this transaction holds the write lock)."""
-    top = conn.execute("SELECT max(key) FROM message").fetchone()[0] or 0
+    top = conn.execute(_TOP_MESSAGE).fetchone()[0] or 0
     counts: dict[int, int] = {}
     deliveries: list[tuple[int, ...]] = []
     woken: list[tuple[int, int]] = []
@@ -225,19 +217,7 @@ def _inbound_row(write: InboundWrite) -> tuple[Any, ...]:
             rows.dump(inbound.headers), inbound.received_at, inbound.query)  # fmt: skip
 
 
-_INBOUND_COLUMNS = ("msg_key", "source_key", "delivery_id", "headers", "received_at", "query")
-
-
 def add_rejection(conn: sqlite3.Connection, rejection: Rejection, keep: int) -> None:
-    conn.execute(
-        "INSERT INTO source_rejection (source_key, status_code, reason, detail, received_at) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (rejection.source_key, rejection.status_code, rejection.reason, rejection.detail,
-         rejection.received_at),
-    )  # fmt: skip
-    conn.execute(
-        "DELETE FROM source_rejection WHERE source_key = ? AND key <= ("
-        "SELECT key FROM source_rejection WHERE source_key = ? ORDER BY key DESC "
-        "LIMIT 1 OFFSET ?)",
-        (rejection.source_key, rejection.source_key, keep),
-    )
+    conn.execute(_ADD_REJECTION, (rejection.source_key, rejection.status_code, rejection.reason,
+                                  rejection.detail, rejection.received_at))  # fmt: skip
+    conn.execute(_PRUNE_REJECTIONS, (rejection.source_key, rejection.source_key, keep))

@@ -16,7 +16,7 @@ from tidings.domain.errors import Conflict
 PER_APPLICATION = 8
 
 
-class IngestGate:
+class MessageGate:
     def __init__(self, per_application: int = PER_APPLICATION) -> None:
         self._limit = per_application
         self._gates: dict[int, asyncio.Semaphore] = {}
@@ -60,7 +60,7 @@ class Admission:
 
     __slots__ = ("_app_key", "_gate", "_idempotency_key", "_place")
 
-    def __init__(self, gate: IngestGate, app_key: int, idempotency_key: str | None) -> None:
+    def __init__(self, gate: MessageGate, app_key: int, idempotency_key: str | None) -> None:
         self._gate = gate
         self._app_key = app_key
         self._idempotency_key = idempotency_key

@@ -6,13 +6,13 @@ import asyncio
 
 import pytest
 
-from tidings.api.ingest_gate import IngestGate
+from tidings.api.message_gate import MessageGate
 from tidings.domain.errors import Conflict
 
 
 def test_a_key_in_flight_is_refused_until_its_request_ends() -> None:
     async def scenario() -> None:
-        gate = IngestGate()
+        gate = MessageGate()
         async with gate.admit(1, "k"):
             with pytest.raises(
                 Conflict, match=r"^the idempotency-key is in use by a request still in progress$"
@@ -30,7 +30,7 @@ def test_a_key_in_flight_is_refused_until_its_request_ends() -> None:
 
 def test_a_key_is_released_when_its_request_fails() -> None:
     async def scenario() -> None:
-        gate = IngestGate()
+        gate = MessageGate()
         with pytest.raises(RuntimeError):
             async with gate.admit(1, "k"):
                 raise RuntimeError("the store refused it")
@@ -42,7 +42,7 @@ def test_a_key_is_released_when_its_request_fails() -> None:
 
 def test_an_application_holds_at_most_its_share_of_places() -> None:
     async def scenario() -> tuple[int, int]:
-        gate = IngestGate(per_application=2)
+        gate = MessageGate(per_application=2)
         inside = most = 0
         release = asyncio.Event()
 
@@ -71,7 +71,7 @@ def test_an_application_holds_at_most_its_share_of_places() -> None:
 
 def test_the_gate_forgets_an_application_when_its_last_request_ends() -> None:
     async def scenario() -> list[int]:
-        gate = IngestGate()
+        gate = MessageGate()
         held = []
         async with gate.admit(1), gate.admit(1, "k"), gate.admit(2):
             held.append(gate.applications_held)
@@ -90,7 +90,7 @@ def test_the_gate_forgets_an_application_when_its_last_request_ends() -> None:
 
 def test_a_request_cancelled_while_waiting_gives_back_its_key_and_its_place() -> None:
     async def scenario() -> None:
-        gate = IngestGate(per_application=1)
+        gate = MessageGate(per_application=1)
         release = asyncio.Event()
 
         async def holder() -> None:

@@ -1,0 +1,22 @@
+"""The named mutations (tests/mutations/named.py) still find their text: a reshaping
+that moves or rewrites the code they mutate must move them along, or the mutation
+run would stop on them instead of testing anything."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.mutations.named import MUTATIONS, ROOT
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda mutation: mutation.name)
+def test_the_text_to_mutate_is_in_its_file_once(mutation) -> None:
+    text = (ROOT / "src" / "tidings" / mutation.path).read_text()
+    assert text.count(mutation.before) == 1
+    assert mutation.before != mutation.after
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda mutation: mutation.name)
+def test_the_tests_it_names_exist(mutation) -> None:
+    for path in mutation.tests:
+        assert (ROOT / path).is_file(), path
