@@ -44,12 +44,20 @@ async def _send_tidings(port: int, n: int, concurrency: int) -> Counter[int]:
         for seq in sequence:
             index = seq % payloads.ENDPOINTS
             delivery = ClaimedDelivery(
-                delivery_key=seq, claim_id=1, attempts_made=0, trigger_type=TriggerType.SCHEDULED,
-                msg_id=f"msg_cc{seq:019d}", msg_key=seq, app_key=1, endpoint_id=f"ep_{index}",
-                endpoint_key=index, url=payloads.endpoint_url(index, port),
-                payload=payloads.payload(seq), secrets=[payloads.endpoint_secret(index)],
+                delivery_key=seq,
+                claim_id=1,
+                attempts_made=0,
+                trigger_type=TriggerType.SCHEDULED,
+                msg_id=f"msg_cc{seq:019d}",
+                msg_key=seq,
+                app_key=1,
+                endpoint_id=f"ep_{index}",
+                endpoint_key=index,
+                url=payloads.endpoint_url(index, port),
+                payload=payloads.payload(seq),
+                secrets=[payloads.endpoint_secret(index)],
                 headers={},
-            )  # fmt: skip
+            )
             outcome = await request.send(client, delivery, 15.0)
             statuses[outcome.status_code] += 1
 
@@ -84,9 +92,17 @@ def _round(name: str, src: str | None, port: int, args: argparse.Namespace) -> d
     if src:
         env["PYTHONPATH"] = f"{src}{os.pathsep}{ROOT}"
     argv = python_module(
-        "benchmarks.client_cost", "send", "--client", client, "--port", str(port),
-        "--n", str(args.n), "--concurrency", str(args.concurrency),
-    )  # fmt: skip
+        "benchmarks.client_cost",
+        "send",
+        "--client",
+        client,
+        "--port",
+        str(port),
+        "--n",
+        str(args.n),
+        "--concurrency",
+        str(args.concurrency),
+    )
     done = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, check=True, text=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     ok = result["statuses"].get("200", 0)
@@ -103,16 +119,20 @@ def compare(args: argparse.Namespace) -> None:
     port = free_port()
     log = Path(args.workdir) / "client-cost-receiver.log"
     with Processes() as procs:
-        receiver = procs.start(Process("receiver", [PYTHON, "-m", "benchmarks.receiver",
-                                                    "--port", str(port)], log))  # fmt: skip
+        receiver = procs.start(
+            Process("receiver", [PYTHON, "-m", "benchmarks.receiver", "--port", str(port)], log)
+        )
         wait_until_http(f"http://127.0.0.1:{port}/_ctl/stats", receiver)
         samples: dict[str, list[dict[str, float]]] = {name: [] for name in configurations}
         for number in range(args.rounds):
             for name, src in configurations.items():
                 sample = _round(name, src, port, args)
                 samples[name].append(sample)
-                print(f"round {number + 1} {name:>10}: {sample['cpu_us']:7.1f} µs CPU/request, "
-                      f"{sample['rps']:8.0f} requests/s", flush=True)  # fmt: skip
+                print(
+                    f"round {number + 1} {name:>10}: {sample['cpu_us']:7.1f} µs CPU/request, "
+                    f"{sample['rps']:8.0f} requests/s",
+                    flush=True,
+                )
     print("\nmedians:")
     for name, runs in samples.items():
         cpu = statistics.median(run["cpu_us"] for run in runs)

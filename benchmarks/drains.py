@@ -28,8 +28,9 @@ def ingest_then_drain(
 
     def start_workers() -> list[Process]:
         # Started together, each draining as soon as it is up: the drain counts from the start.
-        return [tidings.start(ctx.procs, "worker", f"worker-{i}", ready=False)
-                for i in range(workers)]  # fmt: skip
+        return [
+            tidings.start(ctx.procs, "worker", f"worker-{i}", ready=False) for i in range(workers)
+        ]
 
     drain = timed_drain(
         ctx, messages * fanout, start_workers, profile and f"{profile}-worker-drain"

@@ -268,8 +268,17 @@ def _load(
 ) -> dict[str, Any]:
     """Run the load generator (this module) against `url`; return its JSON summary."""
     n, out = ctx.settings.inbound_n, folder / f"loadgen-{time.monotonic_ns()}.json"
-    argv = python_module("benchmarks.inbound", "--url", url, "--n", str(n), "--out", str(out),
-                         "--concurrency", str(ctx.settings.ingest_concurrency))  # fmt: skip
+    argv = python_module(
+        "benchmarks.inbound",
+        "--url",
+        url,
+        "--n",
+        str(n),
+        "--out",
+        str(out),
+        "--concurrency",
+        str(ctx.settings.ingest_concurrency),
+    )
     sender = ctx.procs.start(Process("loadgen inbound", argv, folder / "loadgen.log"))
     with profiled(ctx, target, profile):
         code = sender.wait(ctx.settings.timeout_for(n))

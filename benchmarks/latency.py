@@ -147,8 +147,16 @@ def flood(ctx: Context, backend: Backend = SQLITE) -> Result:
         noisy, quiet = Fixture(fixture.apps[:1], 1), Fixture(fixture.apps[1:], 1)
         calm = _quiet_traffic(ctx, tidings, serving, quiet)
         ctx.receiver.reset(0, {0: "slow"})
-        flooded = run_loadgen(ctx, tidings, noisy, "ingest", "--n", str(s.flood_messages),
-                              "--concurrency", str(s.ingest_concurrency))  # fmt: skip
+        flooded = run_loadgen(
+            ctx,
+            tidings,
+            noisy,
+            "ingest",
+            "--n",
+            str(s.flood_messages),
+            "--concurrency",
+            str(s.ingest_concurrency),
+        )
         beside = _quiet_traffic(ctx, tidings, serving, quiet)
         flood_left = _queued(ctx, tidings)
         for process in reversed(serving):

@@ -210,8 +210,9 @@ def wait_until_logged(text: str, process: Process, since: int = 0, timeout: floa
         if text.encode() in _read_from(process.log, since):
             return
         time.sleep(0.05)
-    raise ProcessFailed(f"{process.name}: no {text!r} in its log after {timeout:g}s\n"
-                        f"{process.tail()}")  # fmt: skip
+    raise ProcessFailed(
+        f"{process.name}: no {text!r} in its log after {timeout:g}s\n{process.tail()}"
+    )
 
 
 def log_size(path: Path) -> int:

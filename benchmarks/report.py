@@ -62,12 +62,20 @@ def _pg_storm_target(value: float, results: Results) -> bool | None:
 # Latency beside a disturbance against the same run's calm latency: (scenario,
 # metric, the calm p99's key in the scenario's details, what the metric measured).
 _RATIO_NOTES = (
-    ("flood", "flood_quiet_p99_ms", "no_flood_p99_ms",
-     "Flood: the quiet applications' p99 {value} ms beside another's flood of "
-     "{flood_messages:,} messages"),
-    ("storm", "storm_healthy_p99_ms", "no_storm_p99_ms",
-     "Storm: healthy endpoints' p99 {value} ms during the storm"),
-)  # fmt: skip
+    (
+        "flood",
+        "flood_quiet_p99_ms",
+        "no_flood_p99_ms",
+        "Flood: the quiet applications' p99 {value} ms beside another's flood of "
+        "{flood_messages:,} messages",
+    ),
+    (
+        "storm",
+        "storm_healthy_p99_ms",
+        "no_storm_p99_ms",
+        "Storm: healthy endpoints' p99 {value} ms during the storm",
+    ),
+)
 
 
 METRICS = (

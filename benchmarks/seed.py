@@ -131,15 +131,24 @@ async def _seed_postgres(url: str, count: int) -> float:
     conn = await asyncpg.connect(url)
     try:
         await conn.execute("SET synchronous_commit = off")
-        endpoints = {int(row["url"].rsplit("/", 1)[1]): row["app_key"]
-                     for row in await conn.fetch("SELECT app_key, url FROM endpoint")}  # fmt: skip
+        endpoints = {
+            int(row["url"].rsplit("/", 1)[1]): row["app_key"]
+            for row in await conn.fetch("SELECT app_key, url FROM endpoint")
+        }
         before = await conn.fetchval("SELECT coalesce(max(key), 0) FROM message")
         now = int(time.time() * 1000)
         for seqs in _chunks(count):
             stamp = time.time()
-            records = [(ids.new_id(ids.MESSAGE), endpoints[seq % payloads.ENDPOINTS],
-                        payloads.EVENT_TYPE, payloads.payload(seq, stamp), now)
-                       for seq in seqs]  # fmt: skip
+            records = [
+                (
+                    ids.new_id(ids.MESSAGE),
+                    endpoints[seq % payloads.ENDPOINTS],
+                    payloads.EVENT_TYPE,
+                    payloads.payload(seq, stamp),
+                    now,
+                )
+                for seq in seqs
+            ]
             columns = ["id", "app_key", "event_type", "payload", "created_at"]
             await conn.copy_records_to_table("message", records=records, columns=columns)
         await conn.execute(_PG_DELIVERIES, before, now)

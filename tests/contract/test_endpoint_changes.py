@@ -109,8 +109,14 @@ def test_one_failing_message_does_not_undo_the_others_of_its_commit(
     send(run, store, app, event_id="taken")
 
     def message(event_id: str) -> Message:
-        return Message(id=ids.new_id(ids.MESSAGE), app_key=app.key, event_type="a",
-                       event_id=event_id, payload=b"{}", created_at=now_ms())  # fmt: skip
+        return Message(
+            id=ids.new_id(ids.MESSAGE),
+            app_key=app.key,
+            event_type="a",
+            event_id=event_id,
+            payload=b"{}",
+            created_at=now_ms(),
+        )
 
     async def together() -> list[Any]:
         names = ["first", "taken", "third"]

@@ -31,8 +31,11 @@ def post(run: Run, inbox: Inbox, source: Source, secret: str, token: str | None 
     # A distinct body each time: GitHub signs no time, so the same body is a repeat.
     body = BODY[:-1] + b', "n": "%s"}' % uuid.uuid4().hex.encode()
     digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    headers = {"X-Hub-Signature-256": f"sha256={digest}", "X-GitHub-Event": "ping",
-               "X-GitHub-Delivery": str(uuid.uuid4())}  # fmt: skip
+    headers = {
+        "X-Hub-Signature-256": f"sha256={digest}",
+        "X-GitHub-Event": "ping",
+        "X-GitHub-Delivery": str(uuid.uuid4()),
+    }
     known = run(inbox.find(token))
     assert known is not None
     url = f"https://hooks.example/ingest/in/{token}"

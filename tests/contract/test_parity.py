@@ -147,19 +147,40 @@ def test_replay_missing_queues_only_what_the_endpoint_never_had(run: Run, store:
 
 def test_objects_round_trip_field_for_field(run: Run, store: Store) -> None:
     now = now_ms()
-    app = Application(id=ids.new_id(ids.APP), name="A", uid="u", throttle_rate=10,
-                      metadata={"k": "v"}, created_at=now, updated_at=now)  # fmt: skip
+    app = Application(
+        id=ids.new_id(ids.APP),
+        name="A",
+        uid="u",
+        throttle_rate=10,
+        metadata={"k": "v"},
+        created_at=now,
+        updated_at=now,
+    )
     run(store.create_application(app))
     assert run(store.get_application("u")) == app
     endpoint = make_endpoint(
-        run, store, app, uid="e", description="d", filter_types=["a", "b"], channels=["c"],
-        headers={"X-A": "1"}, throttle_rate=5, metadata={"m": "n"},
+        run,
+        store,
+        app,
+        uid="e",
+        description="d",
+        filter_types=["a", "b"],
+        channels=["c"],
+        headers={"X-A": "1"},
+        throttle_rate=5,
+        metadata={"m": "n"},
         retired_secrets=[RetiredSecret("whsec_old", now + 1000)],
-    )  # fmt: skip
+    )
     assert run(store.get_endpoint(app, "e")) == endpoint
     schemas = {"1": {"type": "object", "properties": {"z": {}, "a": {}}}}
-    event_type = EventType(name="invoice.paid", description="x", schemas=schemas,
-                           group_name="g", feature_flags=["beta"], created_at=now)  # fmt: skip
+    event_type = EventType(
+        name="invoice.paid",
+        description="x",
+        schemas=schemas,
+        group_name="g",
+        feature_flags=["beta"],
+        created_at=now,
+    )
     run(store.create_event_type(event_type))
     found = run(store.get_event_type("invoice.paid"))
     assert found == event_type

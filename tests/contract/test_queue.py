@@ -34,12 +34,22 @@ def test_a_claim_carries_what_the_attempt_needs(run: Run, store: Store) -> None:
         RetiredSecret(secret=OLD_SECRET, expires_at=now_ms() + 60_000),
         RetiredSecret(secret=EXPIRED_SECRET, expires_at=now_ms() - 1),
     ]
-    endpoint = make_endpoint(run, store, app, uid="hook", headers={"X-Team": "billing"},
-                             throttle_rate=7, retired_secrets=retired)  # fmt: skip
+    endpoint = make_endpoint(
+        run,
+        store,
+        app,
+        uid="hook",
+        headers={"X-Team": "billing"},
+        throttle_rate=7,
+        retired_secrets=retired,
+    )
     created = send(run, store, app, event_id="evt-1", payload=b'{"n":1}')
     (claimed,) = run(store.claim_due(10, 60_000))
     assert (claimed.msg_id, claimed.endpoint_id, claimed.url) == (
-        created.message.id, endpoint.id, endpoint.url)  # fmt: skip
+        created.message.id,
+        endpoint.id,
+        endpoint.url,
+    )
     assert (claimed.app_id, claimed.app_uid, claimed.endpoint_uid) == (app.id, "acme", "hook")
     assert claimed.payload == b'{"n":1}' and claimed.event_id == "evt-1"
     assert claimed.headers == {"X-Team": "billing"} and claimed.rate_limit == 7
@@ -250,8 +260,11 @@ def test_an_attempt_keeps_its_error_and_note(run: Run, store: Store) -> None:
     make_endpoint(run, store, app)
     created = send(run, store, app)
     (claimed,) = run(store.claim_due(10, 60_000))
-    failed = replace(result(claimed, ok=False), error="the endpoint answered 503",
-                     note="sent twice: the connection closed as the request went out")  # fmt: skip
+    failed = replace(
+        result(claimed, ok=False),
+        error="the endpoint answered 503",
+        note="sent twice: the connection closed as the request went out",
+    )
     run(store.record_attempts([failed], DAY))
     (attempt,) = run(store.list_attempts(app, AttemptFilter(msg_key=created.message.key))).items
     assert attempt.error == "the endpoint answered 503"
@@ -267,8 +280,10 @@ def test_a_retired_secret_signs_until_its_expiry_and_not_at_it(
     for module in ("tidings.storage.sqlite.queue", "tidings.storage.postgres.claim"):
         monkeypatch.setattr(f"{module}.now_ms", lambda: at)
     app = make_app(run, store)
-    retired = [RetiredSecret(secret=OLD_SECRET, expires_at=at + 1),
-               RetiredSecret(secret=EXPIRED_SECRET, expires_at=at)]  # fmt: skip
+    retired = [
+        RetiredSecret(secret=OLD_SECRET, expires_at=at + 1),
+        RetiredSecret(secret=EXPIRED_SECRET, expires_at=at),
+    ]
     endpoint = make_endpoint(run, store, app, retired_secrets=retired)
     send(run, store, app)
     (claimed,) = run(store.claim_due(10, 60_000))

@@ -49,8 +49,9 @@ def populate(run: Run, store: Store) -> tuple[str, str]:
     endpoint id and the source's ingest token."""
     app = make_app(run, store, uid="sealed")
     retired = [RetiredSecret(secret=OLD_SECRET, expires_at=now_ms() + 60_000)]
-    endpoint = make_endpoint(run, store, app, headers={"authorization": "Bearer hdr-secret"},
-                             retired_secrets=retired)  # fmt: skip
+    endpoint = make_endpoint(
+        run, store, app, headers={"authorization": "Bearer hdr-secret"}, retired_secrets=retired
+    )
     source = make_source(run, store, uid="gh")
     return endpoint.id, source.token
 
@@ -146,8 +147,12 @@ def test_a_sealed_value_moved_to_another_row_does_not_open(run: Run, url: str) -
     try:
         app = make_app(run, store, uid="two")
         first, second = make_endpoint(run, store, app), make_endpoint(run, store, app)
-        raw(run, store, "UPDATE endpoint SET secret = (SELECT secret FROM endpoint "
-                        f"WHERE id = '{first.id}') WHERE id = '{second.id}'")  # fmt: skip
+        raw(
+            run,
+            store,
+            "UPDATE endpoint SET secret = (SELECT secret FROM endpoint "
+            f"WHERE id = '{first.id}') WHERE id = '{second.id}'",
+        )
         assert run(store.get_endpoint(app, first.id)).secret == SECRET
         with pytest.raises(SealingError, match="altered or moved"):
             run(store.get_endpoint(app, second.id))

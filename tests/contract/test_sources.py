@@ -51,10 +51,22 @@ def receive(
 ) -> Any:
     app = internal_app(run, store, source)
     now = now_ms() if at is None else at
-    message = Message(id=ids.new_id(ids.MESSAGE), app_key=app.key, event_type=source.type,
-                      payload=body, event_id=delivery_id, created_at=now)  # fmt: skip
-    inbound = InboundEvent(msg_key=0, source_key=source.key, headers={"X-A": "1"},
-                           delivery_id=delivery_id, received_at=now, query=query)  # fmt: skip
+    message = Message(
+        id=ids.new_id(ids.MESSAGE),
+        app_key=app.key,
+        event_type=source.type,
+        payload=body,
+        event_id=delivery_id,
+        created_at=now,
+    )
+    inbound = InboundEvent(
+        msg_key=0,
+        source_key=source.key,
+        headers={"X-A": "1"},
+        delivery_id=delivery_id,
+        received_at=now,
+        query=query,
+    )
     idempotency = Idempotency(f"delivery:{delivery_id}", "inbound") if delivery_id else None
     return run(store.create_inbound(source, app, message, inbound, idempotency))
 
@@ -153,8 +165,13 @@ def test_inbound_events_list_in_order_with_body_and_query(run: Run, store: Store
 def test_rejections_keep_the_latest(run: Run, store: Store) -> None:
     source = make_source(run, store)
     for number in range(5):
-        rejection = Rejection(source_key=source.key, status_code=401, reason="bad signature",
-                              detail=f"try {number}", received_at=now_ms())  # fmt: skip
+        rejection = Rejection(
+            source_key=source.key,
+            status_code=401,
+            reason="bad signature",
+            detail=f"try {number}",
+            received_at=now_ms(),
+        )
         run(store.add_rejection(rejection, keep=3))
     found = run(store.list_rejections(source, 10))
     assert [r.detail for r in found] == ["try 4", "try 3", "try 2"]
@@ -177,8 +194,13 @@ def test_internal_applications_are_not_listed_and_pages_stay_full(run: Run, stor
     for number in range(4):
         make_source(run, store)  # each owns an internal application
         now = now_ms()
-        app = Application(id=ids.new_id(ids.APP), name=f"c{number}", uid=f"c{number}",
-                          created_at=now, updated_at=now)  # fmt: skip
+        app = Application(
+            id=ids.new_id(ids.APP),
+            name=f"c{number}",
+            uid=f"c{number}",
+            created_at=now,
+            updated_at=now,
+        )
         customers.append(run(store.create_application(app)).id)
     first = run(store.list_applications(2, None, True))
     second = run(store.list_applications(2, first.iterator, True))
@@ -221,10 +243,16 @@ def test_an_event_for_a_deleted_source_is_refused(run: Run, store: Store) -> Non
     source = make_source(run, store)
     app = internal_app(run, store, source)
     run(store.delete_source(source))
-    message = Message(id=ids.new_id(ids.MESSAGE), app_key=app.key, event_type="github",
-                      payload=b"{}", created_at=now_ms())  # fmt: skip
-    inbound = InboundEvent(msg_key=0, source_key=source.key, headers={}, delivery_id=None,
-                           received_at=now_ms())  # fmt: skip
+    message = Message(
+        id=ids.new_id(ids.MESSAGE),
+        app_key=app.key,
+        event_type="github",
+        payload=b"{}",
+        created_at=now_ms(),
+    )
+    inbound = InboundEvent(
+        msg_key=0, source_key=source.key, headers={}, delivery_id=None, received_at=now_ms()
+    )
     with pytest.raises(SourceChanged):
         run(store.create_inbound(source, app, message, inbound, None))
 
@@ -244,13 +272,23 @@ def test_events_received_together_are_each_kept_once(run: Run, store: Store) -> 
     now = now_ms()
 
     def arrival(body: bytes, delivery_id: str | None, verified_with: Source) -> Any:
-        message = Message(id=ids.new_id(ids.MESSAGE), app_key=app.key, event_type="github",
-                          payload=body, event_id=delivery_id, created_at=now)  # fmt: skip
-        inbound = InboundEvent(msg_key=0, source_key=source.key, headers={"x-n": body.decode()},
-                               delivery_id=delivery_id, received_at=now)  # fmt: skip
+        message = Message(
+            id=ids.new_id(ids.MESSAGE),
+            app_key=app.key,
+            event_type="github",
+            payload=body,
+            event_id=delivery_id,
+            created_at=now,
+        )
+        inbound = InboundEvent(
+            msg_key=0,
+            source_key=source.key,
+            headers={"x-n": body.decode()},
+            delivery_id=delivery_id,
+            received_at=now,
+        )
         idempotency = Idempotency(f"delivery:{delivery_id}", "inbound") if delivery_id else None
-        return store.create_inbound(verified_with, app, message, inbound,
-                                    idempotency)  # fmt: skip
+        return store.create_inbound(verified_with, app, message, inbound, idempotency)
 
     async def together() -> list[Any]:
         arrivals = [arrival(f"e{n}".encode(), f"d-{n}", source) for n in range(30)]
@@ -296,12 +334,17 @@ def test_an_idempotency_key_without_a_delivery_id_settles_repeats(run: Run, stor
     make_endpoint(run, store, app)
 
     def keyed(body: bytes, fingerprint: str) -> Any:
-        message = Message(id=ids.new_id(ids.MESSAGE), app_key=app.key, event_type="github",
-                          payload=body, created_at=now_ms())  # fmt: skip
-        inbound = InboundEvent(msg_key=0, source_key=source.key, headers={}, delivery_id=None,
-                               received_at=now_ms())  # fmt: skip
-        return store.create_inbound(source, app, message, inbound,
-                                    Idempotency("k-1", fingerprint))  # fmt: skip
+        message = Message(
+            id=ids.new_id(ids.MESSAGE),
+            app_key=app.key,
+            event_type="github",
+            payload=body,
+            created_at=now_ms(),
+        )
+        inbound = InboundEvent(
+            msg_key=0, source_key=source.key, headers={}, delivery_id=None, received_at=now_ms()
+        )
+        return store.create_inbound(source, app, message, inbound, Idempotency("k-1", fingerprint))
 
     first = run(keyed(b"one", "f"))
     again = run(keyed(b"two", "f"))

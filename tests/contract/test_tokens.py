@@ -20,11 +20,18 @@ Run = Callable[[Awaitable[Any]], Any]
 
 def test_a_token_is_found_by_its_hash_only_and_keeps_its_scope(run: Run, store: Store) -> None:
     app = make_app(run, store, uid="shop")
-    secret, issued = run(tokens.issue(
-        store, TokenKind.PORTAL, "portal", app_key=app.key, lifetime_seconds=3600,
-        capabilities={Capability.VIEW_BASE, Capability.CREATE_ATTEMPTS}, read_only=True,
-        session_id="s-1",
-    ))  # fmt: skip
+    secret, issued = run(
+        tokens.issue(
+            store,
+            TokenKind.PORTAL,
+            "portal",
+            app_key=app.key,
+            lifetime_seconds=3600,
+            capabilities={Capability.VIEW_BASE, Capability.CREATE_ATTEMPTS},
+            read_only=True,
+            session_id="s-1",
+        )
+    )
     assert secret not in repr(issued) and issued.hash == token_hash(secret)
     found = run(store.find_token(token_hash(secret)))
     assert found == issued.__class__(**{**issued.__dict__, "app_id": app.id})
@@ -67,8 +74,16 @@ def test_expiring_an_applications_tokens_spares_other_applications_and_sessions(
     mine, theirs = make_app(run, store, uid="mine"), make_app(run, store, uid="theirs")
 
     def portal(app_key: int, session: str | None) -> str:
-        return run(tokens.issue(store, TokenKind.PORTAL, "p", app_key=app_key,
-                                lifetime_seconds=3600, session_id=session))[1].hash  # fmt: skip
+        return run(
+            tokens.issue(
+                store,
+                TokenKind.PORTAL,
+                "p",
+                app_key=app_key,
+                lifetime_seconds=3600,
+                session_id=session,
+            )
+        )[1].hash
 
     a, b, c = portal(mine.key, "a"), portal(mine.key, "b"), portal(mine.key, None)
     other = portal(theirs.key, "a")
@@ -78,8 +93,10 @@ def test_expiring_an_applications_tokens_spares_other_applications_and_sessions(
     assert works == {a: False, b: True, c: True, other: True}
     assert run(store.end_app_tokens(mine.key, now, None)) == 3
     assert [run(store.find_token(h)).works_at(now + 1) for h in (b, c, other)] == [
-        False, False, True,
-    ]  # fmt: skip
+        False,
+        False,
+        True,
+    ]
 
 
 def test_tokens_are_listed_in_the_order_they_were_issued(run: Run, store: Store) -> None:

@@ -134,12 +134,15 @@ def test_serve_with_processes_runs_api_processes_and_a_worker_below_them(tmp_pat
     ran = tmp_path / "ran.log"
     config = tmp_path / "tidings.toml"
     config.write_text(
-        github_config("deploys", f"""\
+        github_config(
+            "deploys",
+            f"""\
             [[source.action]]
             name = "record"
             command = ["/bin/sh", "-c", "echo ran >> {ran}"]
-        """)
-    )  # fmt: skip
+        """,
+        )
+    )
     server = ServerProcess(tmp_path, "serve", api_processes="2", config=str(config)).start()
     assert server.process is not None
     try:

@@ -185,8 +185,9 @@ def test_concurrent_requests_with_one_key_make_one_message(
 
 def test_a_payload_nested_too_deeply_is_422_naming_it(http: httpx.Client, app_id: str) -> None:
     deep = '{"eventType": "a", "payload": ' + "[" * 3000 + "]" * 3000 + "}"
-    response = http.post(f"/api/v1/app/{app_id}/msg", content=deep,
-                         headers={"content-type": "application/json"})  # fmt: skip
+    response = http.post(
+        f"/api/v1/app/{app_id}/msg", content=deep, headers={"content-type": "application/json"}
+    )
     assert response.status_code == 422
     assert "nests too deeply" in _problem(response)
 
@@ -199,8 +200,10 @@ def test_integers_beyond_64_bits_go_out_exactly_or_are_refused(
     assert sent.status_code == 202 and sent.json()["payload"] == {"n": big}
     read = http.get(f"/api/v1/app/{app_id}/msg/{sent.json()['id']}").json()
     assert read["payload"] == {"n": big}  # not a float
-    schemas = http.post("/api/v1/event-type", json={"name": "big", "description": "d",
-                                                     "schemas": {"1": {"max": big}}})  # fmt: skip
+    schemas = http.post(
+        "/api/v1/event-type",
+        json={"name": "big", "description": "d", "schemas": {"1": {"max": big}}},
+    )
     assert schemas.status_code == 422 and "64 bits" in _problem(schemas)
     rate = http.patch(f"/api/v1/app/{app_id}", json={"throttleRate": big})
     assert rate.status_code == 422 and "throttleRate" in _problem(rate)
@@ -229,8 +232,9 @@ def test_a_bad_query_value_is_said_to_be_in_the_query(http: httpx.Client) -> Non
 def test_an_inbound_body_too_deep_to_read_back_is_shown_raw(http: httpx.Client) -> None:
     source = http.post("/ingest/api/v1/source", json={"name": "raw", "type": "generic-webhook"})
     deep = b"[" * 3000 + b"]" * 3000
-    received = httpx.post(source.json()["ingestUrl"], content=deep,
-                          headers={"content-type": "application/json"})  # fmt: skip
+    received = httpx.post(
+        source.json()["ingestUrl"], content=deep, headers={"content-type": "application/json"}
+    )
     assert received.status_code == 200, received.text
     msg_id = received.json()["id"]
     shown = http.get(f"/ingest/api/v1/source/{source.json()['id']}/msg/{msg_id}")

@@ -31,8 +31,9 @@ def test_migrate_creates_the_schema_and_is_repeatable(tmp_path: Path) -> None:
 def test_created_token_authenticates(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path).start()
     try:
-        token = tidings("token", "create", "--name", "ci", env={
-            "TIDINGS_DATABASE_URL": server.database_url}).strip()  # fmt: skip
+        token = tidings(
+            "token", "create", "--name", "ci", env={"TIDINGS_DATABASE_URL": server.database_url}
+        ).strip()
         assert token.startswith("tid_")
         with httpx.Client(base_url=server.url, timeout=10) as http:
             good = http.get("/api/v1/app", headers={"Authorization": f"Bearer {token}"})

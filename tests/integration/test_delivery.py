@@ -125,8 +125,10 @@ def test_pending_deliveries_survive_a_restart(tmp_path: Path, receiver: Receiver
     client = sdk(api)
     app = _app(client)
     client.endpoint.create(app, EndpointIn(url=receiver.url("/later")))
-    ids = {client.message.create(app, MessageIn(event_type="a", payload={"i": i})).id
-           for i in range(20)}  # fmt: skip
+    ids = {
+        client.message.create(app, MessageIn(event_type="a", payload={"i": i})).id
+        for i in range(20)
+    }
     client._httpx_client.close()
     assert api.stop() == 0
     assert receiver.received() == []

@@ -28,38 +28,82 @@ BIG = 10**30  # beyond 64 bits: sent exactly, never as a float
 REQUESTS: list[tuple[str, str, dict[str, str], bytes]] = [
     ("a message", "acme/msg", AUTH, b'{"eventType":"a.b","payload":{"n":1}}'),
     ("by the app id", "{app}/msg", AUTH, b'{"eventType":"a.b","payload":{}}'),
-    ("without content", "acme/msg?with_content=false", AUTH,
-     b'{"eventType":"a.b","payload":{"n":2}}'),
-    ("channels and tags", "acme/msg", AUTH,
-     b'{"eventType":"a.b","payload":{},"channels":["z","a","z"],"tags":["t"]}'),
-    ("a key", "acme/msg", {**AUTH, "idempotency-key": "k1"},
-     b'{"eventType":"a.b","payload":{"k":1}}'),
-    ("the key again", "acme/msg", {**AUTH, "idempotency-key": "k1"},
-     b'{"eventType":"a.b","payload":{"k":1}}'),
-    ("the key, another body", "acme/msg", {**AUTH, "idempotency-key": "k1"},
-     b'{"eventType":"a.b","payload":{"k":2}}'),
-    ("a key too long", "acme/msg", {**AUTH, "idempotency-key": "k" * 257},
-     b'{"eventType":"a.b","payload":{}}'),
+    (
+        "without content",
+        "acme/msg?with_content=false",
+        AUTH,
+        b'{"eventType":"a.b","payload":{"n":2}}',
+    ),
+    (
+        "channels and tags",
+        "acme/msg",
+        AUTH,
+        b'{"eventType":"a.b","payload":{},"channels":["z","a","z"],"tags":["t"]}',
+    ),
+    (
+        "a key",
+        "acme/msg",
+        {**AUTH, "idempotency-key": "k1"},
+        b'{"eventType":"a.b","payload":{"k":1}}',
+    ),
+    (
+        "the key again",
+        "acme/msg",
+        {**AUTH, "idempotency-key": "k1"},
+        b'{"eventType":"a.b","payload":{"k":1}}',
+    ),
+    (
+        "the key, another body",
+        "acme/msg",
+        {**AUTH, "idempotency-key": "k1"},
+        b'{"eventType":"a.b","payload":{"k":2}}',
+    ),
+    (
+        "a key too long",
+        "acme/msg",
+        {**AUTH, "idempotency-key": "k" * 257},
+        b'{"eventType":"a.b","payload":{}}',
+    ),
     ("an eventId", "acme/msg", AUTH, b'{"eventType":"a.b","payload":{},"eventId":"e1"}'),
     ("the eventId again", "acme/msg", AUTH, b'{"eventType":"a.b","payload":{},"eventId":"e1"}'),
-    ("a big integer", "acme/msg", AUTH,
-     b'{"eventType":"a.b","payload":{"big":' + str(BIG).encode() + b"}}"),
-    ("a payload too large", "acme/msg", AUTH,
-     b'{"eventType":"a.b","payload":{"x":"' + b"x" * 5000 + b'"}}'),
+    (
+        "a big integer",
+        "acme/msg",
+        AUTH,
+        b'{"eventType":"a.b","payload":{"big":' + str(BIG).encode() + b"}}",
+    ),
+    (
+        "a payload too large",
+        "acme/msg",
+        AUTH,
+        b'{"eventType":"a.b","payload":{"x":"' + b"x" * 5000 + b'"}}',
+    ),
     ("no event type", "acme/msg", AUTH, b'{"payload":{}}'),
     ("a bad event type", "acme/msg", AUTH, b'{"eventType":"a b","payload":{}}'),
     ("a bad channel", "acme/msg", AUTH, b'{"eventType":"a","payload":{},"channels":["a b"]}'),
     ("not JSON", "acme/msg", AUTH, b'{"eventType":'),
     ("a payload that is no object", "acme/msg", AUTH, b'{"eventType":"a","payload":[1]}'),
     ("an unknown application", "nobody/msg", AUTH, b'{"eventType":"a","payload":{}}'),
-    ("an application made on the way", "fresh/msg", AUTH,
-     b'{"eventType":"a","payload":{},"application":{"name":"Fresh"}}'),
-    ("a reserved uid", "__tidings_x/msg", AUTH,
-     b'{"eventType":"a","payload":{},"application":{"name":"X"}}'),
+    (
+        "an application made on the way",
+        "fresh/msg",
+        AUTH,
+        b'{"eventType":"a","payload":{},"application":{"name":"Fresh"}}',
+    ),
+    (
+        "a reserved uid",
+        "__tidings_x/msg",
+        AUTH,
+        b'{"eventType":"a","payload":{},"application":{"name":"X"}}',
+    ),
     ("no token", "acme/msg", {}, b'{"eventType":"a","payload":{}}'),
-    ("a wrong token", "acme/msg", {"authorization": "Bearer nope"},
-     b'{"eventType":"a","payload":{}}'),
-]  # fmt: skip
+    (
+        "a wrong token",
+        "acme/msg",
+        {"authorization": "Bearer nope"},
+        b'{"eventType":"a","payload":{}}',
+    ),
+]
 
 
 def _shape(value: Any, seen: dict[str, str]) -> Any:
@@ -91,17 +135,22 @@ async def _answers(folder: Path, lean: bool) -> list[tuple[str, int, str | None,
     answers = []
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://tidings") as http:
-            made = await http.post("/api/v1/app", json={"name": "Acme", "uid": "acme"},
-                                   headers=AUTH)  # fmt: skip
+            made = await http.post(
+                "/api/v1/app", json={"name": "Acme", "uid": "acme"}, headers=AUTH
+            )
             app_id = made.json()["id"]
-            await http.post(f"/api/v1/app/{app_id}/endpoint", headers=AUTH,
-                            json={"url": "https://example.com/hook"})  # fmt: skip
+            await http.post(
+                f"/api/v1/app/{app_id}/endpoint",
+                headers=AUTH,
+                json={"url": "https://example.com/hook"},
+            )
             for about, path, headers, body in REQUESTS:
                 url = "/api/v1/app/" + path.replace("{app}", app_id)
                 answer = await http.post(url, content=body, headers={**JSON, **headers})
                 shown = _shape(json.loads(answer.content), seen) if answer.content else None
-                answers.append((about, answer.status_code, answer.headers.get("content-type"),
-                                shown))  # fmt: skip
+                answers.append(
+                    (about, answer.status_code, answer.headers.get("content-type"), shown)
+                )
     finally:
         await store.close()
     return answers

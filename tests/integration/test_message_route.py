@@ -34,8 +34,13 @@ def make_app(http: httpx.Client, uid: str) -> str:
 
 
 def post(http: httpx.Client, app: str, **query: str) -> httpx.Response:
-    body = {"eventType": "a.b", "payload": PAYLOAD, "eventId": None, "channels": ["c2", "c1"],
-            "tags": ["t"]}  # fmt: skip
+    body = {
+        "eventType": "a.b",
+        "payload": PAYLOAD,
+        "eventId": None,
+        "channels": ["c2", "c1"],
+        "tags": ["t"],
+    }
     return http.post(f"/api/v1/app/{app}/msg", json=body, params=query)
 
 
@@ -46,8 +51,7 @@ def test_the_answer_is_the_message_as_read_back(http: httpx.Client) -> None:
     assert sent.headers["content-type"] == "application/json"
     shown = sent.json()
     assert shown == http.get(f"/api/v1/app/{app}/msg/{shown['id']}").json()
-    assert list(shown) == ["id", "eventType", "eventId", "payload", "channels", "tags",
-                           "timestamp"]  # fmt: skip
+    assert list(shown) == ["id", "eventType", "eventId", "payload", "channels", "tags", "timestamp"]
     assert shown["payload"] == PAYLOAD and shown["channels"] == ["c1", "c2"]
     assert post(http, app, with_content="false").json()["payload"] == {}
 
@@ -79,11 +83,26 @@ def test_a_repeated_idempotency_key_returns_the_first_message(http: httpx.Client
 
 
 def test_message_json_is_what_the_response_model_gives() -> None:
-    message = Message(id="msg_x", app_key=1, event_type="a", event_id="e", payload=b'{"a":[1]}',
-                      channels=["c"], tags=None, created_at=1_700_000_000_123)  # fmt: skip
+    message = Message(
+        id="msg_x",
+        app_key=1,
+        event_type="a",
+        event_id="e",
+        payload=b'{"a":[1]}',
+        channels=["c"],
+        tags=None,
+        created_at=1_700_000_000_123,
+    )
     when = timestamp(1_700_000_000_123)
-    model = MessageOut(id="msg_x", event_type="a", event_id="e", payload={"a": [1]},
-                       channels=["c"], tags=None, timestamp=when)  # fmt: skip
+    model = MessageOut(
+        id="msg_x",
+        event_type="a",
+        event_id="e",
+        payload={"a": [1]},
+        channels=["c"],
+        tags=None,
+        timestamp=when,
+    )
     expected = model.model_dump_json(by_alias=True).encode()
     for created in (True, False):
         assert message_json(CreatedMessage(message, created, 1), True) == expected

@@ -80,8 +80,11 @@ def test_endpoint_lifecycle_is_reported(client: Svix, receiver: Receiver) -> Non
 
     (created,) = _events(receiver, secret, "endpoint.created")
     assert created["data"] == {
-        "appId": app.id, "appUid": "watched", "endpointId": endpoint, "endpointUid": None
-    }  # fmt: skip
+        "appId": app.id,
+        "appUid": "watched",
+        "endpointId": endpoint,
+        "endpointUid": None,
+    }
     for kind in ("endpoint.updated", "endpoint.disabled", "endpoint.enabled", "endpoint.deleted"):
         assert _events(receiver, secret, kind)[0]["data"]["endpointId"] == endpoint
 

@@ -235,8 +235,11 @@ def run_and_kill(
             sent: set[str] = sending.result(timeout=90)
         eventually(lambda: len(timeline.by_message()), lambda n: n >= len(sent), timeout=90)
         # Let reclaimed leases run out, so late duplicates would be counted too.
-        eventually(lambda: fetchval(url, "SELECT count(*) FROM delivery WHERE status = 3"),
-                   lambda n: n == 0, timeout=30)  # fmt: skip
+        eventually(
+            lambda: fetchval(url, "SELECT count(*) FROM delivery WHERE status = 3"),
+            lambda n: n == 0,
+            timeout=30,
+        )
         assert workers[1].stop() == 0
         assert api.stop() == 0
     finally:
@@ -361,8 +364,11 @@ def restart_under_traffic(cluster: PrivateCluster, api: ServerProcess, traffic: 
     down_from = time.monotonic()
     health = health_status(api)
     # Long enough for many requests to meet the outage, and for leases (2 s) to lapse.
-    eventually(lambda: len([a for a in traffic.answers if a.start >= down_from]),
-               lambda n: n >= 50, timeout=30)  # fmt: skip
+    eventually(
+        lambda: len([a for a in traffic.answers if a.start >= down_from]),
+        lambda n: n >= 50,
+        timeout=30,
+    )
     time.sleep(max(0.0, down_from + 2.5 - time.monotonic()))
     down_until = time.monotonic()
     cluster.start()
@@ -386,8 +392,11 @@ def run_through_restart(
             finally:
                 traffic.stopping.set()
             sending.result(timeout=60)
-        eventually(lambda: delivered(receiver, "/restart"), lambda ids: ids >= traffic.accepted(),
-                   timeout=60)  # fmt: skip
+        eventually(
+            lambda: delivered(receiver, "/restart"),
+            lambda ids: ids >= traffic.accepted(),
+            timeout=60,
+        )
         # Nobody restarted the workers: they reconnected by themselves.
         assert all(worker.process and worker.process.poll() is None for worker in workers)
         assert [worker.stop() for worker in workers] == [0, 0]
@@ -444,8 +453,11 @@ async def post_message(
 async def same_key_at_both(apis: list[ServerProcess], app: str, body: dict[str, Any]) -> list[Any]:
     """REQUESTS_PER_API requests at each API, all at once, with one key and one body."""
     async with session(apis[0]) as client:
-        sends = [post_message(client, api, app, KEY, body)
-                 for api in apis for _ in range(REQUESTS_PER_API)]  # fmt: skip
+        sends = [
+            post_message(client, api, app, KEY, body)
+            for api in apis
+            for _ in range(REQUESTS_PER_API)
+        ]
         return await asyncio.gather(*sends)
 
 
@@ -461,8 +473,10 @@ def test_one_idempotency_key_at_two_apis_at_once_makes_one_message(tmp_path: Pat
             other_body = asyncio.run(same_key_at_both(apis, app, {**body, "payload": {}}))
         finally:
             stop_all(apis)
-        counts = [fetchval(url, OF_APP.format(table=table, app=app))
-                  for table in ("message", "delivery", "idempotency")]  # fmt: skip
+        counts = [
+            fetchval(url, OF_APP.format(table=table, app=app))
+            for table in ("message", "delivery", "idempotency")
+        ]
     statuses = Counter(status for status, _ in answers)
     # A request that finds the key held by one still in progress, on either process,
     # gets 409; one that comes after it committed gets the same 202 again.

@@ -75,8 +75,13 @@ async def _queue_messages(store: Store, url: str) -> None:
         Endpoint(id=ids.new_id(ids.ENDPOINT), app_key=app.key, url=url, secret=secret)
     )
     for _ in range(MESSAGES):
-        message = Message(id=ids.new_id(ids.MESSAGE), app_key=app.key, event_type="a",
-                          payload=b"{}", created_at=now_ms())  # fmt: skip
+        message = Message(
+            id=ids.new_id(ids.MESSAGE),
+            app_key=app.key,
+            event_type="a",
+            payload=b"{}",
+            created_at=now_ms(),
+        )
         await store.create_message(app, message, None)
 
 
@@ -93,8 +98,9 @@ async def _deliver_all(
         await _queue_messages(store, receiver.url())
         slow = SlowRecording(store, delay)
         loopback = AddressPolicy(allow_loopback=True)
-        options = WorkerOptions(retry_schedule=[0, 5], request_timeout=5,
-                                concurrency=concurrency, policy=loopback)  # fmt: skip
+        options = WorkerOptions(
+            retry_schedule=[0, 5], request_timeout=5, concurrency=concurrency, policy=loopback
+        )
         worker = Worker(slow, options)  # type: ignore[arg-type]
         stopping = asyncio.Event()
         running = asyncio.create_task(worker.run(stopping))

@@ -27,8 +27,9 @@ def test_recover_resends_failed_deliveries(client: Svix, receiver: Receiver) -> 
     receiver.respond("/recover", then=500)
     app = client.application.create(ApplicationIn(name="Recover")).id
     endpoint = client.endpoint.create(app, EndpointIn(url=receiver.url("/recover"))).id
-    msgs = [client.message.create(app, MessageIn(event_type="a", payload={"i": i})).id
-            for i in range(3)]  # fmt: skip
+    msgs = [
+        client.message.create(app, MessageIn(event_type="a", payload={"i": i})).id for i in range(3)
+    ]
     for msg in msgs:
         eventually(
             lambda msg=msg: client.message_attempt.list_attempted_destinations(app, msg).data,

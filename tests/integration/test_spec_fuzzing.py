@@ -19,10 +19,16 @@ import pytest
 from tests.harness import ServerProcess
 
 SPEC = Path(__file__).parents[2] / "docs" / "openapi.json"
-CHECKS = ",".join([
-    "not_a_server_error", "status_code_conformance", "content_type_conformance",
-    "response_schema_conformance", "response_headers_conformance", "unsupported_method",
-])  # fmt: skip
+CHECKS = ",".join(
+    [
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+        "response_headers_conformance",
+        "unsupported_method",
+    ]
+)
 SEED = "287873158868260366235343669673956939962"
 
 
@@ -30,11 +36,25 @@ def fuzz(
     server: ServerProcess, examples: int, seed: str | None
 ) -> subprocess.CompletedProcess[str]:
     command = [
-        sys.executable, "-m", "schemathesis.cli", "run", str(SPEC), "--url", server.url,
-        "-H", f"Authorization: Bearer {server.token}", "--max-examples", str(examples),
-        "--request-timeout", "40", "--checks", CHECKS, "--no-color",
-        "--phases", "examples,coverage,fuzzing,stateful",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "run",
+        str(SPEC),
+        "--url",
+        server.url,
+        "-H",
+        f"Authorization: Bearer {server.token}",
+        "--max-examples",
+        str(examples),
+        "--request-timeout",
+        "40",
+        "--checks",
+        CHECKS,
+        "--no-color",
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
+    ]
     if seed is not None:
         command += ["--seed", seed]
     return subprocess.run(command, capture_output=True, text=True, timeout=900)

@@ -66,14 +66,17 @@ def _notes(path: Path) -> list[str]:
 def test_items_of_one_key_run_in_one_call_where_the_first_stood(tmp_path: Path) -> None:
     path = tmp_path / "batches.db"
     notes, others = Notes(), Notes()
-    outcomes = _in_one_group(path, lambda writer: [
-        writer.run_batched(Batch("notes", "a", notes)),
-        writer.run(_plain),
-        writer.run_batched(Batch("others", "x", others)),
-        writer.run_batched(Batch("notes", "bb", notes)),
-        writer.run_batched(Batch("notes", "bad", notes)),
-        writer.run_batched(Batch("notes", "ccc", notes)),
-    ])  # fmt: skip
+    outcomes = _in_one_group(
+        path,
+        lambda writer: [
+            writer.run_batched(Batch("notes", "a", notes)),
+            writer.run(_plain),
+            writer.run_batched(Batch("others", "x", others)),
+            writer.run_batched(Batch("notes", "bb", notes)),
+            writer.run_batched(Batch("notes", "bad", notes)),
+            writer.run_batched(Batch("notes", "ccc", notes)),
+        ],
+    )
     assert notes.calls == [["a", "bb", "bad", "ccc"]] and others.calls == [["x"]]
     assert outcomes[:4] == [1, "plain", 1, 2] and outcomes[5] == 3
     assert isinstance(outcomes[4], InvalidInput)  # its own failure, the others kept
@@ -83,11 +86,14 @@ def test_items_of_one_key_run_in_one_call_where_the_first_stood(tmp_path: Path) 
 def test_a_refused_batch_is_undone_and_the_group_goes_on(tmp_path: Path) -> None:
     path = tmp_path / "refused.db"
     notes = Notes(fail=InvalidInput("refused part-way"))
-    outcomes = _in_one_group(path, lambda writer: [
-        writer.run_batched(Batch("notes", "a", notes)),
-        writer.run_batched(Batch("notes", "b", notes)),
-        writer.run(_plain),
-    ])  # fmt: skip
+    outcomes = _in_one_group(
+        path,
+        lambda writer: [
+            writer.run_batched(Batch("notes", "a", notes)),
+            writer.run_batched(Batch("notes", "b", notes)),
+            writer.run(_plain),
+        ],
+    )
     assert [type(outcome) for outcome in outcomes[:2]] == [InvalidInput, InvalidInput]
     assert outcomes[2] == "plain"
     assert _notes(path) == ["plain"]
@@ -96,11 +102,14 @@ def test_a_refused_batch_is_undone_and_the_group_goes_on(tmp_path: Path) -> None
 def test_a_batch_failing_after_a_write_rolls_back_the_whole_group(tmp_path: Path) -> None:
     path = tmp_path / "broken.db"
     notes = Notes(fail=RuntimeError("after a write"))
-    outcomes = _in_one_group(path, lambda writer: [
-        writer.run(_plain),
-        writer.run_batched(Batch("notes", "a", notes)),
-        writer.run_batched(Batch("notes", "b", notes)),
-    ])  # fmt: skip
+    outcomes = _in_one_group(
+        path,
+        lambda writer: [
+            writer.run(_plain),
+            writer.run_batched(Batch("notes", "a", notes)),
+            writer.run_batched(Batch("notes", "b", notes)),
+        ],
+    )
     assert [type(outcome) for outcome in outcomes] == [
         StorageUnavailable,
         RuntimeError,
@@ -116,13 +125,19 @@ def test_a_batch_answering_for_too_few_items_rolls_back_the_group(tmp_path: Path
         conn.execute("INSERT INTO note VALUES ('half')")
         return [1]
 
-    outcomes = _in_one_group(path, lambda writer: [
-        writer.run(_plain),
-        writer.run_batched(Batch("short", "a", short)),
-        writer.run_batched(Batch("short", "b", short)),
-    ])  # fmt: skip
-    assert [type(outcome) for outcome in outcomes] == [StorageUnavailable, RuntimeError,
-                                                       RuntimeError]  # fmt: skip
+    outcomes = _in_one_group(
+        path,
+        lambda writer: [
+            writer.run(_plain),
+            writer.run_batched(Batch("short", "a", short)),
+            writer.run_batched(Batch("short", "b", short)),
+        ],
+    )
+    assert [type(outcome) for outcome in outcomes] == [
+        StorageUnavailable,
+        RuntimeError,
+        RuntimeError,
+    ]
     assert _notes(path) == []
 
 
@@ -136,12 +151,18 @@ def test_a_group_of_batches_only_keeps_its_journal_in_memory(tmp_path: Path) -> 
     group of batches is small, so it stays in memory (temp_store 2). A group with
     any other job keeps the default (0): that job may journal gigabytes."""
     path = tmp_path / "journal.db"
-    [batches_only] = _in_one_group(path, lambda writer: [
-        writer.run_batched(Batch("pragma", "a", _temp_store, size=1)),
-    ])  # fmt: skip
-    mixed = _in_one_group(tmp_path / "mixed.db", lambda writer: [
-        writer.run_batched(Batch("pragma", "a", _temp_store, size=1)),
-        writer.run(lambda conn: conn.execute("PRAGMA temp_store").fetchone()[0]),
-    ])  # fmt: skip
+    [batches_only] = _in_one_group(
+        path,
+        lambda writer: [
+            writer.run_batched(Batch("pragma", "a", _temp_store, size=1)),
+        ],
+    )
+    mixed = _in_one_group(
+        tmp_path / "mixed.db",
+        lambda writer: [
+            writer.run_batched(Batch("pragma", "a", _temp_store, size=1)),
+            writer.run(lambda conn: conn.execute("PRAGMA temp_store").fetchone()[0]),
+        ],
+    )
     assert batches_only == 2
     assert mixed == [0, 0]

@@ -31,7 +31,8 @@ def thread_nice_values(pid: int) -> set[int]:
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 def test_the_worker_and_its_programs_run_at_the_configured_nice(tmp_path: Path) -> None:
     config = tmp_path / "tidings.toml"
-    config.write_text(textwrap.dedent(f"""\
+    config.write_text(
+        textwrap.dedent(f"""\
         [[source]]
         uid = "prio"
         type = "github"
@@ -40,7 +41,8 @@ def test_the_worker_and_its_programs_run_at_the_configured_nice(tmp_path: Path) 
           [[source.action]]
           name = "nice"
           command = ["nice"]
-    """))  # fmt: skip
+    """)
+    )
     api = ServerProcess(tmp_path, "api", config=str(config), worker_nice="7").start()
     worker = api.successor("worker").start()
     try:
@@ -65,14 +67,21 @@ PROBE = textwrap.dedent("""\
 
 @pytest.mark.skipif(not AUTOGROUP.exists(), reason="the kernel has no autogroup scheduling")
 def test_a_worker_leading_its_session_lowers_the_session() -> None:
-    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
-                          start_new_session=True, check=True, timeout=30)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        capture_output=True,
+        text=True,
+        start_new_session=True,
+        check=True,
+        timeout=30,
+    )
     assert done.stdout.strip().endswith(" nice 5"), done.stdout
 
 
 @pytest.mark.skipif(not AUTOGROUP.exists(), reason="the kernel has no autogroup scheduling")
 def test_a_worker_sharing_a_session_leaves_the_session_alone() -> None:
     # Its session is this test's (an API started from the same shell, say).
-    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
-                          check=True, timeout=30)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=30
+    )
     assert done.stdout.strip() == AUTOGROUP.read_text().strip()

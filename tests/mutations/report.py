@@ -99,8 +99,10 @@ def main() -> int:
     unexplained = [s for s, why in explained if not why]
     counted = len(codes) - unchecked - len(equivalent)
     score = killed / counted if counted else 0.0
-    print(f"mutants: {len(codes)}, not checked: {unchecked}, killed: {killed}, "
-          f"equivalent: {len(equivalent)}, unexplained survivors: {len(unexplained)}")  # fmt: skip
+    print(
+        f"mutants: {len(codes)}, not checked: {unchecked}, killed: {killed}, "
+        f"equivalent: {len(equivalent)}, unexplained survivors: {len(unexplained)}"
+    )
     print(f"score: {killed} / {counted} = {score:.1%} (target {TARGET:.0%})")
     reasons = Counter(why for _, why in equivalent)
     for why, count in reasons.most_common():

@@ -86,9 +86,13 @@ async def app_with_endpoints(store: Store, endpoints: int = 1) -> Application:
     )
     for _ in range(endpoints):
         await store.create_endpoint(
-            Endpoint(id=ids.new_id(ids.ENDPOINT), app_key=app.key, url="https://example.com/",
-                     secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
-        )  # fmt: skip
+            Endpoint(
+                id=ids.new_id(ids.ENDPOINT),
+                app_key=app.key,
+                url="https://example.com/",
+                secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            )
+        )
     return app
 
 
@@ -146,15 +150,16 @@ def test_claim_is_served_by_the_partial_due_index(run: Run, postgres_database: s
                 "INSERT INTO delivery (app_key, msg_key, endpoint_key, status, due_at, "
                 "updated_at) SELECT $1, key, $2, CASE WHEN key % 10 = 0 THEN 1 ELSE 0 END, "
                 "created_at, created_at FROM message",
-                app.key, endpoint_key,
-            )  # fmt: skip
+                app.key,
+                endpoint_key,
+            )
             await conn.execute(
                 "INSERT INTO lane (endpoint_key, next_check) VALUES ($1, 0)", endpoint_key
             )
             await conn.execute("ANALYZE")
             now = now_ms()
             inner = await conn.fetch("EXPLAIN " + claim.PICK, now, endpoint_key, 256)
-            whole = await conn.fetch("EXPLAIN " + claim.CLAIM, now, 256, 1, now, [], [])
+            whole = await conn.fetch("EXPLAIN " + claim.CLAIM, now, 256, 1, now, [], [], now)
             claimed = await store.claim_due(256, 60_000)
         plan = lambda found: "\n".join(row[0] for row in found)  # noqa: E731
         return plan(inner), plan(whole), len(claimed)
@@ -174,10 +179,9 @@ def test_concurrent_creates_with_one_idempotency_key_make_one_message(
             app = await app_with_endpoints(store, endpoints=2)
             key = Idempotency("same-key", "fingerprint")
             outcomes = await asyncio.gather(
-                *(store.create_message(app, new_message(app), key)
-                  for _ in range(20)),
+                *(store.create_message(app, new_message(app), key) for _ in range(20)),
                 return_exceptions=True,
-            )  # fmt: skip
+            )
             async with raw(postgres_database) as conn:
                 messages = await conn.fetchval("SELECT count(*) FROM message")
                 deliveries = await conn.fetchval("SELECT count(*) FROM delivery")
@@ -203,10 +207,9 @@ def test_concurrent_creates_with_other_fingerprints_are_rejected(
             app = await app_with_endpoints(store)
             keys = [Idempotency("same-key", f"fingerprint-{n % 2}") for n in range(20)]
             return await asyncio.gather(
-                *(store.create_message(app, new_message(app), key)
-                  for key in keys),
+                *(store.create_message(app, new_message(app), key) for key in keys),
                 return_exceptions=True,
-            )  # fmt: skip
+            )
 
     outcomes = run(scenario())
     created = [item for item in outcomes if isinstance(item, CreatedMessage)]
@@ -225,10 +228,12 @@ def test_concurrent_messages_with_one_event_id_make_one_message(
         async with opened(postgres_database, min_connections=10, max_connections=10) as store:
             app = await app_with_endpoints(store)
             return await asyncio.gather(
-                *(store.create_message(app, new_message(app, event_id="evt-1"),
-                                       None) for _ in range(10)),
+                *(
+                    store.create_message(app, new_message(app, event_id="evt-1"), None)
+                    for _ in range(10)
+                ),
                 return_exceptions=True,
-            )  # fmt: skip
+            )
 
     outcomes = run(scenario())
     assert sum(isinstance(item, CreatedMessage) for item in outcomes) == 1
@@ -265,8 +270,7 @@ def test_workers_claim_every_delivery_once_while_messages_arrive(
 
     async def scenario() -> tuple[list[int], list[int], int | None]:
         async with contextlib.AsyncExitStack() as stack:
-            stores = [await stack.enter_async_context(opened(postgres_database))
-                      for _ in range(5)]  # fmt: skip
+            stores = [await stack.enter_async_context(opened(postgres_database)) for _ in range(5)]
             conn = await stack.enter_async_context(raw(postgres_database))
             apps = [await app_with_endpoints(stores[0]) for _ in range(apps_count)]
             producing = asyncio.gather(*(produce(store, apps) for store in stores[:2]))
@@ -302,28 +306,63 @@ def test_the_one_call_create_writes_only_for_the_endpoints_version_it_was_given(
             version = await conn.fetchval(
                 "SELECT endpoints_version FROM application WHERE key = $1", app.key
             )
-            endpoints = [row["key"] for row in await conn.fetch(
-                "SELECT key FROM endpoint WHERE app_key = $1 ORDER BY key", app.key)]  # fmt: skip
+            endpoints = [
+                row["key"]
+                for row in await conn.fetch(
+                    "SELECT key FROM endpoint WHERE app_key = $1 ORDER BY key", app.key
+                )
+            ]
             # One lane exists and is later than the new message; the other is missing.
             created_at = now_ms()
-            await conn.execute("INSERT INTO lane (endpoint_key, next_check) VALUES ($1, $2)",
-                               endpoints[0], created_at + 60_000)  # fmt: skip
+            await conn.execute(
+                "INSERT INTO lane (endpoint_key, next_check) VALUES ($1, $2)",
+                endpoints[0],
+                created_at + 60_000,
+            )
 
             def args(version: int, app_id: str = app.id) -> list[Any]:
-                return [ids.new_id(ids.MESSAGE), app.key, app_id, app.uid, version, "a", None,
-                        b"{}", None, None, created_at, endpoints, None, None, 0,
-                        [1, 2, lanes.LANE_LOCK_SPACE], None]  # fmt: skip
+                return [
+                    ids.new_id(ids.MESSAGE),
+                    app.key,
+                    app_id,
+                    app.uid,
+                    version,
+                    "a",
+                    None,
+                    b"{}",
+                    None,
+                    None,
+                    created_at,
+                    endpoints,
+                    None,
+                    None,
+                    0,
+                    [1, 2, lanes.LANE_LOCK_SPACE],
+                    None,
+                ]
 
-            refused = [await conn.fetchval(create, *args(version + 1)),
-                       await conn.fetchval(create, *args(version, "app_other"))]  # fmt: skip
+            refused = [
+                await conn.fetchval(create, *args(version + 1)),
+                await conn.fetchval(create, *args(version, "app_other")),
+            ]
             before = await conn.fetchval("SELECT count(*) FROM message")
             key = await conn.fetchval(create, *args(version))
-            queued = [tuple(row) for row in await conn.fetch(
-                "SELECT endpoint_key, status, due_at FROM delivery WHERE msg_key = $1 "
-                "ORDER BY endpoint_key", key)]  # fmt: skip
-            lanes_now = [tuple(row) for row in await conn.fetch(
-                "SELECT endpoint_key, next_check FROM lane WHERE endpoint_key = ANY($1) "
-                "ORDER BY endpoint_key", endpoints)]  # fmt: skip
+            queued = [
+                tuple(row)
+                for row in await conn.fetch(
+                    "SELECT endpoint_key, status, due_at FROM delivery WHERE msg_key = $1 "
+                    "ORDER BY endpoint_key",
+                    key,
+                )
+            ]
+            lanes_now = [
+                tuple(row)
+                for row in await conn.fetch(
+                    "SELECT endpoint_key, next_check FROM lane WHERE endpoint_key = ANY($1) "
+                    "ORDER BY endpoint_key",
+                    endpoints,
+                )
+            ]
             return refused, [before, queued, lanes_now, endpoints, created_at], key
 
     refused, (before, queued, lanes_now, endpoints, created_at), key = run(scenario())
@@ -343,11 +382,16 @@ def test_messages_follow_endpoint_changes_made_by_another_process(
     async def scenario() -> list[int]:
         async with opened(postgres_database) as api, opened(postgres_database) as other:
             app = await app_with_endpoints(api)
-            counts = [(await api.create_message(app, new_message(app),
-                                                None)).deliveries for _ in range(2)]  # fmt: skip
+            counts = [
+                (await api.create_message(app, new_message(app), None)).deliveries for _ in range(2)
+            ]
             secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-            added = Endpoint(id=ids.new_id(ids.ENDPOINT), app_key=app.key,
-                             url="https://example.com/b", secret=secret)  # fmt: skip
+            added = Endpoint(
+                id=ids.new_id(ids.ENDPOINT),
+                app_key=app.key,
+                url="https://example.com/b",
+                secret=secret,
+            )
             await other.create_endpoint(added)
             for _ in range(2):
                 created = await api.create_message(app, new_message(app), None)

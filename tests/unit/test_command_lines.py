@@ -6,8 +6,19 @@ from tidings.cli.arguments import build_parser, command_argv
 
 
 def test_each_child_gets_the_flags_its_command_accepts() -> None:
-    argv = ["serve", "--port", "9100", "--retry-schedule", "1,2", "--api-processes", "2",
-            "--dev", "--config", "hooks.toml", "--admin-token=-starts-with-a-dash"]  # fmt: skip
+    argv = [
+        "serve",
+        "--port",
+        "9100",
+        "--retry-schedule",
+        "1,2",
+        "--api-processes",
+        "2",
+        "--dev",
+        "--config",
+        "hooks.toml",
+        "--admin-token=-starts-with-a-dash",
+    ]
     args = build_parser().parse_args(argv)
     api = build_parser().parse_args(command_argv("api", args))
     worker = build_parser().parse_args(command_argv("worker", args))

@@ -26,13 +26,17 @@ def test_an_unavailable_database_is_said_plainly_and_detailed_in_the_log(
     with caplog.at_level(logging.WARNING):
         status, body, headers = answer(StorageUnavailable(driver))
     assert status == 503 and headers["retry-after"] == "1"
-    assert body == {"code": "storage_unavailable",
-                    "detail": "the database is unavailable; try again shortly"}  # fmt: skip
+    assert body == {
+        "code": "storage_unavailable",
+        "detail": "the database is unavailable; try again shortly",
+    }
     assert "10.0.0.5" in caplog.text
 
 
 def test_a_refused_route_is_403_with_its_reason() -> None:
     status, body, _ = answer(Forbidden("this route needs an admin token"))
     assert (status, body["code"], body["detail"]) == (
-        403, "forbidden", "this route needs an admin token",
-    )  # fmt: skip
+        403,
+        "forbidden",
+        "this route needs an admin token",
+    )

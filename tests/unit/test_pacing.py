@@ -20,10 +20,21 @@ class Clock:
 
 def delivery(endpoint: int = 1, rate: int | None = None, key: int = 0) -> ClaimedDelivery:
     return ClaimedDelivery(
-        delivery_key=key, claim_id=1, attempts_made=0, trigger_type=TriggerType.SCHEDULED,
-        msg_id="msg", msg_key=key, app_key=1, endpoint_id=f"ep{endpoint}", endpoint_key=endpoint,
-        url="https://example.com", payload=b"{}", secrets=[], headers={}, rate_limit=rate,
-    )  # fmt: skip
+        delivery_key=key,
+        claim_id=1,
+        attempts_made=0,
+        trigger_type=TriggerType.SCHEDULED,
+        msg_id="msg",
+        msg_key=key,
+        app_key=1,
+        endpoint_id=f"ep{endpoint}",
+        endpoint_key=endpoint,
+        url="https://example.com",
+        payload=b"{}",
+        secrets=[],
+        headers={},
+        rate_limit=rate,
+    )
 
 
 def fail_enough_to_trip(pacer: Pacer) -> None:
@@ -45,8 +56,9 @@ def test_a_new_endpoint_starts_a_few_holds_a_few_and_hands_back_the_rest() -> No
 
 def test_the_worker_wide_hold_limit_hands_back_the_excess() -> None:
     pacer = Pacer(max_per_endpoint=32, max_held=3, clock=Clock())
-    decisions = [pacer.offer(delivery(endpoint=e, key=e * 10 + i))[0]
-                 for e in range(3) for i in range(3)]  # fmt: skip
+    decisions = [
+        pacer.offer(delivery(endpoint=e, key=e * 10 + i))[0] for e in range(3) for i in range(3)
+    ]
     assert decisions.count(Decision.WAIT) == 3
     assert decisions.count(Decision.DEFER) == 3
 

@@ -15,14 +15,17 @@ PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 def pinned(lock: str) -> dict[str, str]:
     """Package name -> version, for entries that carry at least one hash."""
     text = (ROOT / "requirements" / lock).read_text()
-    entries = re.findall(r"^([A-Za-z0-9_.\-]+)==([^ ;\\\n]+)[^\n]*\\\n\s+--hash=sha256:", text,
-                         re.MULTILINE)  # fmt: skip
+    entries = re.findall(
+        r"^([A-Za-z0-9_.\-]+)==([^ ;\\\n]+)[^\n]*\\\n\s+--hash=sha256:", text, re.MULTILINE
+    )
     return {name.lower().replace("_", "-"): version for name, version in entries}
 
 
 def names(requirements: list[str]) -> set[str]:
-    return {re.split(r"[<>=!~\[; ]", item, maxsplit=1)[0].lower().replace("_", "-")
-            for item in requirements}  # fmt: skip
+    return {
+        re.split(r"[<>=!~\[; ]", item, maxsplit=1)[0].lower().replace("_", "-")
+        for item in requirements
+    }
 
 
 @pytest.mark.parametrize(

@@ -92,10 +92,17 @@ def create_app(
     app.include_router(docs.router)
     app.include_router(docs.assets)
     protected = [Depends(require_token)]
-    routers = [applications.router, event_types.router, *endpoints.build_routers(),
-               recovery.router, messages.router, attempts.router,
-               *sources.build_routers(), source_events.router,
-               authentication.router]  # fmt: skip
+    routers = [
+        applications.router,
+        event_types.router,
+        *endpoints.build_routers(),
+        recovery.router,
+        messages.router,
+        attempts.router,
+        *sources.build_routers(),
+        source_events.router,
+        authentication.router,
+    ]
     for router in routers:
         app.include_router(router, dependencies=protected)
     max_body = settings.max_payload_bytes + ENVELOPE_ALLOWANCE

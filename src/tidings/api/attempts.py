@@ -139,8 +139,9 @@ async def list_attempts_by_endpoint(
     after: datetime | None = None,
     with_msg: bool = False,
 ) -> ListResponse[MessageAttemptOut]:
-    query = _filter(limit, iterator, status, status_code_class, channel, tag, event_types,
-                    before, after)  # fmt: skip
+    query = _filter(
+        limit, iterator, status, status_code_class, channel, tag, event_types, before, after
+    )
     query.endpoint_key = endpoint.key
     store = store_of(request)
     page = await store.list_attempts(app, query)
@@ -168,8 +169,9 @@ async def list_attempts_by_msg(
     before: datetime | None = None,
     after: datetime | None = None,
 ) -> ListResponse[MessageAttemptOut]:
-    query = _filter(limit, iterator, status, status_code_class, channel, tag, event_types,
-                    before, after)  # fmt: skip
+    query = _filter(
+        limit, iterator, status, status_code_class, channel, tag, event_types, before, after
+    )
     query.msg_key = message.key
     store = store_of(request)
     if endpoint_id is not None:

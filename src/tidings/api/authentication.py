@@ -54,10 +54,15 @@ async def app_portal_access(
         raise InvalidInput("capabilities must include ViewBase", field="capabilities")
     app = await _application(request, app_id, body.application)
     secret, _ = await tokens.issue(
-        store_of(request), TokenKind.PORTAL, "app portal", app_key=app.key,
-        lifetime_seconds=body.expiry or WEEK, capabilities=capabilities,
-        read_only=bool(body.read_only), session_id=body.session_id,
-    )  # fmt: skip
+        store_of(request),
+        TokenKind.PORTAL,
+        "app portal",
+        app_key=app.key,
+        lifetime_seconds=body.expiry or WEEK,
+        capabilities=capabilities,
+        read_only=bool(body.read_only),
+        session_id=body.session_id,
+    )
     # The token rides in the fragment, which browsers never send to a server.
     url = f"{public_base(request)}/portal/{app.id}#token={secret}"
     return AppPortalAccessOut(url=url, token=secret)

@@ -55,21 +55,28 @@ def _confined(page: HTMLResponse) -> HTMLResponse:
 
 @router.get("/docs")
 async def swagger(request: Request) -> HTMLResponse:
-    return _confined(get_swagger_ui_html(
-        openapi_url="/openapi.json", title="Tidings API",
-        swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
-        swagger_css_url=f"{ASSETS}/swagger-ui.css",
-        swagger_favicon_url=f"{ASSETS}/favicon.png",
-    ))  # fmt: skip
+    return _confined(
+        get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Tidings API",
+            swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{ASSETS}/favicon.png",
+        )
+    )
 
 
 @router.get("/redoc")
 async def redoc(request: Request) -> HTMLResponse:
-    return _confined(get_redoc_html(
-        openapi_url="/openapi.json", title="Tidings API",
-        redoc_js_url=f"{ASSETS}/redoc.standalone.js",
-        redoc_favicon_url=f"{ASSETS}/favicon.png", with_google_fonts=False,
-    ))  # fmt: skip
+    return _confined(
+        get_redoc_html(
+            openapi_url="/openapi.json",
+            title="Tidings API",
+            redoc_js_url=f"{ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
+    )
 
 
 # The scripts and styles themselves hold nothing of this deployment: served to anyone.
@@ -82,5 +89,6 @@ async def asset(name: str) -> Response:
     if media_type is None:
         raise NotFound(f"no asset {name!r}")
     content = (resources.files("fastapi_offline") / "static" / name).read_bytes()
-    return Response(content, media_type=media_type,
-                    headers={"Cache-Control": "public, max-age=86400"})  # fmt: skip
+    return Response(
+        content, media_type=media_type, headers={"Cache-Control": "public, max-age=86400"}
+    )

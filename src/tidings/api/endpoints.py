@@ -266,8 +266,15 @@ async def update_endpoint(
     _refuse_if_declared(found, "change")
     was_disabled = found.disabled
     replacement = body.model_copy()
-    for field in ("description", "disabled", "event_types", "channels", "throttle_rate",
-                  "metadata", "uid"):  # fmt: skip
+    for field in (
+        "description",
+        "disabled",
+        "event_types",
+        "channels",
+        "throttle_rate",
+        "metadata",
+        "uid",
+    ):
         replacement.model_fields_set.add(field)
     updated = await store.update_endpoint(_apply(found, replacement))
     await announce_update(request, app, updated, was_disabled)

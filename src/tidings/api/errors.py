@@ -78,8 +78,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     headers = exc.headers
     if exc.status_code == 405 and (allowed := _allowed(request)) is not None:
         headers = {**(headers or {}), "Allow": allowed}
-    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
-                        headers=headers)  # fmt: skip
+    return JSONResponse(
+        error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers
+    )
 
 
 _UNREADABLE_BODY = "There was an error parsing the body"

@@ -80,8 +80,9 @@ def _refuse_if_declared(source: Source, change: str) -> None:
     actions: through the API a token could otherwise make it verify nothing and run
     its commands for anyone."""
     if is_declared(source.metadata):
-        raise Conflict(f"source {source.uid or source.id} is declared in the config file; "
-                       f"{change} it there")  # fmt: skip
+        raise Conflict(
+            f"source {source.uid or source.id} is declared in the config file; {change} it there"
+        )
 
 
 def public_base(request: Request) -> str:

@@ -52,10 +52,13 @@ def _complete_operation(path: str, method: str, operation: dict[str, Any]) -> No
     if "requestBody" in operation:
         codes.append("413")
     for code in codes:
-        responses.setdefault(code, {
-            "description": _REASONS[code],
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-        })  # fmt: skip
+        responses.setdefault(
+            code,
+            {
+                "description": _REASONS[code],
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
+        )
     if method == "put" and "200" in responses:  # every PUT creates what is missing
         responses.setdefault("201", {**responses["200"], "description": "Created"})
     if method == "post" and path in FOUND_BY_POST and "201" in responses:

@@ -43,8 +43,9 @@ def check_headers(headers: dict[str, str], field: str = "headers") -> dict[str, 
         if not _HEADER_NAME.match(name):
             raise InvalidInput(f"header name {name!r} is not a valid HTTP token", field=field)
         if name.lower() in RESERVED_HEADERS:
-            raise InvalidInput(f"header {name!r} is set by Tidings and cannot be overridden",
-                               field=field)  # fmt: skip
+            raise InvalidInput(
+                f"header {name!r} is set by Tidings and cannot be overridden", field=field
+            )
         if "\r" in value or "\n" in value or "\0" in value:
             raise InvalidInput(f"header {name!r} has a line break in its value", field=field)
     return headers

@@ -13,12 +13,29 @@ from tidings.serve.child_flags import LISTEN_FD_FLAG, PARENT_PID_FLAG
 
 # Settings each command accepts as flags; every flag also reads its TIDINGS_* variable.
 _COMMON = ("database_url", "database_pool_size", "secret_key")
-_SERVICE = (*_COMMON, "admin_token", "dev", "max_payload_bytes", "config",
-            "config_allow_shared_write")  # fmt: skip
+_SERVICE = (
+    *_COMMON,
+    "admin_token",
+    "dev",
+    "max_payload_bytes",
+    "config",
+    "config_allow_shared_write",
+)
 _API = ("host", "port", "public_docs", "header_timeout", "body_timeout", "max_connections")
-_WORKER = ("retry_schedule", "request_timeout", "allowed_subnets", "worker_concurrency",
-           "endpoint_concurrency", "shutdown_grace", "lease_seconds", "disable_after",
-           "ca_file", "proxy_url", "client_cert_file", "client_key_file")  # fmt: skip
+_WORKER = (
+    "retry_schedule",
+    "request_timeout",
+    "allowed_subnets",
+    "worker_concurrency",
+    "endpoint_concurrency",
+    "shutdown_grace",
+    "lease_seconds",
+    "disable_after",
+    "ca_file",
+    "proxy_url",
+    "client_cert_file",
+    "client_key_file",
+)
 _COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "serve": (
         "Run the API and the delivery worker: in one process, or with --api-processes N "

@@ -34,9 +34,11 @@ def add_parser(
         "routes only. Without it: an admin token.",
     )
     create.add_argument(
-        "--expires", type=duration, metavar="DURATION",
+        "--expires",
+        type=duration,
+        metavar="DURATION",
         help="Stop working after this long: 3600, 90m, 12h or 30d.",
-    )  # fmt: skip
+    )
     listing = actions.add_parser("list", help="List tokens (never their secrets).")
     revoke = actions.add_parser("revoke", help="Stop a token, in every process within seconds.")
     revoke.add_argument("id", help="The token's id (tok_...), as `tidings token list` shows.")
@@ -70,9 +72,13 @@ async def _create(store: Store, args: argparse.Namespace) -> None:
         if app is None:
             sys.exit(f"tidings token create: no application {args.app!r}")
     kind = TokenKind.ADMIN if app is None else TokenKind.APPLICATION
-    secret, token = await tokens.issue(store, kind, args.name,
-                                       app_key=None if app is None else app.key,
-                                       lifetime_seconds=args.expires)  # fmt: skip
+    secret, token = await tokens.issue(
+        store,
+        kind,
+        args.name,
+        app_key=None if app is None else app.key,
+        lifetime_seconds=args.expires,
+    )
     scope = "admin" if app is None else f"application {app.id}"
     print(f"created {token.id} ({scope}{_expiry(token)})", file=sys.stderr)
     print(secret)
@@ -84,8 +90,10 @@ async def _list(store: Store) -> None:
     for token in await store.list_tokens():
         app = "" if token.app_key is None else token.app_id or "(deleted)"
         expires = _when(token.expires_at) if token.expires_at else "never"
-        print(f"{token.id:<27} {token.kind.value:<12} {app:<27} {_state(token, now):<9} "
-              f"{expires:<20} {token.name}")  # fmt: skip
+        print(
+            f"{token.id:<27} {token.kind.value:<12} {app:<27} {_state(token, now):<9} "
+            f"{expires:<20} {token.name}"
+        )
 
 
 async def _revoke(store: Store, token_id: str) -> None:

@@ -49,13 +49,37 @@ SHOWN_HEADERS = 3
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # Headers that describe one connection, not the event; Host and Content-Length are
 # set for the local request by the client.
-NOT_FORWARDED = frozenset({"host", "content-length", "connection", "keep-alive",
-                           "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
-                           "expect", "proxy-authenticate", "proxy-authorization"})  # fmt: skip
+NOT_FORWARDED = frozenset(
+    {
+        "host",
+        "content-length",
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "expect",
+        "proxy-authenticate",
+        "proxy-authorization",
+    }
+)
 # Headers most requests carry, left out of the short summary printed per event.
-UNREMARKABLE = frozenset({"content-type", "user-agent", "accept", "accept-encoding",
-                          "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
-                          "x-real-ip", "via", *NOT_FORWARDED})  # fmt: skip
+UNREMARKABLE = frozenset(
+    {
+        "content-type",
+        "user-agent",
+        "accept",
+        "accept-encoding",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "x-real-ip",
+        "via",
+        *NOT_FORWARDED,
+    }
+)
 # Whatever the sender sent or did not send, aiohttp adds nothing of its own.
 NO_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 

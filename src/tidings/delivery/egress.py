@@ -83,9 +83,13 @@ class Proxy:
         return cls(parsed.raw_host, parsed.port or (443 if tls else 80), tls, authorization)
 
     async def open(
-        self, key: tuple[object, ...], address: str, port: int, tls_host: str | None,
+        self,
+        key: tuple[object, ...],
+        address: str,
+        port: int,
+        tls_host: str | None,
         destination_tls: ssl.SSLContext,
-    ) -> Connection:  # fmt: skip
+    ) -> Connection:
         """A connection to `address:port` through the proxy: a CONNECT tunnel for
         TLS destinations (`tls_host` set), absolute-form requests otherwise."""
         if tls_host is None:
@@ -111,12 +115,16 @@ class Proxy:
         loop = asyncio.get_running_loop()
         try:
             _, protocol = await loop.create_connection(
-                factory, self.host, self.port, ssl=self.tls,
+                factory,
+                self.host,
+                self.port,
+                ssl=self.tls,
                 server_hostname=self.host if self.tls else None,
-            )  # fmt: skip
+            )
         except OSError as exc:
-            raise ConnectionError(f"cannot reach the egress proxy {self.host}:{self.port}: "
-                                  f"{exc.strerror or exc}") from None  # fmt: skip
+            raise ConnectionError(
+                f"cannot reach the egress proxy {self.host}:{self.port}: {exc.strerror or exc}"
+            ) from None
         return protocol
 
     def _connect_head(self, address: str, port: int) -> bytes:

@@ -233,8 +233,9 @@ class Connection(asyncio.Protocol):
             return
         status = self._parser.get_status_code()
         if status == 101:
-            self._fail(ProtocolError("the endpoint switched protocols (101) instead of answering",
-                                     status))  # fmt: skip
+            self._fail(
+                ProtocolError("the endpoint switched protocols (101) instead of answering", status)
+            )
         elif status < 200:
             exchange.interim += 1
             exchange.forget_headers()
@@ -258,8 +259,9 @@ class Connection(asyncio.Protocol):
         kept = body[:room]
         exchange.chunks.append(kept)
         exchange.size += len(kept)
-        if exchange.size >= exchange.cap and (len(body) > room or exchange.decoder is not None
-                                              or exchange.remaining != 0):  # fmt: skip
+        if exchange.size >= exchange.cap and (
+            len(body) > room or exchange.decoder is not None or exchange.remaining != 0
+        ):
             self._reusable = False  # the rest is never read: the connection must go
             self._finish(truncated=True)
 
@@ -282,8 +284,13 @@ class Connection(asyncio.Protocol):
     @property
     def reusable(self) -> bool:
         transport = self.transport
-        return (self._reusable and not self.closed and self._exchange is None
-                and transport is not None and not transport.is_closing())  # fmt: skip
+        return (
+            self._reusable
+            and not self.closed
+            and self._exchange is None
+            and transport is not None
+            and not transport.is_closing()
+        )
 
     def abort(self) -> None:
         self._reusable = False
@@ -297,8 +304,9 @@ class Connection(asyncio.Protocol):
         if not exchange.transfer_encoded and exchange.content_length is not None:
             exchange.remaining = exchange.content_length
         # Without chunked framing or a length, the body runs to the close (RFC 9112 §6.3).
-        exchange.close_delimited = (not exchange.chunked and exchange.remaining is None
-                                    and status not in _NO_BODY_STATUSES)  # fmt: skip
+        exchange.close_delimited = (
+            not exchange.chunked and exchange.remaining is None and status not in _NO_BODY_STATUSES
+        )
         exchange.decoder, exchange.note = decoder_for(exchange.content_encoding, exchange.cap)
 
     def _finish(self, truncated: bool) -> None:
@@ -309,9 +317,16 @@ class Connection(asyncio.Protocol):
         note = exchange.note
         if not truncated and exchange.decoder is not None and exchange.decoder.ended_early():
             note = f"the {exchange.decoder.name} body ended before its compressed stream did"
-        exchange.waiter.set_result(Response(exchange.status, b"".join(exchange.chunks),
-                                            exchange.location, exchange.retry_after,
-                                            truncated, note))  # fmt: skip
+        exchange.waiter.set_result(
+            Response(
+                exchange.status,
+                b"".join(exchange.chunks),
+                exchange.location,
+                exchange.retry_after,
+                truncated,
+                note,
+            )
+        )
 
     def _fail(self, exc: Exception) -> None:
         exchange = self._exchange
@@ -341,6 +356,8 @@ def _head_end(carry: bytes, data: bytes) -> int:
 def _cut_short(exchange: _Exchange) -> str:
     if exchange.remaining is not None and exchange.content_length is not None:
         received = exchange.content_length - exchange.remaining
-        return (f"the connection closed after {received} of the "
-                f"{exchange.content_length} body bytes announced")  # fmt: skip
+        return (
+            f"the connection closed after {received} of the "
+            f"{exchange.content_length} body bytes announced"
+        )
     return "the connection closed before the end of the chunked body"

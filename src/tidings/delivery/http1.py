@@ -88,8 +88,10 @@ def target_of(url: str) -> Target:
 
 def header_block(target: Target, headers: Iterable[tuple[str, str]], length: int) -> bytes:
     """The request's header lines, checked before anything is sent."""
-    lines = [f"host: {target.host_header}\r\ncontent-length: {length}\r\n"
-             f"accept-encoding: {ACCEPT_ENCODING}\r\n"]  # fmt: skip
+    lines = [
+        f"host: {target.host_header}\r\ncontent-length: {length}\r\n"
+        f"accept-encoding: {ACCEPT_ENCODING}\r\n"
+    ]
     for name, value in headers:  # the check is inlined: this runs for every header sent
         if "\r" in value or "\n" in value or not _field_name(name):
             raise ValueError(_bad_header(name))
@@ -177,9 +179,14 @@ class Http1Client:
         return await self._exchange(connection, target, block, body, cap, sends)
 
     async def _exchange(
-        self, connection: Connection, target: Target, block: bytes, body: bytes, cap: int,
+        self,
+        connection: Connection,
+        target: Target,
+        block: bytes,
+        body: bytes,
+        cap: int,
         sends: Sends,
-    ) -> Response:  # fmt: skip
+    ) -> Response:
         try:
             head = request_head(target, block, connection)
             waiter = connection.send(head, body, cap)
@@ -210,9 +217,12 @@ class Http1Client:
         if self._proxy is not None:
             return await self._proxy.open(key, str(address), target.port, tls_host, self._tls)
         _, connection = await asyncio.get_running_loop().create_connection(
-            lambda: Connection(key), str(address), target.port,
-            ssl=self._tls if target.tls else None, server_hostname=tls_host,
-        )  # fmt: skip
+            lambda: Connection(key),
+            str(address),
+            target.port,
+            ssl=self._tls if target.tls else None,
+            server_hostname=tls_host,
+        )
         return connection
 
     def _take_idle(self, key: tuple[object, ...]) -> Connection | None:

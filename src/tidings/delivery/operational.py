@@ -44,8 +44,13 @@ class OperationalWebhooks:
             self._app = await self._store.get_application(OPERATIONAL_APP_UID)
         if self._app is None:
             now = now_ms()
-            made = Application(id=ids.new_id(ids.APP), name="Tidings operational webhooks",
-                               uid=OPERATIONAL_APP_UID, created_at=now, updated_at=now)  # fmt: skip
+            made = Application(
+                id=ids.new_id(ids.APP),
+                name="Tidings operational webhooks",
+                uid=OPERATIONAL_APP_UID,
+                created_at=now,
+                updated_at=now,
+            )
             try:
                 self._app = await self._store.create_application(made)
             except Conflict:  # another process made it first
@@ -97,8 +102,13 @@ class OperationalWebhooks:
         app = await self.application()
         now = now_ms()
         body = {"type": event_type, "timestamp": _iso(now), "data": data}
-        message = Message(id=ids.new_id(ids.MESSAGE), app_key=app.key, event_type=event_type,
-                          payload=orjson.dumps(body), created_at=now)  # fmt: skip
+        message = Message(
+            id=ids.new_id(ids.MESSAGE),
+            app_key=app.key,
+            event_type=event_type,
+            payload=orjson.dumps(body),
+            created_at=now,
+        )
         created = await self._store.create_message(app, message, None)
         if created.deliveries:
             self._notify()

@@ -78,17 +78,25 @@ async def send(client: Http1Client, delivery: ClaimedDelivery, deadline: float) 
         target = target_of(delivery.url)
         headers = build_headers(delivery, int(time.time()))
         async with asyncio.timeout(deadline):
-            response = await client.post(target, headers.items(), delivery.payload,
-                                         RESPONSE_CAP, delivery.app_key, sends)  # fmt: skip
+            response = await client.post(
+                target, headers.items(), delivery.payload, RESPONSE_CAP, delivery.app_key, sends
+            )
     except ProtocolError as exc:
         # The status line may have come before the fault: keep what was said.
-        return Outcome(False, exc.status, _text(exc.body), _elapsed_ms(started), str(exc),
-                       note=wording.sends_note(sends.count))  # fmt: skip
+        return Outcome(
+            False,
+            exc.status,
+            _text(exc.body),
+            _elapsed_ms(started),
+            str(exc),
+            note=wording.sends_note(sends.count),
+        )
     except (TimeoutError, OSError, ValueError, DestinationBlocked) as exc:
         host, port = _where(delivery.url)
         error = wording.failure_error(exc, host, port, deadline)
-        return Outcome(False, 0, "", _elapsed_ms(started), error,
-                       note=wording.sends_note(sends.count))  # fmt: skip
+        return Outcome(
+            False, 0, "", _elapsed_ms(started), error, note=wording.sends_note(sends.count)
+        )
     return _outcome(response, started, sends)
 
 

@@ -45,11 +45,28 @@ _UID = re.compile(r"^[a-zA-Z0-9\-_.]{1,256}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MIN_PINNED_TOKEN = 24
-_SOURCE_KEYS = {"uid", "name", "type", "secret", "secrets", "token", "forward_headers",
-                "config", "action"}  # fmt: skip
+_SOURCE_KEYS = {
+    "uid",
+    "name",
+    "type",
+    "secret",
+    "secrets",
+    "token",
+    "forward_headers",
+    "config",
+    "action",
+}
 _LIMIT_KEYS = {"timeout", "concurrency", "serial", "match"}
-_COMMAND_KEYS = {"name", "command", "env", "inherit_env", "stdin", "cwd", "allow_dash",
-                 *_LIMIT_KEYS}  # fmt: skip
+_COMMAND_KEYS = {
+    "name",
+    "command",
+    "env",
+    "inherit_env",
+    "stdin",
+    "cwd",
+    "allow_dash",
+    *_LIMIT_KEYS,
+}
 _PYTHON_KEYS = {"name", "python", *_LIMIT_KEYS}
 _FORWARD_KEYS = {"name", "forward", "secret"}
 
@@ -157,9 +174,15 @@ def _source(reader: _Reader, base: Path) -> DeclaredSource:
         where = "type" if "unknown source type" in str(exc) else "config"
         raise reader.error(where, str(exc)) from None
     actions, forwards = _actions(reader, base)
-    return DeclaredSource(uid=uid, name=reader.text("name") or uid, type=source_type,
-                          config=stored, token=_pinned_token(reader), actions=actions,
-                          forwards=forwards)  # fmt: skip
+    return DeclaredSource(
+        uid=uid,
+        name=reader.text("name") or uid,
+        type=source_type,
+        config=stored,
+        token=_pinned_token(reader),
+        actions=actions,
+        forwards=forwards,
+    )
 
 
 def _pinned_token(reader: _Reader) -> str | None:
@@ -168,8 +191,11 @@ def _pinned_token(reader: _Reader) -> str | None:
         return None
     token = str(reader.expand(token, "token"))
     if len(token) < MIN_PINNED_TOKEN or not re.match(r"^[A-Za-z0-9\-_]+$", token):
-        raise reader.error("token", f"use at least {MIN_PINNED_TOKEN} URL-safe characters "
-                                    "(it is the secret part of the ingest URL)")  # fmt: skip
+        raise reader.error(
+            "token",
+            f"use at least {MIN_PINNED_TOKEN} URL-safe characters "
+            "(it is the secret part of the ingest URL)",
+        )
     return token
 
 
@@ -200,8 +226,10 @@ def _limits(reader: _Reader) -> tuple[Limits, tuple[Condition, ...]]:
     wanted = reader.number("concurrency", 4)
     concurrency = int(wanted)
     if timeout <= 0 or concurrency < 1 or concurrency != wanted:
-        raise reader.error("timeout" if timeout <= 0 else "concurrency",
-                           "must be a positive number (concurrency a whole one)")  # fmt: skip
+        raise reader.error(
+            "timeout" if timeout <= 0 else "concurrency",
+            "must be a positive number (concurrency a whole one)",
+        )
     serial = reader.flag("serial", False)
     conditions = tuple(
         Condition(reader.template(f"match.{key}", f"{{{key}}}"), str(expected))
@@ -226,13 +254,19 @@ def _command(reader: _Reader, base: Path) -> CommandAction:
             raise reader.error(f"env.{name}", "is not a valid environment variable name")
     limits, conditions = _limits(reader)
     return CommandAction(
-        name=_name(reader), limits=limits, match=conditions,
-        argv=(templates.parse(program),
-              *(reader.template(f"command[{i + 1}]", a) for i, a in enumerate(argv[1:]))),
+        name=_name(reader),
+        limits=limits,
+        match=conditions,
+        argv=(
+            templates.parse(program),
+            *(reader.template(f"command[{i + 1}]", a) for i, a in enumerate(argv[1:])),
+        ),
         env={name: reader.template(f"env.{name}", str(value)) for name, value in env.items()},
-        inherit_env=tuple(reader.strings("inherit_env")), stdin=reader.flag("stdin", True),
-        cwd=str(cwd), allow_dash=reader.flag("allow_dash", False),
-    )  # fmt: skip
+        inherit_env=tuple(reader.strings("inherit_env")),
+        stdin=reader.flag("stdin", True),
+        cwd=str(cwd),
+        allow_dash=reader.flag("allow_dash", False),
+    )
 
 
 def _program(reader: _Reader, program: str, cwd: Path) -> str:
@@ -258,8 +292,9 @@ def _python(reader: _Reader) -> PythonAction:
     except ValueError as exc:
         raise reader.error("python", str(exc)) from None
     limits, conditions = _limits(reader)
-    return PythonAction(name=_name(reader), limits=limits, match=conditions, target=target,
-                        function=function)  # fmt: skip
+    return PythonAction(
+        name=_name(reader), limits=limits, match=conditions, target=target, function=function
+    )
 
 
 def _forward(reader: _Reader) -> Forward:

@@ -66,9 +66,15 @@ async def _source(store: Store, declared: DeclaredSource) -> Source:
             found = await store.get_source(declared.uid)
             if found is None:
                 raise
-    wanted = replace(found, name=declared.name, type=declared.type, config=declared.config,
-                     token=declared.token or found.token, uid=declared.uid,
-                     metadata=dict(MANAGED_BY))  # fmt: skip
+    wanted = replace(
+        found,
+        name=declared.name,
+        type=declared.type,
+        config=declared.config,
+        token=declared.token or found.token,
+        uid=declared.uid,
+        metadata=dict(MANAGED_BY),
+    )
     if wanted != found:
         wanted.updated_at = now_ms()
         found = await store.update_source(wanted)
@@ -77,8 +83,11 @@ async def _source(store: Store, declared: DeclaredSource) -> Source:
 
 
 async def _endpoints(store: Store, app: Application, declared: DeclaredSource) -> None:
-    existing = {e.uid: e for e in await _all_endpoints(store, app)
-                if e.uid and e.uid.startswith(DECLARED_UID_PREFIX)}  # fmt: skip
+    existing = {
+        e.uid: e
+        for e in await _all_endpoints(store, app)
+        if e.uid and e.uid.startswith(DECLARED_UID_PREFIX)
+    }
     wanted: dict[str, tuple[str, str, str | None]] = {}
     for action in declared.actions:
         wanted[DECLARED_UID_PREFIX + action.name] = (
@@ -110,15 +119,28 @@ async def _endpoint(
     secret = normalize_secret(secret) if secret else None
     if found is None:
         now = now_ms()
-        endpoint = Endpoint(id=ids.new_id(ids.ENDPOINT), app_key=app.key, url=url,
-                            secret=secret or generate_secret(), description=description,
-                            uid=uid, metadata=dict(MANAGED_BY), created_at=now,
-                            updated_at=now)  # fmt: skip
+        endpoint = Endpoint(
+            id=ids.new_id(ids.ENDPOINT),
+            app_key=app.key,
+            url=url,
+            secret=secret or generate_secret(),
+            description=description,
+            uid=uid,
+            metadata=dict(MANAGED_BY),
+            created_at=now,
+            updated_at=now,
+        )
         with contextlib.suppress(Conflict):  # created by another process just now
             await store.create_endpoint(endpoint)
         return
-    wanted = replace(found, url=url, description=description, secret=secret or found.secret,
-                     uid=uid, metadata=dict(MANAGED_BY))  # fmt: skip
+    wanted = replace(
+        found,
+        url=url,
+        description=description,
+        secret=secret or found.secret,
+        uid=uid,
+        metadata=dict(MANAGED_BY),
+    )
     if found.description == REMOVED:
         wanted.disabled = False  # declared again
     if wanted != found:

@@ -31,8 +31,17 @@ log = logging.getLogger(__name__)
 # Rejections kept per source: enough to diagnose, bounded under a flood.
 REJECTIONS_KEPT = 100
 # Headers that carry credentials are never stored; the rest are kept, bounded.
-SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key",
-                            "api-key", "x-auth-token", "x-gitlab-token"})  # fmt: skip
+SECRET_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "x-api-key",
+        "api-key",
+        "x-auth-token",
+        "x-gitlab-token",
+    }
+)
 MAX_HEADERS = 64
 MAX_HEADER_VALUE = 2048
 # Longer delivery ids (only an unverified sender could choose one) are hashed.
@@ -107,15 +116,21 @@ class Inbox:
 
     async def reject(self, source: Source, status: int, reason: str, detail: str) -> Answer:
         """Record why a request was refused (best effort) and say so, briefly."""
-        rejection = Rejection(source_key=source.key, status_code=status, reason=reason,
-                              detail=detail[:500], received_at=now_ms())  # fmt: skip
+        rejection = Rejection(
+            source_key=source.key,
+            status_code=status,
+            reason=reason,
+            detail=detail[:500],
+            received_at=now_ms(),
+        )
         try:
             await self._store.add_rejection(rejection, REJECTIONS_KEPT)
         except Exception:  # unavailable, or the source was deleted a moment ago
             log.warning("could not record a rejection for source %s", source.id, exc_info=True)
         text = f"{reason}: {detail}" if detail else reason
-        return _json(status, {"code": "verification_failed" if status == 401 else "rejected",
-                              "detail": text})  # fmt: skip
+        return _json(
+            status, {"code": "verification_failed" if status == 401 else "rejected", "detail": text}
+        )
 
     async def accept(self, token: str, known: KnownSource, request: InboundRequest) -> Answer:
         """Verify and keep `request`, sent to `token`'s URL, as `known` says to. If
@@ -167,13 +182,24 @@ class Inbox:
         source, app = known.source, known.app
         delivery_id = repeat_key(known, request.body, verified.delivery_id)
         now = now_ms()
-        message = Message(id=ids.new_id(ids.MESSAGE), app_key=app.key, event_type=source.type,
-                          payload=request.body, event_id=delivery_id, created_at=now)  # fmt: skip
+        message = Message(
+            id=ids.new_id(ids.MESSAGE),
+            app_key=app.key,
+            event_type=source.type,
+            payload=request.body,
+            event_id=delivery_id,
+            created_at=now,
+        )
         credentials: frozenset[str] = getattr(known.verifier, "credential_headers", frozenset())
         headers = kept_headers(request.headers, credentials)
-        inbound = InboundEvent(msg_key=0, source_key=source.key, headers=headers,
-                               delivery_id=verified.delivery_id, received_at=now,
-                               query=query_of(request.url))  # fmt: skip
+        inbound = InboundEvent(
+            msg_key=0,
+            source_key=source.key,
+            headers=headers,
+            delivery_id=verified.delivery_id,
+            received_at=now,
+            query=query_of(request.url),
+        )
         idempotency = (
             Idempotency(f"delivery:{delivery_id}", DEDUP_FINGERPRINT) if delivery_id else None
         )

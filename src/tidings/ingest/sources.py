@@ -29,9 +29,20 @@ FORWARD_HEADERS = "forwardHeaders"
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 # Forwards are signed anew; the original's own framing and signature headers are
 # the receiver's business only if it asks for them by name, and these never pass.
-_NEVER_FORWARDED = frozenset({"host", "content-length", "transfer-encoding", "connection",
-                              "webhook-id", "webhook-timestamp", "webhook-signature",
-                              "svix-id", "svix-timestamp", "svix-signature"})  # fmt: skip
+_NEVER_FORWARDED = frozenset(
+    {
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+        "svix-id",
+        "svix-timestamp",
+        "svix-signature",
+    }
+)
 
 
 def new_token() -> str:
@@ -92,11 +103,22 @@ def _checked_header_names(value: object) -> list[str]:
 def new_source(name: str, source_type: str, config: dict[str, Any]) -> tuple[Source, Application]:
     """A source and its internal application, ready to be stored together."""
     now = now_ms()
-    source = Source(id=ids.new_id(ids.SOURCE), name=name, type=source_type, token=new_token(),
-                    config=config, created_at=now, updated_at=now)  # fmt: skip
-    app = Application(id=ids.new_id(ids.APP), name=f"Tidings source {source.id}",
-                      uid=source_app_uid(source.id), created_at=now,
-                      updated_at=now)  # fmt: skip
+    source = Source(
+        id=ids.new_id(ids.SOURCE),
+        name=name,
+        type=source_type,
+        token=new_token(),
+        config=config,
+        created_at=now,
+        updated_at=now,
+    )
+    app = Application(
+        id=ids.new_id(ids.APP),
+        name=f"Tidings source {source.id}",
+        uid=source_app_uid(source.id),
+        created_at=now,
+        updated_at=now,
+    )
     return source, app
 
 

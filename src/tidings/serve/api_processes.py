@@ -111,18 +111,26 @@ class Children:
 
     async def supervise(self, stopping: asyncio.Event) -> None:
         children = [self._start(index) for index in range(len(self._kinds))]
-        log.info("processes started: %s",
-                 ", ".join(f"{c.kind} {c.popen.pid}" for c in children))  # fmt: skip
+        log.info("processes started: %s", ", ".join(f"{c.kind} {c.popen.pid}" for c in children))
         while not stopping.is_set():
             for index, child in enumerate(children):
                 code = child.popen.poll()
                 if code is None or stopping.is_set():
                     continue
                 lived = time.monotonic() - child.started_at
-                self._pause = (FIRST_PAUSE_SECONDS if lived >= HEALTHY_AFTER_SECONDS
-                               else min(self._pause * 2, LONGEST_PAUSE_SECONDS))  # fmt: skip
-                log.error("%s %d exited with %s after %.1fs; starting another in %.1fs",
-                          child.kind, child.popen.pid, code, lived, self._pause)  # fmt: skip
+                self._pause = (
+                    FIRST_PAUSE_SECONDS
+                    if lived >= HEALTHY_AFTER_SECONDS
+                    else min(self._pause * 2, LONGEST_PAUSE_SECONDS)
+                )
+                log.error(
+                    "%s %d exited with %s after %.1fs; starting another in %.1fs",
+                    child.kind,
+                    child.popen.pid,
+                    code,
+                    lived,
+                    self._pause,
+                )
                 await _sleep_unless(stopping, self._pause)
                 if not stopping.is_set():
                     children[index] = self._start(index)
@@ -148,7 +156,11 @@ def _reap(child: _Child) -> None:
     try:
         child.popen.wait(STOP_PATIENCE_SECONDS)
     except subprocess.TimeoutExpired:
-        log.error("%s %d did not stop within %gs; killing it", child.kind, child.popen.pid,
-                  STOP_PATIENCE_SECONDS)  # fmt: skip
+        log.error(
+            "%s %d did not stop within %gs; killing it",
+            child.kind,
+            child.popen.pid,
+            STOP_PATIENCE_SECONDS,
+        )
         child.popen.kill()
         child.popen.wait()

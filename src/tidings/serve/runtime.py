@@ -281,8 +281,9 @@ async def _serve_api(
     serving = asyncio.create_task(server.serve([inherited.listener] if inherited else None))
     if inherited is not None:
         await _announce_when_serving(server, serving)
-    await asyncio.wait([serving, asyncio.ensure_future(stopping.wait())],
-                       return_when="FIRST_COMPLETED")  # fmt: skip
+    await asyncio.wait(
+        [serving, asyncio.ensure_future(stopping.wait())], return_when="FIRST_COMPLETED"
+    )
     services_of(app).stopping.set()
     server.should_exit = True
     await serving

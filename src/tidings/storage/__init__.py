@@ -21,6 +21,5 @@ def open_store(
     if database_url.startswith(("postgres://", "postgresql://")):
         from tidings.storage.postgres.store import MAX_CONNECTIONS, PostgresStore
 
-        return PostgresStore(database_url, max_connections=pool_size or MAX_CONNECTIONS,
-                             keys=keys)  # fmt: skip
+        return PostgresStore(database_url, max_connections=pool_size or MAX_CONNECTIONS, keys=keys)
     raise ValueError(f"unsupported database URL {database_url!r}: use sqlite:///path")

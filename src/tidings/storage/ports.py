@@ -61,12 +61,22 @@ class SourceChanged(NotFound):
 def verifies_alike(kept: Source, current: Source | None) -> bool:
     """Whether `current` (the committed row) verifies and routes as `kept` does."""
     return current is not None and (
-        current.id, current.type, current.config, current.token, current.previous_token,
-        current.previous_token_expires_at, current.app_key,
+        current.id,
+        current.type,
+        current.config,
+        current.token,
+        current.previous_token,
+        current.previous_token_expires_at,
+        current.app_key,
     ) == (
-        kept.id, kept.type, kept.config, kept.token, kept.previous_token,
-        kept.previous_token_expires_at, kept.app_key,
-    )  # fmt: skip
+        kept.id,
+        kept.type,
+        kept.config,
+        kept.token,
+        kept.previous_token,
+        kept.previous_token_expires_at,
+        kept.app_key,
+    )
 
 
 @dataclass(frozen=True)

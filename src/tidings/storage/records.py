@@ -201,10 +201,11 @@ def endpoint_secrets(ep: Endpoint, keys: KeyRing) -> dict[str, Any]:
     place = f"endpoint:{ep.id}"
     return {
         "secret": keys.seal(ep.secret, place + ":secret"),
-        "retired_secrets": sealed_json([vars(item) for item in ep.retired_secrets], keys,
-                                       place + ":retired_secrets"),
+        "retired_secrets": sealed_json(
+            [vars(item) for item in ep.retired_secrets], keys, place + ":retired_secrets"
+        ),
         "headers": sealed_json(ep.headers, keys, place + ":headers"),
-    }  # fmt: skip
+    }
 
 
 def source_secrets(source: Source, keys: KeyRing) -> dict[str, Any]:
@@ -215,10 +216,11 @@ def source_secrets(source: Source, keys: KeyRing) -> dict[str, Any]:
         "config": sealed_json(source.config, keys, place + ":config"),
         "token": keys.seal(source.token, place + ":token"),
         "token_lookup": keys.lookup(source.token),
-        "previous_token": None if previous is None else keys.seal(previous,
-                                                                  place + ":previous_token"),
+        "previous_token": None
+        if previous is None
+        else keys.seal(previous, place + ":previous_token"),
         "previous_token_lookup": None if previous is None else keys.lookup(previous),
-    }  # fmt: skip
+    }
 
 
 def token(row: Row) -> Token:
@@ -252,10 +254,31 @@ def capabilities_text(token: Token) -> str | None:
 
 def token_params(token: Token) -> tuple[Any, ...]:
     """The values of `TOKEN_COLUMNS`, in order."""
-    return (token.id, token.hash, token.name, token.kind.value, token.created_at,
-            token.app_key, capabilities_text(token), token.read_only, token.session_id,
-            token.expires_at, token.ends_at)  # fmt: skip
+    return (
+        token.id,
+        token.hash,
+        token.name,
+        token.kind.value,
+        token.created_at,
+        token.app_key,
+        capabilities_text(token),
+        token.read_only,
+        token.session_id,
+        token.expires_at,
+        token.ends_at,
+    )
 
 
-TOKEN_COLUMNS = ("id", "hash", "name", "kind", "created_at", "app_key", "capabilities",
-                 "read_only", "session_id", "expires_at", "ends_at")  # fmt: skip
+TOKEN_COLUMNS = (
+    "id",
+    "hash",
+    "name",
+    "kind",
+    "created_at",
+    "app_key",
+    "capabilities",
+    "read_only",
+    "session_id",
+    "expires_at",
+    "ends_at",
+)

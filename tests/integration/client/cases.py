@@ -38,18 +38,35 @@ def ok(body: bytes = b"ok", extra: bytes = b"", status: bytes = b"200 OK") -> by
 
 def chunked(*chunks: bytes, trailer: bytes = b"", extension: bytes = b"") -> bytes:
     framed = b"".join(b"%x%s\r\n%s\r\n" % (len(c), extension, c) for c in chunks)
-    return (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
-            + framed + b"0\r\n" + trailer + b"\r\n")  # fmt: skip
+    return (
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+        + framed
+        + b"0\r\n"
+        + trailer
+        + b"\r\n"
+    )
 
 
-def delivered(id: str, *script: Step, body: bytes = b"ok", reused: bool = True,
-              note: str | None = None, aiohttp: str | None = None, status: int = 200,
-              ) -> Case:  # fmt: skip
+def delivered(
+    id: str,
+    *script: Step,
+    body: bytes = b"ok",
+    reused: bool = True,
+    note: str | None = None,
+    aiohttp: str | None = None,
+    status: int = 200,
+) -> Case:
     return Case(id, script, status, body, None, note, True, reused, aiohttp)
 
 
-def broken(id: str, *script: Step, error: str, status: int = 0, body: bytes = b"",
-           aiohttp: str | None = None) -> Case:  # fmt: skip
+def broken(
+    id: str,
+    *script: Step,
+    error: str,
+    status: int = 0,
+    body: bytes = b"",
+    aiohttp: str | None = None,
+) -> Case:
     return Case(id, script, status, body, error, None, False, False, aiohttp)
 
 

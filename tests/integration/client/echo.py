@@ -18,8 +18,17 @@ from tests.integration.client.hostile import read_request
 
 # Misbehaviours, chosen by a request's number; those marked once only misbehave
 # the first time a number is seen, so that a retry can end cleanly.
-KINDS = ("plain", "interim", "interim-apart", "stray", "stray-later", "chunked-stray",
-         "close-unanswered", "connection-close", "gzip")  # fmt: skip
+KINDS = (
+    "plain",
+    "interim",
+    "interim-apart",
+    "stray",
+    "stray-later",
+    "chunked-stray",
+    "close-unanswered",
+    "connection-close",
+    "gzip",
+)
 ONCE = frozenset({"stray", "chunked-stray", "close-unanswered"})
 
 

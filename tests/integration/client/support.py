@@ -26,10 +26,20 @@ def delivery(
 ) -> ClaimedDelivery:
     url = port_or_url if isinstance(port_or_url, str) else f"http://127.0.0.1:{port_or_url}/hook"
     return ClaimedDelivery(
-        delivery_key=1, claim_id=1, attempts_made=0, trigger_type=TriggerType.SCHEDULED,
-        msg_id="msg_1", msg_key=1, app_key=app_key, endpoint_id="ep_1", endpoint_key=1,
-        url=url, payload=payload, secrets=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], headers={},
-    )  # fmt: skip
+        delivery_key=1,
+        claim_id=1,
+        attempts_made=0,
+        trigger_type=TriggerType.SCHEDULED,
+        msg_id="msg_1",
+        msg_key=1,
+        app_key=app_key,
+        endpoint_id="ep_1",
+        endpoint_key=1,
+        url=url,
+        payload=payload,
+        secrets=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+        headers={},
+    )
 
 
 def loopback_client(egress: Egress | None = None, policy: AddressPolicy = LOOPBACK) -> Http1Client:

@@ -129,8 +129,9 @@ def test_proxy_credentials_are_sent_and_a_refusal_says_so(ca: PrivateCA) -> None
 def test_a_blocked_destination_never_reaches_the_proxy() -> None:
     async def scenario() -> tuple[list[Outcome], ForwardProxy]:
         async with forward_proxy() as proxy:
-            client = loopback_client(Egress(proxy_url=f"http://127.0.0.1:{proxy.port}"),
-                                     policy=AddressPolicy())  # fmt: skip
+            client = loopback_client(
+                Egress(proxy_url=f"http://127.0.0.1:{proxy.port}"), policy=AddressPolicy()
+            )
             urls = ["http://127.0.0.1:9/", "https://10.1.2.3/", "http://169.254.169.254/latest"]
             try:
                 outcomes = [await request.send(client, delivery(u), DEADLINE) for u in urls]
@@ -199,9 +200,11 @@ def test_the_worker_delivers_through_the_configured_proxy_and_private_ca(
 
     with in_thread(receiver_and_proxy) as (receiver, proxy):
         server = ServerProcess(
-            tmp_path, proxy_url=f"http://127.0.0.1:{proxy.port}", ca_file=str(ca.cert),
+            tmp_path,
+            proxy_url=f"http://127.0.0.1:{proxy.port}",
+            ca_file=str(ca.cert),
             retry_schedule="0",
-        ).start()  # fmt: skip
+        ).start()
         client = sdk(server)
         app = client.application.create(ApplicationIn(name="egress")).id
         good = client.endpoint.create(app, EndpointIn(url=f"https://localhost:{receiver.port}/"))

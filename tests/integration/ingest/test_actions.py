@@ -79,11 +79,15 @@ def test_github_push_runs_a_command_with_retries_and_attempt_records(
 ) -> None:
     ran = tmp_path / "ran.log"
     # Fails its first run (no marker yet), succeeds after: one retry.
-    script(tmp_path, "deploy.sh", f"""\
+    script(
+        tmp_path,
+        "deploy.sh",
+        f"""\
         if [ ! -e first-run ]; then touch first-run; echo "not yet" >&2; exit 7; fi
         echo "$1 $GIT_REF $TIDINGS_EVENT_ID $(cat)" >> {ran}
         echo deployed
-    """)  # fmt: skip
+    """,
+    )
     server = start(
         github_config(
             "deploys",
@@ -103,8 +107,9 @@ def test_github_push_runs_a_command_with_retries_and_attempt_records(
     msg_id = answer.json()["id"]
     lines = eventually(lambda: ran.read_text() if ran.exists() else "", bool)
     assert lines == f"acme/api refs/heads/main {msg_id} {json.dumps(push)}\n"
-    tries = eventually(lambda: attempts(server, "deploys", "config.deploy"),
-                       lambda found: len(found) == 2)  # fmt: skip
+    tries = eventually(
+        lambda: attempts(server, "deploys", "config.deploy"), lambda found: len(found) == 2
+    )
     assert [(a["status"], a["responseStatusCode"]) for a in tries] == [(2, 500), (0, 200)]
     assert tries[0]["response"] == "\n--- stderr ---\nnot yet\n"
     assert tries[1]["response"] == "deployed\n"
@@ -118,12 +123,14 @@ def test_github_push_runs_a_command_with_retries_and_attempt_records(
 
 
 def test_a_python_callable_is_retried_until_it_succeeds(start: Start, tmp_path: Path) -> None:
-    (tmp_path / "hooks_for_test.py").write_text(textwrap.dedent("""\
+    (tmp_path / "hooks_for_test.py").write_text(
+        textwrap.dedent("""\
         def record(event):
             if event.attempt == 1:
                 raise RuntimeError("database is down")
             return {"id": event.id, "ref": event.json()["ref"], "q": event.query_params}
-    """))  # fmt: skip
+    """)
+    )
     server = start(
         github_config(
             "py",
@@ -135,21 +142,29 @@ def test_a_python_callable_is_retried_until_it_succeeds(start: Start, tmp_path: 
         )
     )
     answer = github(ingest_url(server, "py") + "?team=core", {"ref": "refs/tags/v1"})
-    tries = eventually(lambda: attempts(server, "py", "config.record"),
-                       lambda found: len(found) == 2)  # fmt: skip
+    tries = eventually(
+        lambda: attempts(server, "py", "config.record"), lambda found: len(found) == 2
+    )
     assert [(a["status"], a["responseStatusCode"]) for a in tries] == [(2, 500), (0, 200)]
     assert "RuntimeError: database is down" in tries[0]["response"]
-    assert json.loads(tries[1]["response"]) == {"id": answer.json()["id"], "ref": "refs/tags/v1",
-                                                "q": {"team": "core"}}  # fmt: skip
+    assert json.loads(tries[1]["response"]) == {
+        "id": answer.json()["id"],
+        "ref": "refs/tags/v1",
+        "q": {"team": "core"},
+    }
 
 
 def test_serial_actions_never_overlap_and_extra_runs_queue(start: Start, tmp_path: Path) -> None:
     log = tmp_path / "runs.log"
-    script(tmp_path, "slow.sh", f"""\
+    script(
+        tmp_path,
+        "slow.sh",
+        f"""\
         echo "start $1 $(date +%s.%N)" >> {log}
         sleep 0.3
         echo "end $1 $(date +%s.%N)" >> {log}
-    """)  # fmt: skip
+    """,
+    )
     server = start(
         github_config(
             "serial",
@@ -164,8 +179,9 @@ def test_serial_actions_never_overlap_and_extra_runs_queue(start: Start, tmp_pat
     url = ingest_url(server, "serial")
     for number in range(5):
         assert github(url, {"n": number}).status_code == 200
-    done = eventually(lambda: log.read_text() if log.exists() else "",
-                      lambda text: text.count("end") == 5)  # fmt: skip
+    done = eventually(
+        lambda: log.read_text() if log.exists() else "", lambda text: text.count("end") == 5
+    )
     events = [line.split() for line in done.splitlines()]
     running = 0
     for kind, _, _ in sorted(events, key=lambda event: float(event[2])):
@@ -193,10 +209,17 @@ def test_stripe_events_are_forwarded_with_the_original_bytes_and_chosen_headers(
     header = stripe.WebhookSignature.generate_signature_header(
         body.decode(), STRIPE_SECRET, timestamp=int(time.time())
     )
-    answer = httpx.post(ingest_url(server, "payments"), content=body, timeout=10,
-                        headers={"Stripe-Signature": header, "X-Request-Origin": "eu",
-                                 "X-Not-Chosen": "1",
-                                 "Content-Type": "application/json; charset=utf-8"})  # fmt: skip
+    answer = httpx.post(
+        ingest_url(server, "payments"),
+        content=body,
+        timeout=10,
+        headers={
+            "Stripe-Signature": header,
+            "X-Request-Origin": "eu",
+            "X-Not-Chosen": "1",
+            "Content-Type": "application/json; charset=utf-8",
+        },
+    )
     assert answer.status_code == 200, answer.text
     (forwarded,) = receiver.wait_for(1, "/billing")
     headers = {name.lower(): value for name, value in forwarded.headers.items()}
@@ -266,15 +289,18 @@ def test_action_endpoints_cannot_be_repointed_or_removed_through_the_api(
     paused = httpx.patch(base, json={"disabled": True}, headers=auth)
     assert (paused.status_code, paused.json()["disabled"]) == (200, True)
     # An API client cannot create an action endpoint either: only http(s) URLs.
-    created = httpx.post(base.rsplit("/", 1)[0], json={"url": "action://guarded/noop"},
-                         headers=auth)  # fmt: skip
+    created = httpx.post(
+        base.rsplit("/", 1)[0], json={"url": "action://guarded/noop"}, headers=auth
+    )
     assert created.status_code == 422 and "http" in created.text
 
 
 def test_a_bad_file_at_start_stops_the_server_naming_the_problem(tmp_path: Path) -> None:
     config = tmp_path / "tidings.toml"
-    config.write_text('[[source]]\nuid = "x"\ntype = "github"\nsecrets = ["s"]\n'
-                      '[[source.action]]\nname = "a"\ncommand = ["./absent"]\n')  # fmt: skip
+    config.write_text(
+        '[[source]]\nuid = "x"\ntype = "github"\nsecrets = ["s"]\n'
+        '[[source.action]]\nname = "a"\ncommand = ["./absent"]\n'
+    )
     with pytest.raises(RuntimeError, match=r"source\[0\]\.action\[0\]\.command\[0\]"):
         ServerProcess(tmp_path, config=str(config)).start()
 

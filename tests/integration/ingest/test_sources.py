@@ -42,8 +42,9 @@ def github_source(client: Svix, uid: str | None = None) -> tuple[str, str]:
     return source.id, source.ingest_url
 
 
-def github_post(url: str, body: bytes = BODY, delivery: str | None = None,
-                secret: str = GITHUB_SECRET) -> httpx.Response:  # fmt: skip
+def github_post(
+    url: str, body: bytes = BODY, delivery: str | None = None, secret: str = GITHUB_SECRET
+) -> httpx.Response:
     digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     headers = {
         "X-Hub-Signature-256": f"sha256={digest}",

@@ -16,24 +16,41 @@ from tidings.ingest.actions.command import CommandAction
 from tidings.ingest.actions.python_call import PythonAction
 from tidings.ingest.actions.templates import parse
 
-EVENT = InboundWebhook(id="msg_1", source_id="src_1", source_uid="deploys", source_type="github",
-                       body=b'{"ref": "refs/heads/main", "n": 1}\n',
-                       headers={"x-github-event": "push"}, query="env=prod", delivery_id="d-9",
-                       attempt=2)  # fmt: skip
+EVENT = InboundWebhook(
+    id="msg_1",
+    source_id="src_1",
+    source_uid="deploys",
+    source_type="github",
+    body=b'{"ref": "refs/heads/main", "n": 1}\n',
+    headers={"x-github-event": "push"},
+    query="env=prod",
+    delivery_id="d-9",
+    attempt=2,
+)
 
 
-def command(tmp_path: Path, script: str, *args: str, timeout: float = 10.0,
-            env: dict[str, str] | None = None, inherit: tuple[str, ...] = (),
-            match: tuple[Condition, ...] = ()) -> CommandAction:  # fmt: skip
+def command(
+    tmp_path: Path,
+    script: str,
+    *args: str,
+    timeout: float = 10.0,
+    env: dict[str, str] | None = None,
+    inherit: tuple[str, ...] = (),
+    match: tuple[Condition, ...] = (),
+) -> CommandAction:
     program = tmp_path / "action.sh"
     program.write_text("#!/bin/sh\n" + script)
     program.chmod(0o755)
     return CommandAction(
-        name="a", limits=Limits(timeout=timeout), match=match,
+        name="a",
+        limits=Limits(timeout=timeout),
+        match=match,
         argv=(parse(str(program)), *(parse(a) for a in args)),
-        env={k: parse(v) for k, v in (env or {}).items()}, inherit_env=inherit, stdin=True,
+        env={k: parse(v) for k, v in (env or {}).items()},
+        inherit_env=inherit,
+        stdin=True,
         cwd=str(tmp_path),
-    )  # fmt: skip
+    )
 
 
 def run(action: CommandAction | PythonAction, event: InboundWebhook = EVENT) -> Outcome:
@@ -106,8 +123,9 @@ def test_output_is_capped_and_the_rest_drained(tmp_path: Path) -> None:
 
 
 def test_a_program_that_ignores_stdin_still_succeeds(tmp_path: Path) -> None:
-    big = InboundWebhook(id="m", source_id="s", source_uid=None, source_type="x",
-                         body=b"y" * (1024 * 1024))  # fmt: skip
+    big = InboundWebhook(
+        id="m", source_id="s", source_uid=None, source_type="x", body=b"y" * (1024 * 1024)
+    )
     assert run(command(tmp_path, "exit 0"), big).succeeded
 
 
@@ -130,8 +148,9 @@ def test_unmatched_events_are_skipped_and_say_why(tmp_path: Path) -> None:
 
 
 def python(function: object, timeout: float = 5.0) -> PythonAction:
-    return PythonAction(name="p", limits=Limits(timeout=timeout), match=(), target="t:f",
-                        function=function)  # type: ignore[arg-type]  # fmt: skip
+    return PythonAction(
+        name="p", limits=Limits(timeout=timeout), match=(), target="t:f", function=function
+    )  # type: ignore[arg-type]
 
 
 def test_python_functions_sync_and_async_receive_the_event() -> None:
@@ -178,8 +197,9 @@ def test_programs_that_exit_without_reading_stdin_succeed_every_time(tmp_path: P
     import uvloop
 
     action = command(tmp_path, "exit 0")
-    big = InboundWebhook(id="m", source_id="s", source_uid=None, source_type="x",
-                         body=b"z" * (256 * 1024))  # fmt: skip
+    big = InboundWebhook(
+        id="m", source_id="s", source_uid=None, source_type="x", body=b"z" * (256 * 1024)
+    )
 
     async def many() -> list[Outcome]:
         return list(await asyncio.gather(*(action.perform(big) for _ in range(30))))
@@ -189,8 +209,9 @@ def test_programs_that_exit_without_reading_stdin_succeed_every_time(tmp_path: P
 
 
 def _event_with(body: bytes) -> InboundWebhook:
-    return InboundWebhook(id="msg_2", source_id="src_1", source_uid="deploys",
-                          source_type="github", body=body)  # fmt: skip
+    return InboundWebhook(
+        id="msg_2", source_id="src_1", source_uid="deploys", source_type="github", body=body
+    )
 
 
 def test_a_webhook_value_cannot_become_an_option(tmp_path: Path) -> None:
@@ -210,8 +231,6 @@ def test_a_webhook_value_cannot_become_an_option(tmp_path: Path) -> None:
 def test_a_nul_byte_from_the_webhook_is_refused_with_a_reason(tmp_path: Path) -> None:
     nul = _event_with(b'{"ref": "main\\u0000--evil"}')
     in_argument = run(command(tmp_path, "echo ran", "{payload.ref}"), nul)
-    assert in_argument.error == (
-        "argument 1 would contain a NUL byte (from the webhook): not run"
-    )  # fmt: skip
+    assert in_argument.error == ("argument 1 would contain a NUL byte (from the webhook): not run")
     in_variable = run(command(tmp_path, "echo ran", env={"REF": "{payload.ref}"}), nul)
     assert in_variable.error == "variable REF would contain a NUL byte (from the webhook): not run"

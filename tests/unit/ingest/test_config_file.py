@@ -63,8 +63,10 @@ def test_a_good_file_declares_sources_actions_and_forwards(
         "github",
         "pinned-token-0123456789abcdef",
     )
-    assert deploys.config == {"secrets": ["from-env", "old-secret"],
-                              "forwardHeaders": ["x-github-event"]}  # fmt: skip
+    assert deploys.config == {
+        "secrets": ["from-env", "old-secret"],
+        "forwardHeaders": ["x-github-event"],
+    }
     assert payments.config == {"secrets": ["whsec_abc"]} and payments.token is None
     deploy = config.action("deploys", "deploy")
     assert isinstance(deploy, CommandAction)

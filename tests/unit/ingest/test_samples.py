@@ -49,8 +49,17 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "zoom": {"secrets": ["zoom-secret-token"]},
 }
 # Types whose signature covers the body; the others send a credential only.
-BODY_SIGNED = {"github", "stripe", "shopify", "slack", "svix", "standard-webhooks", "twilio",
-               "hmac", "zoom"}  # fmt: skip
+BODY_SIGNED = {
+    "github",
+    "stripe",
+    "shopify",
+    "slack",
+    "svix",
+    "standard-webhooks",
+    "twilio",
+    "hmac",
+    "zoom",
+}
 CREDENTIAL_ONLY = {"gitlab", "basic-auth", "api-key"}
 # Requests that are a challenge, answered rather than stored.
 HANDSHAKES = {("slack", "url_verification"), ("zoom", "endpoint.url_validation")}
@@ -68,15 +77,26 @@ def secret_of(source_type: str) -> str | None:
 
 
 def sample(source_type: str, event: str | None = None, now: int | None = None) -> SignedRequest:
-    return samples.build(source_type, event, url=URL, secret=secret_of(source_type),
-                         options=Options.from_config(CONFIGS[source_type]), now=now)  # fmt: skip
+    return samples.build(
+        source_type,
+        event,
+        url=URL,
+        secret=secret_of(source_type),
+        options=Options.from_config(CONFIGS[source_type]),
+        now=now,
+    )
 
 
-def verify(source_type: str, request: SignedRequest, body: bytes | None = None,
-           config: dict[str, Any] | None = None) -> Verified:  # fmt: skip
+def verify(
+    source_type: str,
+    request: SignedRequest,
+    body: bytes | None = None,
+    config: dict[str, Any] | None = None,
+) -> Verified:
     verifier = build_verifier(source_type, CONFIGS[source_type] if config is None else config)
-    inbound = InboundRequest("POST", request.url, request.headers,
-                             request.body if body is None else body, time.time())  # fmt: skip
+    inbound = InboundRequest(
+        "POST", request.url, request.headers, request.body if body is None else body, time.time()
+    )
     return verifier.verify(inbound)
 
 
@@ -109,8 +129,12 @@ def test_sample_verifies_with_our_verifier(source_type: str, event: str) -> None
 
 @pytest.mark.parametrize("source_type", sorted(BODY_SIGNED | CREDENTIAL_ONLY))
 def test_a_wrong_secret_does_not_verify(source_type: str) -> None:
-    other = {"stripe": "whsec_" + "o" * 32, "svix": "whsec_" + "A" * 32,
-             "standard-webhooks": "whsec_" + "A" * 32, "basic-auth": "hooks:other"}  # fmt: skip
+    other = {
+        "stripe": "whsec_" + "o" * 32,
+        "svix": "whsec_" + "A" * 32,
+        "standard-webhooks": "whsec_" + "A" * 32,
+        "basic-auth": "hooks:other",
+    }
     config = {**CONFIGS[source_type], "secrets": [other.get(source_type, "other-secret")]}
     with pytest.raises(VerificationFailed, match="bad signature"):
         verify(source_type, sample(source_type), config=config)
@@ -150,8 +174,11 @@ def event_name(source_type: str, request: SignedRequest) -> str:
     if source_type == "shopify":
         return headers["x-shopify-topic"]
     if source_type == "gitlab":
-        kinds = {"Push Hook": "push", "Merge Request Hook": "merge_request",
-                 "Pipeline Hook": "pipeline"}  # fmt: skip
+        kinds = {
+            "Push Hook": "push",
+            "Merge Request Hook": "merge_request",
+            "Pipeline Hook": "pipeline",
+        }
         assert kinds[headers["x-gitlab-event"]] == payload["object_kind"]
         return str(payload["object_kind"])
     if source_type == "slack":
@@ -285,8 +312,9 @@ def test_hmac_follows_the_configured_header_algorithm_encoding_and_prefix(
     options: dict[str, str],
 ) -> None:
     config = {"secrets": ["hmac-secret"], **options}
-    request = samples.build("hmac", url=URL, secret="hmac-secret",
-                            options=Options.from_config(config))  # fmt: skip
+    request = samples.build(
+        "hmac", url=URL, secret="hmac-secret", options=Options.from_config(config)
+    )
     assert request.headers[options["header"]].startswith(options.get("prefix", ""))
     result = verify("hmac", request, config=config)
     assert result.delivery_id == request.headers[options.get("id_header", "Idempotency-Key")]

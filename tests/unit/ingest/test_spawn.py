@@ -76,9 +76,11 @@ def test_output_beyond_the_cap_is_read_to_the_end(loop_run: Runner) -> None:
     assert chunks == {"stdout": 4 * MIB, "stderr": 4 * MIB}
     kept = OUTPUT_CAP // 2
     assert output.text() == (
-        "\0" * kept + "\n--- stderr ---\n" + "\0" * kept
+        "\0" * kept
+        + "\n--- stderr ---\n"
+        + "\0" * kept
         + f"\n[… {8 * MIB - 2 * kept} more bytes of output not kept]"
-    )  # fmt: skip
+    )
     assert outcome.succeeded
     assert outcome.response.startswith("\0" * kept + "\n--- stderr ---\n\0")
 
@@ -139,8 +141,9 @@ def test_cancelling_kills_the_program_and_reaps_it(loop_run: Runner, tmp_path: P
     pidfile = tmp_path / "pid"
 
     async def main() -> None:
-        task = asyncio.create_task(sh(f"echo $$ > {pidfile}.tmp; mv {pidfile}.tmp {pidfile}; "
-                                      "exec sleep 30", b"x" * MIB))  # fmt: skip
+        task = asyncio.create_task(
+            sh(f"echo $$ > {pidfile}.tmp; mv {pidfile}.tmp {pidfile}; exec sleep 30", b"x" * MIB)
+        )
         for _ in range(500):
             if pidfile.exists():
                 break

@@ -46,8 +46,9 @@ def test_fields_render_from_the_event(template: str, expected: str) -> None:
 
 
 def test_the_whole_payload_and_non_json_bodies() -> None:
-    raw = InboundWebhook(id="m", source_id="s", source_uid=None, source_type="hmac",
-                         body=b"a=1&b=2")  # fmt: skip
+    raw = InboundWebhook(
+        id="m", source_id="s", source_uid=None, source_type="hmac", body=b"a=1&b=2"
+    )
     assert parse("{payload}").render(raw) == "a=1&b=2"
     assert parse("[{payload.a}]").render(raw) == "[]"  # not JSON: no paths
     assert parse("{event.source}").render(raw) == "s"

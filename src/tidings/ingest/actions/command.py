@@ -56,8 +56,7 @@ class CommandAction(Action):
         refused = self._refusal(argv, env)
         if refused is not None:
             return did_not_finish(refused, started)
-        return await run_process(argv, env, self.stdin_bytes(event), self.cwd,
-                                 self.limits.timeout)  # fmt: skip
+        return await run_process(argv, env, self.stdin_bytes(event), self.cwd, self.limits.timeout)
 
     def _refusal(self, argv: list[str], env: dict[str, str]) -> str | None:
         """Why the rendered command must not run, if it must not."""
@@ -74,9 +73,11 @@ class CommandAction(Action):
                 and value.startswith("-")
                 and not (options_end or self.allow_dash)
             ):
-                return (f"argument {index} would start with '-' (from the webhook), which the "
-                        "program could take for an option: not run; put a literal '--' before "
-                        "it, or set allow_dash = true")  # fmt: skip
+                return (
+                    f"argument {index} would start with '-' (from the webhook), which the "
+                    "program could take for an option: not run; put a literal '--' before "
+                    "it, or set allow_dash = true"
+                )
         bad = next((name for name, value in env.items() if "\0" in value), None)
         if bad is not None:
             return f"variable {bad} would contain a NUL byte (from the webhook): not run"
@@ -167,8 +168,10 @@ class _Output:
         self._dropped += max(len(chunk) - room, 0)
 
     def text(self) -> str:
-        stdout, stderr = (bytes(self._kept[name]).decode("utf-8", errors="replace")
-                          for name in ("stdout", "stderr"))  # fmt: skip
+        stdout, stderr = (
+            bytes(self._kept[name]).decode("utf-8", errors="replace")
+            for name in ("stdout", "stderr")
+        )
         text = stdout + (f"\n--- stderr ---\n{stderr}" if stderr else "")
         if self._dropped:
             text += f"\n[… {self._dropped} more bytes of output not kept]"

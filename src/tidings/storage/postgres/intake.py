@@ -42,9 +42,16 @@ class PostgresIntake(PostgresAccess):
     ) -> CreatedMessage:
         async with self._transaction() as conn:
             return await sources.create_inbound(
-                conn, source, app, message, inbound, idempotency, self._announce,
-                self.keys, self._endpoints,
-            )  # fmt: skip
+                conn,
+                source,
+                app,
+                message,
+                inbound,
+                idempotency,
+                self._announce,
+                self.keys,
+                self._endpoints,
+            )
 
     async def add_rejection(self, rejection: Rejection, keep: int) -> None:
         async with self._transaction() as conn:

@@ -110,12 +110,24 @@ async def create_at_once(
     chosen = select_endpoints(kept, message)
     key = await pool.fetchval(
         _CREATE_AT_ONCE,
-        message.id, app.key, app.id, app.uid, version, message.event_type, message.event_id,
-        message.payload, message.channels, message.tags, message.created_at,
-        [ep.key for ep in chosen], idempotency.key if idempotency else None,
+        message.id,
+        app.key,
+        app.id,
+        app.uid,
+        version,
+        message.event_type,
+        message.event_id,
+        message.payload,
+        message.channels,
+        message.tags,
+        message.created_at,
+        [ep.key for ep in chosen],
+        idempotency.key if idempotency else None,
         idempotency.fingerprint if idempotency else None,
-        message.created_at - DEDUP_WINDOW_MS, _LOCK_SPACES, CHANNEL if notify else None,
-    )  # fmt: skip
+        message.created_at - DEDUP_WINDOW_MS,
+        _LOCK_SPACES,
+        CHANNEL if notify else None,
+    )
     if key is None:
         return None
     message.key = key
@@ -137,10 +149,17 @@ async def create(
     chosen = select_endpoints(await _endpoints(conn, app, cache, keys), message)
     message.key = await conn.fetchval(
         _INSERT,
-        message.id, app.key, message.event_type, message.event_id, message.payload,
-        message.channels, message.tags, message.created_at, [ep.key for ep in chosen],
+        message.id,
+        app.key,
+        message.event_type,
+        message.event_id,
+        message.payload,
+        message.channels,
+        message.tags,
+        message.created_at,
+        [ep.key for ep in chosen],
         idempotency.key if idempotency else None,
-    )  # fmt: skip
+    )
     if chosen:
         await lanes.wake(conn, [(ep.key, message.created_at) for ep in chosen])
         announce.owe(conn)
@@ -185,9 +204,13 @@ async def _claim_key(
         raise Conflict("the idempotency-key is in use by a request still in progress")
     expired_before = message.created_at - DEDUP_WINDOW_MS
     claimed = await conn.fetchval(
-        _CLAIM_KEY, app.key, idempotency.key, idempotency.fingerprint, message.created_at,
+        _CLAIM_KEY,
+        app.key,
+        idempotency.key,
+        idempotency.fingerprint,
+        message.created_at,
         expired_before,
-    )  # fmt: skip
+    )
     return bool(claimed)
 
 

@@ -220,10 +220,22 @@ def _attempt_row(result: AttemptResult) -> tuple[Any, ...]:
     error = None if result.error is None else _text(result.error)
     note = None if result.note is None else _text(result.note)
     return (
-        result.attempt_id, d.app_key, d.msg_key, d.endpoint_key, d.msg_id, d.endpoint_id,
-        d.url, int(status), result.status_code, _text(result.response), result.duration_ms,
-        int(d.trigger_type), error, result.finished_at, note,
-    )  # fmt: skip
+        result.attempt_id,
+        d.app_key,
+        d.msg_key,
+        d.endpoint_key,
+        d.msg_id,
+        d.endpoint_id,
+        d.url,
+        int(status),
+        result.status_code,
+        _text(result.response),
+        result.duration_ms,
+        int(d.trigger_type),
+        error,
+        result.finished_at,
+        note,
+    )
 
 
 def _outcome(result: AttemptResult) -> DeliveryStatus:
@@ -236,8 +248,7 @@ def _advance_row(result: AttemptResult) -> tuple[Any, ...]:
     d = result.delivery
     if result.verdict == Verdict.GONE:
         # Kept, not failed: the endpoint is disabled and this waits with the rest.
-        return (d.delivery_key, d.claim_id, int(DeliveryStatus.PENDING), PARKED,
-                result.finished_at)  # fmt: skip
+        return (d.delivery_key, d.claim_id, int(DeliveryStatus.PENDING), PARKED, result.finished_at)
     due = result.retry_at if result.retry_at is not None else result.finished_at
     return (d.delivery_key, d.claim_id, int(_outcome(result)), due, result.finished_at)
 

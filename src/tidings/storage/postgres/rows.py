@@ -27,23 +27,83 @@ from tidings.storage.sealing import KeyRing
 Row = records.Row
 
 APPLICATION = ("key", "id", "uid", "name", "throttle_rate", "metadata", "created_at", "updated_at")
-EVENT_TYPE = ("key", "name", "description", "archived", "deprecated", "schemas", "group_name",
-              "feature_flags", "created_at", "updated_at")  # fmt: skip
+EVENT_TYPE = (
+    "key",
+    "name",
+    "description",
+    "archived",
+    "deprecated",
+    "schemas",
+    "group_name",
+    "feature_flags",
+    "created_at",
+    "updated_at",
+)
 # What create and update write; `failing_since` is the store's own, kept by record_attempts.
-ENDPOINT_FIELDS = ("id", "app_key", "uid", "url", "description", "disabled", "filter_types",
-                   "channels", "secret", "retired_secrets", "headers", "throttle_rate", "metadata",
-                   "created_at", "updated_at")  # fmt: skip
+ENDPOINT_FIELDS = (
+    "id",
+    "app_key",
+    "uid",
+    "url",
+    "description",
+    "disabled",
+    "filter_types",
+    "channels",
+    "secret",
+    "retired_secrets",
+    "headers",
+    "throttle_rate",
+    "metadata",
+    "created_at",
+    "updated_at",
+)
 ENDPOINT = ("key", *ENDPOINT_FIELDS, "failing_since")
-MESSAGE = ("key", "id", "app_key", "event_type", "event_id", "payload", "channels", "tags",
-           "created_at")  # fmt: skip
+MESSAGE = (
+    "key",
+    "id",
+    "app_key",
+    "event_type",
+    "event_id",
+    "payload",
+    "channels",
+    "tags",
+    "created_at",
+)
 MESSAGE_META = tuple(name for name in MESSAGE if name != "payload")
-SOURCE = ("key", "id", "uid", "name", "type", "config", "metadata", "app_key", "token",
-          "token_lookup", "previous_token", "previous_token_lookup",
-          "previous_token_expires_at", "created_at", "updated_at")  # fmt: skip
+SOURCE = (
+    "key",
+    "id",
+    "uid",
+    "name",
+    "type",
+    "config",
+    "metadata",
+    "app_key",
+    "token",
+    "token_lookup",
+    "previous_token",
+    "previous_token_lookup",
+    "previous_token_expires_at",
+    "created_at",
+    "updated_at",
+)
 INBOUND = ("msg_key", "source_key", "delivery_id", "headers", "received_at", "query")
 REJECTION = ("key", "source_key", "status_code", "reason", "detail", "received_at")
-ATTEMPT = ("key", "id", "msg_id", "endpoint_id", "url", "status", "response_status_code",
-           "response", "duration_ms", "trigger_type", "error", "note", "created_at")  # fmt: skip
+ATTEMPT = (
+    "key",
+    "id",
+    "msg_id",
+    "endpoint_id",
+    "url",
+    "status",
+    "response_status_code",
+    "response",
+    "duration_ms",
+    "trigger_type",
+    "error",
+    "note",
+    "created_at",
+)
 
 
 def columns(names: tuple[str, ...], table: str | None = None) -> str:

@@ -33,8 +33,13 @@ async def _endpoints(conn: Any, keys: KeyRing, only_plaintext: bool) -> int:
         if not needs_sealing(keys, only_plaintext, *stored):
             continue
         sealed = records.endpoint_secrets(rows.endpoint(row, keys), keys)
-        await conn.execute(_SEAL_ENDPOINT, sealed["secret"], rows.dump(sealed["retired_secrets"]),
-                           rows.dump(sealed["headers"]), row["key"])  # fmt: skip
+        await conn.execute(
+            _SEAL_ENDPOINT,
+            sealed["secret"],
+            rows.dump(sealed["retired_secrets"]),
+            rows.dump(sealed["headers"]),
+            row["key"],
+        )
         changed += 1
     return changed
 
@@ -46,8 +51,14 @@ async def _sources(conn: Any, keys: KeyRing, only_plaintext: bool) -> int:
         if row["token_lookup"] is not None and not needs_sealing(keys, only_plaintext, *stored):
             continue
         sealed = records.source_secrets(rows.source(row, keys), keys)
-        await conn.execute(_SEAL_SOURCE, rows.dump(sealed["config"]), sealed["token"],
-                           sealed["token_lookup"], sealed["previous_token"],
-                           sealed["previous_token_lookup"], row["key"])  # fmt: skip
+        await conn.execute(
+            _SEAL_SOURCE,
+            rows.dump(sealed["config"]),
+            sealed["token"],
+            sealed["token_lookup"],
+            sealed["previous_token"],
+            sealed["previous_token_lookup"],
+            row["key"],
+        )
         changed += 1
     return changed

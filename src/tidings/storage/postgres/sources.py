@@ -75,10 +75,19 @@ def params(source: Source, keys: KeyRing) -> tuple[Any, ...]:
     """uid, name, type, config, metadata, token and its lookup, previous token, its
     lookup and expiry, updated_at (the secrets sealed)."""
     sealed = records.source_secrets(source, keys)
-    return (source.uid, source.name, source.type, rows.dump(sealed["config"]),
-            rows.dump(source.metadata), sealed["token"], sealed["token_lookup"],
-            sealed["previous_token"], sealed["previous_token_lookup"],
-            source.previous_token_expires_at, source.updated_at)  # fmt: skip
+    return (
+        source.uid,
+        source.name,
+        source.type,
+        rows.dump(sealed["config"]),
+        rows.dump(source.metadata),
+        sealed["token"],
+        sealed["token_lookup"],
+        sealed["previous_token"],
+        sealed["previous_token_lookup"],
+        source.previous_token_expires_at,
+        source.updated_at,
+    )
 
 
 async def create(conn: Any, source: Source, app: Application, keys: KeyRing) -> Source:
@@ -107,20 +116,28 @@ async def create_inbound(
     current = await conn.fetchrow(BY_KEY_SHARED, verified.key)
     if not verifies_alike(verified, rows.source(current, keys) if current else None):
         raise SourceChanged(f"source {verified.id!r} changed or was deleted")
-    created = await messages.create(conn, app, message, idempotency, announce, keys,
-                                    cache)  # fmt: skip
+    created = await messages.create(conn, app, message, idempotency, announce, keys, cache)
     if created.created:
         inbound.msg_key = created.message.key
         await conn.execute(
-            INSERT_INBOUND, inbound.msg_key, inbound.source_key, inbound.delivery_id,
-            rows.dump(inbound.headers), inbound.received_at, inbound.query,
-        )  # fmt: skip
+            INSERT_INBOUND,
+            inbound.msg_key,
+            inbound.source_key,
+            inbound.delivery_id,
+            rows.dump(inbound.headers),
+            inbound.received_at,
+            inbound.query,
+        )
     return created
 
 
 async def add_rejection(conn: Any, rejection: Rejection, keep: int) -> None:
     await conn.execute(
-        INSERT_REJECTION, rejection.source_key, rejection.status_code, rejection.reason,
-        rejection.detail, rejection.received_at,
-    )  # fmt: skip
+        INSERT_REJECTION,
+        rejection.source_key,
+        rejection.status_code,
+        rejection.reason,
+        rejection.detail,
+        rejection.received_at,
+    )
     await conn.execute(PRUNE_REJECTIONS, rejection.source_key, keep)

@@ -73,8 +73,14 @@ class SqliteCatalog(SqliteAccess):
     ) -> Page[Application]:
         walk = pagination.walk(iterator, ascending, limit)
         prefix = [len(INTERNAL_UID_PREFIX), INTERNAL_UID_PREFIX]
-        return self._page(queries.LIST_APPLICATIONS, [queries.CUSTOMER_APPLICATIONS], prefix,
-                          walk, "key", rows.application)  # fmt: skip
+        return self._page(
+            queries.LIST_APPLICATIONS,
+            [queries.CUSTOMER_APPLICATIONS],
+            prefix,
+            walk,
+            "key",
+            rows.application,
+        )
 
     async def update_application(self, app: Application) -> Application:
         @unique(f"an application with uid {app.uid!r}")
@@ -154,8 +160,9 @@ class SqliteCatalog(SqliteAccess):
                 values.pop(fixed)
             if not endpoint.disabled:
                 conn.execute(queries.FORGIVE_FAILURES, (endpoint.key,))
-            conn.execute(queries.update_named("endpoint", list(values)),
-                         {**values, "key": endpoint.key})  # fmt: skip
+            conn.execute(
+                queries.update_named("endpoint", list(values)), {**values, "key": endpoint.key}
+            )
             if not endpoint.disabled:
                 queue.unpark(conn, endpoint.key)
             messages.endpoints_changed(conn, [endpoint.app_key])

@@ -23,21 +23,27 @@ class SqliteQueue(SqliteAccess):
         self, limit: int, lease_ms: int, room: Mapping[int, int] | None = None
     ) -> list[ClaimedDelivery]:
         return await self._writer.run(
-            functools.partial(queue.claim_due, limit=limit, lease_ms=lease_ms,
-                              room=dict(room or {}), ring=self.keys),
+            functools.partial(
+                queue.claim_due,
+                limit=limit,
+                lease_ms=lease_ms,
+                room=dict(room or {}),
+                ring=self.keys,
+            ),
             durable=False,  # a forgotten claim only means the delivery is claimed again
-        )  # fmt: skip
+        )
 
     async def record_attempts(
         self, results: Sequence[AttemptResult], disable_after_ms: int
     ) -> RecordOutcome:
         return await self._writer.run(
-            functools.partial(queue.record_attempts, results=results,
-                              disable_after_ms=disable_after_ms),
+            functools.partial(
+                queue.record_attempts, results=results, disable_after_ms=disable_after_ms
+            ),
             # Losing these to a power cut (not a crash) means the deliveries are sent
             # again, which at-least-once delivery allows; it saves an fsync per batch.
             durable=False,
-        )  # fmt: skip
+        )
 
     async def extend_leases(self, deliveries: Sequence[ClaimedDelivery], lease_ms: int) -> None:
         await self._writer.run(
@@ -71,9 +77,13 @@ class SqliteQueue(SqliteAccess):
 
     async def resend(self, message: Message, endpoint: Endpoint) -> None:
         await self._writer.run(
-            functools.partial(queue.resend, app_key=message.app_key, msg_key=message.key,
-                              endpoint_key=endpoint.key)
-        )  # fmt: skip
+            functools.partial(
+                queue.resend,
+                app_key=message.app_key,
+                msg_key=message.key,
+                endpoint_key=endpoint.key,
+            )
+        )
 
     async def recover(self, endpoint: Endpoint, since: int, until: int | None) -> int:
         return await self._writer.run(

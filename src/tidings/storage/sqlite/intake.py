@@ -20,9 +20,14 @@ class SqliteIntake(SqliteAccess):
         message: Message,
         idempotency: Idempotency | None,
     ) -> CreatedMessage:
-        create = functools.partial(messages.create, app=app, message=message,
-                                   idempotency=idempotency, keys=self.keys,
-                                   cache=self._endpoints)  # fmt: skip
+        create = functools.partial(
+            messages.create,
+            app=app,
+            message=message,
+            idempotency=idempotency,
+            keys=self.keys,
+            cache=self._endpoints,
+        )
         # create writes nothing before it may raise: no savepoint needed.
         return await self._writer.run(create, savepoint=False)
 

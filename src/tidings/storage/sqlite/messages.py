@@ -20,8 +20,17 @@ DEDUP_WINDOW_MS = 24 * 3600 * 1000
 
 
 _APPLICATION = "SELECT id, uid, endpoints_version FROM application WHERE key = ?"
-MESSAGE_COLUMNS = ("key", "id", "app_key", "event_type", "event_id", "payload", "channels",
-                   "tags", "created_at")  # fmt: skip
+MESSAGE_COLUMNS = (
+    "key",
+    "id",
+    "app_key",
+    "event_type",
+    "event_id",
+    "payload",
+    "channels",
+    "tags",
+    "created_at",
+)
 DELIVERY_COLUMNS = ("app_key", "msg_key", "endpoint_key", "status", "due_at", "updated_at")
 _PENDING = int(DeliveryStatus.PENDING)
 # Rows (or values of an IN list) per statement: well under SQLite's 32,766 bound parameters.
@@ -71,8 +80,10 @@ def endpoints(
     version = found[2]
     found_endpoints = cache.get(app, version) if cache is not None else None
     if found_endpoints is None:
-        found_endpoints = [rows.endpoint(r, keys) for r in conn.execute(
-            "SELECT * FROM endpoint WHERE app_key = ?", (app.key,))]  # fmt: skip
+        found_endpoints = [
+            rows.endpoint(r, keys)
+            for r in conn.execute("SELECT * FROM endpoint WHERE app_key = ?", (app.key,))
+        ]
         if cache is not None:
             cache.put(app, version, found_endpoints)
     return found_endpoints
@@ -140,15 +151,29 @@ def with_event_ids(
 
 def message_row(message: Message) -> tuple[Any, ...]:
     """`message` as values of MESSAGE_COLUMNS."""
-    return (message.key, message.id, message.app_key, message.event_type, message.event_id,
-            message.payload, rows.dump(message.channels), rows.dump(message.tags),
-            message.created_at)  # fmt: skip
+    return (
+        message.key,
+        message.id,
+        message.app_key,
+        message.event_type,
+        message.event_id,
+        message.payload,
+        rows.dump(message.channels),
+        rows.dump(message.tags),
+        message.created_at,
+    )
 
 
 def delivery_row(message: Message, endpoint_key: int) -> tuple[int, ...]:
     """A new, pending delivery of `message`, as values of DELIVERY_COLUMNS."""
-    return (message.app_key, message.key, endpoint_key, _PENDING,
-            message.created_at, message.created_at)  # fmt: skip
+    return (
+        message.app_key,
+        message.key,
+        endpoint_key,
+        _PENDING,
+        message.created_at,
+        message.created_at,
+    )
 
 
 def insert_rows(
@@ -189,10 +214,16 @@ def _insert_message(conn: sqlite3.Connection, message: Message) -> int:
         "INSERT INTO message (id, app_key, event_type, event_id, payload, channels, tags, "
         "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            message.id, message.app_key, message.event_type, message.event_id, message.payload,
-            rows.dump(message.channels), rows.dump(message.tags), message.created_at,
+            message.id,
+            message.app_key,
+            message.event_type,
+            message.event_id,
+            message.payload,
+            rows.dump(message.channels),
+            rows.dump(message.tags),
+            message.created_at,
         ),
-    )  # fmt: skip
+    )
     assert cursor.lastrowid is not None
     return cursor.lastrowid
 

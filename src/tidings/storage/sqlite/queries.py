@@ -115,10 +115,22 @@ def source_by_token(lookups: int) -> str:
 
 LIST_SOURCES = "SELECT * FROM source"
 # Every column an update writes (sources.params), by name.
-UPDATE_SOURCE = update_named("source", ["uid", "name", "type", "config", "metadata", "token",
-                                        "token_lookup", "previous_token",
-                                        "previous_token_lookup", "previous_token_expires_at",
-                                        "updated_at"])  # fmt: skip
+UPDATE_SOURCE = update_named(
+    "source",
+    [
+        "uid",
+        "name",
+        "type",
+        "config",
+        "metadata",
+        "token",
+        "token_lookup",
+        "previous_token",
+        "previous_token_lookup",
+        "previous_token_expires_at",
+        "updated_at",
+    ],
+)
 
 # messages -------------------------------------------------------------------
 # By id, or else the latest message with that eventId.

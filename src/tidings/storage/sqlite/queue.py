@@ -226,18 +226,35 @@ def _attempt_row(result: AttemptResult) -> tuple[object, ...]:
     d = result.delivery
     status = DeliveryStatus.SUCCESS if result.succeeded else DeliveryStatus.FAIL
     return (
-        result.attempt_id, d.app_key, d.msg_key, d.endpoint_key, d.msg_id, d.endpoint_id,
-        d.url, int(status), result.status_code, result.response, result.duration_ms,
-        int(d.trigger_type), result.error, result.finished_at, result.note,
-    )  # fmt: skip
+        result.attempt_id,
+        d.app_key,
+        d.msg_key,
+        d.endpoint_key,
+        d.msg_id,
+        d.endpoint_id,
+        d.url,
+        int(status),
+        result.status_code,
+        result.response,
+        result.duration_ms,
+        int(d.trigger_type),
+        result.error,
+        result.finished_at,
+        result.note,
+    )
 
 
 def _advance_row(result: AttemptResult) -> tuple[object, ...]:
     due = result.retry_at if result.retry_at is not None else result.finished_at
     if result.verdict == Verdict.GONE:
         # Kept, not failed: the endpoint is disabled and this waits with the rest.
-        return (int(DeliveryStatus.PENDING), PARKED, result.finished_at,
-                result.delivery.delivery_key, result.delivery.claim_id)  # fmt: skip
+        return (
+            int(DeliveryStatus.PENDING),
+            PARKED,
+            result.finished_at,
+            result.delivery.delivery_key,
+            result.delivery.claim_id,
+        )
     d = result.delivery
     return (int(_outcome(result)), due, result.finished_at, d.delivery_key, d.claim_id)
 

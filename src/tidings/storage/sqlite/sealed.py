@@ -24,9 +24,13 @@ def _endpoints(conn: sqlite3.Connection, keys: KeyRing, only_plaintext: bool) ->
         sealed = records.endpoint_secrets(records.endpoint(row, COLUMNS, keys), keys)
         conn.execute(
             "UPDATE endpoint SET secret = ?, retired_secrets = ?, headers = ? WHERE key = ?",
-            (sealed["secret"], dump(sealed["retired_secrets"]), dump(sealed["headers"]),
-             row["key"]),
-        )  # fmt: skip
+            (
+                sealed["secret"],
+                dump(sealed["retired_secrets"]),
+                dump(sealed["headers"]),
+                row["key"],
+            ),
+        )
         changed += 1
     return changed
 
@@ -41,8 +45,14 @@ def _sources(conn: sqlite3.Connection, keys: KeyRing, only_plaintext: bool) -> i
         conn.execute(
             "UPDATE source SET config = ?, token = ?, token_lookup = ?, previous_token = ?, "
             "previous_token_lookup = ? WHERE key = ?",
-            (dump(sealed["config"]), sealed["token"], sealed["token_lookup"],
-             sealed["previous_token"], sealed["previous_token_lookup"], row["key"]),
-        )  # fmt: skip
+            (
+                dump(sealed["config"]),
+                sealed["token"],
+                sealed["token_lookup"],
+                sealed["previous_token"],
+                sealed["previous_token_lookup"],
+                row["key"],
+            ),
+        )
         changed += 1
     return changed

@@ -54,8 +54,12 @@ def create(conn: sqlite3.Connection, source: Source, app: Application, keys: Key
     application = (*rows.application_params(app), app.id, app.created_at)
     app.key = conn.execute(queries.INSERT_APPLICATION, application).lastrowid or 0
     source.app_key = app.key
-    values = {**params(source, keys), "id": source.id, "app_key": app.key,
-              "created_at": source.created_at}  # fmt: skip
+    values = {
+        **params(source, keys),
+        "id": source.id,
+        "app_key": app.key,
+        "created_at": source.created_at,
+    }
     source.key = conn.execute(queries.insert_named("source", list(values)), values).lastrowid or 0
     return source
 
@@ -135,8 +139,7 @@ def _create_keyed(
 ) -> CreatedMessage:
     """An event with an idempotency key but no delivery id (receiving never sends
     one; the Store API allows it): the key settles repeats, as for any message."""
-    created = messages.create(conn, write.app, write.message, write.idempotency,
-                              keys, cache)  # fmt: skip
+    created = messages.create(conn, write.app, write.message, write.idempotency, keys, cache)
     if created.created:
         write.inbound.msg_key = created.message.key
         messages.insert_rows(conn, "inbound_event", _INBOUND_COLUMNS, [_inbound_row(write)])
@@ -202,22 +205,41 @@ def _insert_all(
         counts[index] = len(chosen)
         deliveries += [messages.delivery_row(message, ep.key) for ep in chosen]
         woken += [(ep.key, message.created_at) for ep in chosen]
-    messages.insert_rows(conn, "message", messages.MESSAGE_COLUMNS,
-                         [messages.message_row(write.message) for _, write in writes])  # fmt: skip
+    messages.insert_rows(
+        conn,
+        "message",
+        messages.MESSAGE_COLUMNS,
+        [messages.message_row(write.message) for _, write in writes],
+    )
     messages.insert_rows(conn, "delivery", messages.DELIVERY_COLUMNS, deliveries)
     lanes.wake(conn, woken)
-    messages.insert_rows(conn, "inbound_event", _INBOUND_COLUMNS,
-                         [_inbound_row(write) for _, write in writes])  # fmt: skip
+    messages.insert_rows(
+        conn, "inbound_event", _INBOUND_COLUMNS, [_inbound_row(write) for _, write in writes]
+    )
     return counts
 
 
 def _inbound_row(write: InboundWrite) -> tuple[Any, ...]:
     inbound = write.inbound
-    return (inbound.msg_key, inbound.source_key, inbound.delivery_id,
-            rows.dump(inbound.headers), inbound.received_at, inbound.query)  # fmt: skip
+    return (
+        inbound.msg_key,
+        inbound.source_key,
+        inbound.delivery_id,
+        rows.dump(inbound.headers),
+        inbound.received_at,
+        inbound.query,
+    )
 
 
 def add_rejection(conn: sqlite3.Connection, rejection: Rejection, keep: int) -> None:
-    conn.execute(_ADD_REJECTION, (rejection.source_key, rejection.status_code, rejection.reason,
-                                  rejection.detail, rejection.received_at))  # fmt: skip
+    conn.execute(
+        _ADD_REJECTION,
+        (
+            rejection.source_key,
+            rejection.status_code,
+            rejection.reason,
+            rejection.detail,
+            rejection.received_at,
+        ),
+    )
     conn.execute(_PRUNE_REJECTIONS, (rejection.source_key, rejection.source_key, keep))

@@ -60,8 +60,9 @@ class WalWatch:
             )
             return False
         if libc.inotify_add_watch(fd, os.fsencode(self._wal), _IN_MODIFY) < 0:
-            log.warning("cannot watch %s (%s); the worker polls", self._wal,
-                        os.strerror(ctypes.get_errno()))  # fmt: skip
+            log.warning(
+                "cannot watch %s (%s); the worker polls", self._wal, os.strerror(ctypes.get_errno())
+            )
             os.close(fd)
             return False
         self._fd = fd

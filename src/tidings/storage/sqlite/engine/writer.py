@@ -220,8 +220,10 @@ class GroupCommitWriter:
             self._sync_failed = StorageUnavailable(
                 f"could not sync the database ({exc}); the process must be restarted"
             )
-            return [(False, self._sync_failed) if job[3] and ok else (ok, value)
-                    for job, (ok, value) in zip(group, outcomes, strict=True)]  # fmt: skip
+            return [
+                (False, self._sync_failed) if job[3] and ok else (ok, value)
+                for job, (ok, value) in zip(group, outcomes, strict=True)
+            ]
         return outcomes
 
     def _take_turn(self, group: list[_Job]) -> bool:
@@ -336,8 +338,9 @@ def _run_batch(
     except Exception as exc:
         raise _Abandoned(exc) from exc
     conn.execute("RELEASE batch")
-    return [(False, result) if isinstance(result, Exception) else (True, result)
-            for result in results]  # fmt: skip
+    return [
+        (False, result) if isinstance(result, Exception) else (True, result) for result in results
+    ]
 
 
 def _run_one(conn: sqlite3.Connection, operation: Operation, savepoint: bool) -> tuple[bool, Any]:
