@@ -44,14 +44,15 @@ class Mutation:
 MUTATIONS = (
     # Claim fencing: a worker whose lease was taken over must move nothing.
     Mutation("sqlite record ignores the claim id", "storage/sqlite/queue.py",
-             "WHERE key = ? AND claim_id = ?\n\"\"\"", "WHERE key = ?\n\"\"\"",
+             "trigger_type = 0, updated_at = ?\nWHERE key = ? AND claim_id = ?",
+             "trigger_type = 0, updated_at = ?\nWHERE key = ?",
              (STORE,), FENCING, "sqlite"),
     Mutation("sqlite extend ignores the claim id", "storage/sqlite/queue.py",
              "WHERE key = ? AND claim_id = ? AND status = 3", "WHERE key = ? AND status = 3",
              (STORE,), FENCING, "sqlite"),
     Mutation("sqlite release ignores the claim id", "storage/sqlite/queue.py",
-             "\"WHERE key = ? AND claim_id = ?\",\n        [(due, now",
-             "\"WHERE key = ? AND ? IS NOT NULL\",\n        [(due, now",
+             "claim_id = NULL, updated_at = ?\nWHERE key = ? AND claim_id = ?",
+             "claim_id = NULL, updated_at = ?\nWHERE key = ? AND ? IS NOT NULL",
              (STORE,), FENCING, "sqlite"),
     Mutation("postgres record ignores the claim id", "storage/postgres/queue.py",
              "FROM d JOIN locked ON locked.key = d.key\nWHERE delivery.key = d.key",

@@ -13,7 +13,7 @@ from tidings.domain.models import (
     Message,
     RecordOutcome,
 )
-from tidings.storage.sqlite import queries, queue
+from tidings.storage.sqlite import lanes, queue
 from tidings.storage.sqlite.access import SqliteAccess
 from tidings.storage.sqlite.engine.wal_watch import WalWatch
 
@@ -58,8 +58,8 @@ class SqliteQueue(SqliteAccess):
         )
 
     async def next_due_at(self, skip_endpoints: Collection[int] = ()) -> int | None:
-        row = self._one(queries.next_check(len(skip_endpoints)), tuple(skip_endpoints))
-        return None if row is None or row[0] is None or row[0] >= queue.PARKED else int(row[0])
+        row = self._one(lanes.next_check(len(skip_endpoints)), tuple(skip_endpoints))
+        return None if row is None or row[0] is None or row[0] >= lanes.NEVER else int(row[0])
 
     async def wait_for_work(self, timeout: float) -> None:  # noqa: ASYNC109 - an idle bound
         """Another process's commit (`tidings api` beside `tidings worker`) ends the

@@ -32,30 +32,37 @@ def wake(conn: sqlite3.Connection, due: Iterable[tuple[int, int]]) -> None:
     conn.executemany(_WAKE, earliest.items())
 
 
+_PICK = """
+SELECT key FROM delivery WHERE endpoint_key = ? AND status IN (1, 3) AND due_at <= ?
+ORDER BY due_at LIMIT ?
+"""
+_EARLIEST = "SELECT min(due_at) FROM delivery WHERE endpoint_key = ? AND status IN (1, 3)"
+_DROP = "DELETE FROM lane WHERE endpoint_key = ?"
+_SETTLE = "UPDATE lane SET next_check = ?, served_at = ? WHERE endpoint_key = ?"
+
+
+def _due(skipped: int) -> str:
+    skipping = f"AND endpoint_key NOT IN ({','.join('?' * skipped)})" if skipped else ""
+    return (
+        f"SELECT endpoint_key FROM lane WHERE next_check <= ? {skipping} ORDER BY served_at LIMIT ?"
+    )
+
+
+def next_check(skipped: int) -> str:
+    """The earliest time a lane needs looking at, leaving `skipped` endpoints out."""
+    return f"SELECT min(next_check) FROM lane WHERE endpoint_key NOT IN ({','.join('?' * skipped)})"
+
+
 def due(conn: sqlite3.Connection, now: int, skip: Collection[int]) -> list[int]:
     """Endpoints that may have deliveries due, least recently served first, leaving
     out `skip` (endpoints the claiming worker cannot send more to now)."""
-    skipping = f"AND endpoint_key NOT IN ({','.join('?' * len(skip))})" if skip else ""
-    return [
-        row[0]
-        for row in conn.execute(
-            f"SELECT endpoint_key FROM lane WHERE next_check <= ? {skipping} "
-            "ORDER BY served_at LIMIT ?",
-            (now, *skip, LANES_PER_CLAIM),
-        )
-    ]
+    found = conn.execute(_due(len(skip)), (now, *skip, LANES_PER_CLAIM))
+    return [row[0] for row in found]
 
 
 def pick(conn: sqlite3.Connection, endpoint_key: int, now: int, limit: int) -> list[int]:
     """Keys of up to `limit` due deliveries to one endpoint, oldest first."""
-    return [
-        row[0]
-        for row in conn.execute(
-            "SELECT key FROM delivery WHERE endpoint_key = ? AND status IN (1, 3) "
-            "AND due_at <= ? ORDER BY due_at LIMIT ?",
-            (endpoint_key, now, limit),
-        )
-    ]
+    return [row[0] for row in conn.execute(_PICK, (endpoint_key, now, limit))]
 
 
 def settle(conn: sqlite3.Connection, endpoint_keys: Iterable[int], now: int) -> None:
@@ -63,19 +70,8 @@ def settle(conn: sqlite3.Connection, endpoint_keys: Iterable[int], now: int) -> 
     goes behind the lanes served before it."""
     served = _SERVED.stamp(now)
     for endpoint_key in endpoint_keys:
-        earliest = conn.execute(
-            "SELECT min(due_at) FROM delivery WHERE endpoint_key = ? AND status IN (1, 3)",
-            (endpoint_key,),
-        ).fetchone()[0]
+        earliest = conn.execute(_EARLIEST, (endpoint_key,)).fetchone()[0]
         if earliest is None:
-            conn.execute("DELETE FROM lane WHERE endpoint_key = ?", (endpoint_key,))
+            conn.execute(_DROP, (endpoint_key,))
         else:
-            conn.execute(
-                "UPDATE lane SET next_check = ?, served_at = ? WHERE endpoint_key = ?",
-                (earliest, served, endpoint_key),
-            )
-
-
-def next_check(conn: sqlite3.Connection) -> int | None:
-    value = conn.execute("SELECT min(next_check) FROM lane").fetchone()[0]
-    return None if value is None or value >= NEVER else int(value)
+            conn.execute(_SETTLE, (earliest, served, endpoint_key))

@@ -20,6 +20,26 @@ DEDUP_WINDOW_MS = 24 * 3600 * 1000
 
 
 _APPLICATION = "SELECT id, uid, endpoints_version FROM application WHERE key = ?"
+_ENDPOINTS = "SELECT * FROM endpoint WHERE app_key = ?"
+_KEEP_KEY = """
+INSERT INTO idempotency (app_key, key, fingerprint, msg_key, created_at) VALUES (?, ?, ?, ?, ?)
+"""
+_KEPT_KEY = "SELECT fingerprint, msg_key, created_at FROM idempotency WHERE app_key = ? AND key = ?"
+_FREE_KEY = "DELETE FROM idempotency WHERE app_key = ? AND key = ?"
+_MESSAGE = "SELECT * FROM message WHERE key = ?"
+_DELIVERIES = "SELECT count(*) FROM delivery WHERE msg_key = ?"
+_WITH_EVENT_ID = "SELECT * FROM message WHERE app_key = ? AND event_id = ? AND created_at > ?"
+_INSERT_MESSAGE = """
+INSERT INTO message (id, app_key, event_type, event_id, payload, channels, tags, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+
+def _with_event_ids(count: int) -> str:
+    marks = ",".join("?" * count)
+    return f"SELECT * FROM message WHERE app_key = ? AND event_id IN ({marks}) AND created_at > ?"
+
+
 MESSAGE_COLUMNS = (
     "key",
     "id",
@@ -62,11 +82,8 @@ def create(
     insert_rows(conn, "delivery", DELIVERY_COLUMNS, deliveries)
     lanes.wake(conn, [(ep.key, message.created_at) for ep in chosen])
     if idempotency is not None:
-        conn.execute(
-            "INSERT INTO idempotency (app_key, key, fingerprint, msg_key, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (app.key, idempotency.key, idempotency.fingerprint, message.key, message.created_at),
-        )
+        key = (app.key, idempotency.key, idempotency.fingerprint)
+        conn.execute(_KEEP_KEY, (*key, message.key, message.created_at))
     return CreatedMessage(message=message, created=True, deliveries=len(chosen))
 
 
@@ -80,10 +97,7 @@ def endpoints(
     version = found[2]
     found_endpoints = cache.get(app, version) if cache is not None else None
     if found_endpoints is None:
-        found_endpoints = [
-            rows.endpoint(r, keys)
-            for r in conn.execute("SELECT * FROM endpoint WHERE app_key = ?", (app.key,))
-        ]
+        found_endpoints = [rows.endpoint(r, keys) for r in conn.execute(_ENDPOINTS, (app.key,))]
         if cache is not None:
             cache.put(app, version, found_endpoints)
     return found_endpoints
@@ -99,17 +113,12 @@ def _replay(
 ) -> CreatedMessage | None:
     """The message a key already made, if it is still held at `at` (the new message's
     time, as for eventIds here and for keys on PostgreSQL)."""
-    row = conn.execute(
-        "SELECT fingerprint, msg_key, created_at FROM idempotency WHERE app_key = ? AND key = ?",
-        (app.key, idempotency.key),
-    ).fetchone()
+    row = conn.execute(_KEPT_KEY, (app.key, idempotency.key)).fetchone()
     if row is None:
         return None
     if row["created_at"] <= at - DEDUP_WINDOW_MS:
         # Keys are kept for 24 h; an older one is free to be used again.
-        conn.execute(
-            "DELETE FROM idempotency WHERE app_key = ? AND key = ?", (app.key, idempotency.key)
-        )
+        conn.execute(_FREE_KEY, (app.key, idempotency.key))
         return None
     if row["fingerprint"] != idempotency.fingerprint:
         raise InvalidInput(
@@ -117,18 +126,14 @@ def _replay(
             field="idempotency-key",
             location="header",
         )
-    original = conn.execute("SELECT * FROM message WHERE key = ?", (row["msg_key"],)).fetchone()
-    count = conn.execute(
-        "SELECT count(*) FROM delivery WHERE msg_key = ?", (row["msg_key"],)
-    ).fetchone()[0]
+    original = conn.execute(_MESSAGE, (row["msg_key"],)).fetchone()
+    count = conn.execute(_DELIVERIES, (row["msg_key"],)).fetchone()[0]
     return CreatedMessage(message=rows.message(original), created=False, deliveries=count)
 
 
 def replayed(conn: sqlite3.Connection, earlier: sqlite3.Row) -> CreatedMessage:
     """The answer to a repeat of the kept message `earlier`."""
-    count = conn.execute(
-        "SELECT count(*) FROM delivery WHERE msg_key = ?", (earlier["key"],)
-    ).fetchone()[0]
+    count = conn.execute(_DELIVERIES, (earlier["key"],)).fetchone()[0]
     return CreatedMessage(message=rows.message(earlier), created=False, deliveries=count)
 
 
@@ -140,11 +145,7 @@ def with_event_ids(
     wanted = sorted(event_ids)
     for start in range(0, len(wanted), ROWS_PER_STATEMENT):
         chunk = wanted[start : start + ROWS_PER_STATEMENT]
-        for row in conn.execute(
-            "SELECT * FROM message WHERE app_key = ? AND event_id IN "
-            f"({','.join('?' * len(chunk))}) AND created_at > ?",
-            (app.key, *chunk, since),
-        ):
+        for row in conn.execute(_with_event_ids(len(chunk)), (app.key, *chunk, since)):
             found[row["event_id"]] = row
     return found
 
@@ -202,17 +203,16 @@ def _with_event_id(
 ) -> sqlite3.Row | None:
     if message.event_id is None:
         return None
+    since = message.created_at - DEDUP_WINDOW_MS
     found: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM message WHERE app_key = ? AND event_id = ? AND created_at > ?",
-        (app.key, message.event_id, message.created_at - DEDUP_WINDOW_MS),
+        _WITH_EVENT_ID, (app.key, message.event_id, since)
     ).fetchone()
     return found
 
 
 def _insert_message(conn: sqlite3.Connection, message: Message) -> int:
     cursor = conn.execute(
-        "INSERT INTO message (id, app_key, event_type, event_id, payload, channels, tags, "
-        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        _INSERT_MESSAGE,
         (
             message.id,
             message.app_key,

@@ -151,11 +151,6 @@ LIST_DESTINATIONS = (
 )
 
 
-def next_check(skipped: int) -> str:
-    """The earliest time a lane needs looking at, leaving `skipped` endpoints out."""
-    return f"SELECT min(next_check) FROM lane WHERE endpoint_key NOT IN ({','.join('?' * skipped)})"
-
-
 # inbound events and rejections --------------------------------------------------
 GET_INBOUND = "SELECT * FROM inbound_event WHERE msg_key = ?"
 LIST_INBOUND = """

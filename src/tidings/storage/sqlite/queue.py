@@ -34,6 +34,15 @@ UPDATE delivery SET status = 3, claim_id = ?, due_at = ?, updated_at = ?
 WHERE key IN ({keys})
 RETURNING key, app_key, msg_key, endpoint_key, attempts, trigger_type
 """
+# What a claim reads of each leased delivery's message, endpoint and application.
+_CLAIMED_MESSAGES = "SELECT key, id, event_id, payload FROM message"
+_CLAIMED_ENDPOINTS = "SELECT * FROM endpoint"
+_CLAIMED_APPLICATIONS = "SELECT key, id, uid FROM application"
+# Leased deliveries whose endpoint or message is gone, and those of a disabled one.
+_CANCEL_CLAIMED = "UPDATE delivery SET status = 4, claim_id = NULL, updated_at = ? WHERE key = ?"
+_PARK_CLAIMED = """
+UPDATE delivery SET status = 1, claim_id = NULL, due_at = ?, updated_at = ? WHERE key = ?
+"""
 
 
 def _pick_fairly(
@@ -84,11 +93,9 @@ def claim_due(
     lanes.settle(conn, visited, now)
     if not leased:
         return []
-    messages = _by_key(
-        conn, "SELECT key, id, event_id, payload FROM message", {r["msg_key"] for r in leased}
-    )
-    endpoints = _by_key(conn, "SELECT * FROM endpoint", {r["endpoint_key"] for r in leased})
-    apps = _by_key(conn, "SELECT key, id, uid FROM application", {r["app_key"] for r in leased})
+    messages = _by_key(conn, _CLAIMED_MESSAGES, {r["msg_key"] for r in leased})
+    endpoints = _by_key(conn, _CLAIMED_ENDPOINTS, {r["endpoint_key"] for r in leased})
+    apps = _by_key(conn, _CLAIMED_APPLICATIONS, {r["app_key"] for r in leased})
     # Each endpoint is decoded once per claim, however many of its deliveries it holds.
     decoded = {
         key: rows.endpoint(row, ring) for key, row in endpoints.items() if not row["disabled"]
@@ -103,13 +110,8 @@ def claim_due(
             parked.append((PARKED, now, row["key"]))
         else:
             claimed.append(_claimed(row, claim, message_row, endpoint, apps[row["app_key"]], now))
-    conn.executemany(
-        "UPDATE delivery SET status = 4, claim_id = NULL, updated_at = ? WHERE key = ?", cancelled
-    )
-    conn.executemany(
-        "UPDATE delivery SET status = 1, claim_id = NULL, due_at = ?, updated_at = ? WHERE key = ?",
-        parked,
-    )
+    conn.executemany(_CANCEL_CLAIMED, cancelled)
+    conn.executemany(_PARK_CLAIMED, parked)
     return claimed
 
 
@@ -263,71 +265,82 @@ def extend_leases(
     conn: sqlite3.Connection, deliveries: Sequence[ClaimedDelivery], lease_ms: int
 ) -> None:
     until = now_ms() + lease_ms
-    conn.executemany(
-        "UPDATE delivery SET due_at = ? WHERE key = ? AND claim_id = ? AND status = 3",
-        [(until, d.delivery_key, d.claim_id) for d in deliveries],
-    )
+    conn.executemany(_EXTEND, [(until, d.delivery_key, d.claim_id) for d in deliveries])
 
 
+_EXTEND = "UPDATE delivery SET due_at = ? WHERE key = ? AND claim_id = ? AND status = 3"
 # SQLite uses the partial index delivery_lane (WHERE status IN (1, 3)) only for a
 # query that repeats that condition word for word; `status = 1` alone scans.
 _QUEUED = "status IN (1, 3)"
+_PARK_FOR_ENDPOINT = f"""
+UPDATE delivery SET due_at = ?, updated_at = ? WHERE endpoint_key = ? AND {_QUEUED} AND status = 1
+"""
+_RELEASE = """
+UPDATE delivery SET status = 1, due_at = ?, claim_id = NULL, updated_at = ?
+WHERE key = ? AND claim_id = ?
+"""
+# A manual resend restarts the retry schedule; its first attempt counts as manual.
+_RESEND = """
+INSERT INTO delivery (app_key, msg_key, endpoint_key, status, attempts, trigger_type,
+    due_at, claim_id, updated_at)
+VALUES (?, ?, ?, 1, 0, 1, ?, NULL, ?)
+ON CONFLICT (msg_key, endpoint_key) DO UPDATE SET status = 1, attempts = 0,
+    trigger_type = 1, due_at = excluded.due_at, claim_id = NULL,
+    updated_at = excluded.updated_at
+"""
+_UNPARK = f"""
+UPDATE delivery SET due_at = ?, updated_at = ?
+WHERE endpoint_key = ? AND {_QUEUED} AND status = 1 AND due_at = ?
+"""
+_CANCEL_FOR_ENDPOINT = """
+UPDATE delivery SET status = 4, claim_id = NULL, updated_at = ?
+WHERE endpoint_key = ? AND status IN (1, 3)
+"""
+_RECOVER = """
+UPDATE delivery SET status = 1, attempts = 0, trigger_type = 1, due_at = ?,
+    claim_id = NULL, updated_at = ?
+WHERE endpoint_key = ? AND status = 2 AND msg_key IN (
+    SELECT key FROM message WHERE app_key = delivery.app_key
+    AND created_at >= ? AND created_at < ?)
+"""
+_NEVER_SENT = """
+SELECT * FROM message WHERE app_key = ? AND created_at >= ? AND created_at < ?
+AND NOT EXISTS (SELECT 1 FROM delivery
+                WHERE delivery.msg_key = message.key AND delivery.endpoint_key = ?)
+"""
+_REPLAY = """
+INSERT INTO delivery (app_key, msg_key, endpoint_key, status, trigger_type, due_at, updated_at)
+VALUES (?, ?, ?, 1, 1, ?, ?)
+"""
 
 
 def park_for_endpoint(conn: sqlite3.Connection, endpoint_key: int) -> None:
     """Hold a disabled endpoint's waiting deliveries until it is enabled again."""
-    conn.execute(
-        "UPDATE delivery SET due_at = ?, updated_at = ? "
-        f"WHERE endpoint_key = ? AND {_QUEUED} AND status = 1",
-        (PARKED, now_ms(), endpoint_key),
-    )
+    conn.execute(_PARK_FOR_ENDPOINT, (PARKED, now_ms(), endpoint_key))
 
 
 def release(conn: sqlite3.Connection, deliveries: Sequence[ClaimedDelivery], delay_ms: int) -> None:
     now = now_ms()
     due = now + delay_ms
-    conn.executemany(
-        "UPDATE delivery SET status = 1, due_at = ?, claim_id = NULL, updated_at = ? "
-        "WHERE key = ? AND claim_id = ?",
-        [(due, now, d.delivery_key, d.claim_id) for d in deliveries],
-    )
+    conn.executemany(_RELEASE, [(due, now, d.delivery_key, d.claim_id) for d in deliveries])
     lanes.wake(conn, [(d.endpoint_key, due) for d in deliveries])
 
 
 def resend(conn: sqlite3.Connection, app_key: int, msg_key: int, endpoint_key: int) -> None:
-    """A manual resend restarts the retry schedule; its first attempt counts as manual."""
     now = now_ms()
-    conn.execute(
-        """
-        INSERT INTO delivery (app_key, msg_key, endpoint_key, status, attempts, trigger_type,
-            due_at, claim_id, updated_at)
-        VALUES (?, ?, ?, 1, 0, 1, ?, NULL, ?)
-        ON CONFLICT (msg_key, endpoint_key) DO UPDATE SET status = 1, attempts = 0,
-            trigger_type = 1, due_at = excluded.due_at, claim_id = NULL,
-            updated_at = excluded.updated_at
-        """,
-        (app_key, msg_key, endpoint_key, now, now),
-    )
+    conn.execute(_RESEND, (app_key, msg_key, endpoint_key, now, now))
     lanes.wake(conn, [(endpoint_key, now)])
 
 
 def unpark(conn: sqlite3.Connection, endpoint_key: int) -> None:
     now = now_ms()
-    cursor = conn.execute(
-        "UPDATE delivery SET due_at = ?, updated_at = ? "
-        f"WHERE endpoint_key = ? AND {_QUEUED} AND status = 1 AND due_at = ?",
-        (now, now, endpoint_key, PARKED),
-    )
+    cursor = conn.execute(_UNPARK, (now, now, endpoint_key, PARKED))
     if cursor.rowcount:
         lanes.wake(conn, [(endpoint_key, now)])
 
 
 def cancel_for_endpoint(conn: sqlite3.Connection, endpoint_key: int) -> None:
-    conn.execute(
-        "UPDATE delivery SET status = 4, claim_id = NULL, updated_at = ? "
-        "WHERE endpoint_key = ? AND status IN (1, 3)",
-        (now_ms(), endpoint_key),
-    )
+    conn.execute(_CANCEL_FOR_ENDPOINT, (now_ms(), endpoint_key))
 
 
 def _woken(conn: sqlite3.Connection, count: int, endpoint_key: int, now: int) -> int:
@@ -338,16 +351,8 @@ def _woken(conn: sqlite3.Connection, count: int, endpoint_key: int, now: int) ->
 
 def recover(conn: sqlite3.Connection, endpoint_key: int, since: int, until: int | None) -> int:
     now = now_ms()
-    cursor = conn.execute(
-        """
-        UPDATE delivery SET status = 1, attempts = 0, trigger_type = 1, due_at = ?,
-            claim_id = NULL, updated_at = ?
-        WHERE endpoint_key = ? AND status = 2 AND msg_key IN (
-            SELECT key FROM message WHERE app_key = delivery.app_key
-            AND created_at >= ? AND created_at < ?)
-        """,
-        (now, now, endpoint_key, since, until if until is not None else PARKED),
-    )
+    window = (since, until if until is not None else PARKED)
+    cursor = conn.execute(_RECOVER, (now, now, endpoint_key, *window))
     return _woken(conn, cursor.rowcount, endpoint_key, now)
 
 
@@ -357,21 +362,11 @@ def replay_missing(
     since: int,
     until: int | None,
 ) -> int:
-    candidates = conn.execute(
-        """
-        SELECT * FROM message WHERE app_key = ? AND created_at >= ? AND created_at < ?
-        AND NOT EXISTS (SELECT 1 FROM delivery
-                        WHERE delivery.msg_key = message.key AND delivery.endpoint_key = ?)
-        """,
-        (endpoint.app_key, since, until if until is not None else PARKED, endpoint.key),
-    ).fetchall()
+    window = (since, until if until is not None else PARKED)
+    candidates = conn.execute(_NEVER_SENT, (endpoint.app_key, *window, endpoint.key)).fetchall()
     now = now_ms()
     chosen = [
         row["key"] for row in candidates if select_endpoints([endpoint], rows.message(row, False))
     ]
-    conn.executemany(
-        "INSERT INTO delivery (app_key, msg_key, endpoint_key, status, trigger_type, due_at, "
-        "updated_at) VALUES (?, ?, ?, 1, 1, ?, ?)",
-        [(endpoint.app_key, key, endpoint.key, now, now) for key in chosen],
-    )
+    conn.executemany(_REPLAY, [(endpoint.app_key, key, endpoint.key, now, now) for key in chosen])
     return _woken(conn, len(chosen), endpoint.key, now)

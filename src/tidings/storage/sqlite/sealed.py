@@ -15,15 +15,25 @@ def seal_rows(conn: sqlite3.Connection, keys: KeyRing, only_plaintext: bool) -> 
     return _endpoints(conn, keys, only_plaintext) + _sources(conn, keys, only_plaintext)
 
 
+_ENDPOINTS = "SELECT * FROM endpoint"
+_SEAL_ENDPOINT = "UPDATE endpoint SET secret = ?, retired_secrets = ?, headers = ? WHERE key = ?"
+_SOURCES = "SELECT * FROM source"
+_SEAL_SOURCE = """
+UPDATE source SET config = ?, token = ?, token_lookup = ?, previous_token = ?,
+    previous_token_lookup = ?
+WHERE key = ?
+"""
+
+
 def _endpoints(conn: sqlite3.Connection, keys: KeyRing, only_plaintext: bool) -> int:
     changed = 0
-    for row in conn.execute("SELECT * FROM endpoint").fetchall():
+    for row in conn.execute(_ENDPOINTS).fetchall():
         stored = (row["secret"], load(row["retired_secrets"]), load(row["headers"]))
         if not needs_sealing(keys, only_plaintext, *stored):
             continue
         sealed = records.endpoint_secrets(records.endpoint(row, COLUMNS, keys), keys)
         conn.execute(
-            "UPDATE endpoint SET secret = ?, retired_secrets = ?, headers = ? WHERE key = ?",
+            _SEAL_ENDPOINT,
             (
                 sealed["secret"],
                 dump(sealed["retired_secrets"]),
@@ -37,14 +47,13 @@ def _endpoints(conn: sqlite3.Connection, keys: KeyRing, only_plaintext: bool) ->
 
 def _sources(conn: sqlite3.Connection, keys: KeyRing, only_plaintext: bool) -> int:
     changed = 0
-    for row in conn.execute("SELECT * FROM source").fetchall():
+    for row in conn.execute(_SOURCES).fetchall():
         stored = (row["token"], row["previous_token"], load(row["config"]))
         if row["token_lookup"] is not None and not needs_sealing(keys, only_plaintext, *stored):
             continue
         sealed = records.source_secrets(records.source(row, COLUMNS, keys), keys)
         conn.execute(
-            "UPDATE source SET config = ?, token = ?, token_lookup = ?, previous_token = ?, "
-            "previous_token_lookup = ? WHERE key = ?",
+            _SEAL_SOURCE,
             (
                 dump(sealed["config"]),
                 sealed["token"],
