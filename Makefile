@@ -43,7 +43,7 @@ test: install
 fuzz: install
 	FUZZ_EXAMPLES=50 FUZZ_SEED= $(BIN)/python -m pytest tests/integration/test_spec_fuzzing.py
 
-# Mutation testing, not part of `make test` (about an hour; see docs/testing.md).
+# Mutation testing, not part of `make test` (about 35 minutes here; see docs/testing.md).
 mutation: install
 	$(BIN)/python -m pip install --quiet mutmut==3.8.1
 	$(BIN)/mutmut run

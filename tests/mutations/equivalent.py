@@ -63,22 +63,19 @@ EQUIVALENT: dict[tuple[str, str], str] = {
     ("storage.postgres.messages.x_create_at_once", "if version is"):
         "the one-statement create then writes nothing, and the transaction path creates "
         "the same message",
-    ("storage.postgres.messages.x_create_at_once", "message.id, None, app.id"):
+    ("storage.postgres.messages.x_create_at_once", "app.key, -> None,"):
         "with another application key the statement writes nothing, and the transaction "
         "path creates the same message",
-    ("storage.postgres.messages.x_create_at_once", "app.key, None, app.uid"):
+    ("storage.postgres.messages.x_create_at_once", "app.id, -> None,"):
         "with another application id the statement writes nothing, and the transaction "
         "path creates the same message",
-    ("storage.postgres.messages.x_create_at_once", "app.id, None, version"):
+    ("storage.postgres.messages.x_create_at_once", "app.uid, -> None,"):
         "with another uid the statement writes nothing, and the transaction path creates "
         "the same message",
-    ("storage.postgres.messages.x_create_at_once", "app.uid, None, message.event_type"):
+    ("storage.postgres.messages.x_create_at_once", "version, -> None,"):
         "with another endpoints version the statement writes nothing, and the transaction "
         "path creates the same message",
-    ("storage.postgres.messages.x_create_at_once", "CHANNEL if"):
-        "a NOTIFY is a hint (workers poll): whether this statement carries it changes "
-        "latency only",
-    ("storage.postgres.messages.x_create_at_once", "_LOCK_SPACES, None"):
+    ("storage.postgres.messages.x_create_at_once", "CHANNEL if notify else None, -> None,"):
         "a NOTIFY is a hint (workers poll): whether this statement carries it changes "
         "latency only",
     ("storage.postgres.queue.x__queued", "announce.owe(None)"):
@@ -162,6 +159,12 @@ EQUIVALENT: dict[tuple[str, str], str] = {
     ("storage.sqlite.messages.x_with_event_ids", "range(0, len(wanted), )"):
         "a step of one reads overlapping chunks whose rows are the same, into a "
         "mapping by key",
-    ("storage.sqlite.messages.x_replayed", "created=None"):
-        "None and False are both false where `created` is read",
+    ("storage.postgres.messages.x_create_at_once", "key = None"):
+        "without the one-statement create, the transaction path creates the same message",
+    ("storage.sqlite.queue.x__pick_fairly", "limit + len(keys)"):
+        "the visited lanes' shares add up to at most the limit, so the first pass "
+        "never needs the limit's rest as a bound",
+    ("storage.sqlite.queue.x_replay_missing", "rows.message(row, True)"):
+        "fan-out selection reads no payload: whether the row's payload is copied does "
+        "not change which endpoints are chosen",
 }  # fmt: skip

@@ -66,10 +66,21 @@ def _diff(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return removed, added
 
 
+def _matches(survivor: Survivor, function: str, piece: str) -> bool:
+    """`piece` is a piece of an added line, or "removed -> added" where an added line
+    alone is ambiguous (an argument per line, each mutated to None)."""
+    if not survivor.function.endswith(function):
+        return False
+    removed, arrow, added = piece.rpartition(" -> ")
+    if arrow and not any(removed in line for line in survivor.removed):
+        return False
+    return any(added in line for line in survivor.added)
+
+
 def why_equivalent(survivor: Survivor) -> str | None:
     """The reason a survivor cannot change behaviour, or None."""
-    for (function, added), reason in EQUIVALENT.items():
-        if survivor.function.endswith(function) and any(added in a for a in survivor.added):
+    for (function, piece), reason in EQUIVALENT.items():
+        if _matches(survivor, function, piece):
             return reason
     before, after = "\n".join(survivor.removed), "\n".join(survivor.added)
     if ".storage." in survivor.name and before != after and before.lower() == after.lower():
@@ -109,6 +120,9 @@ def main() -> int:
         print(f"  equivalent x{count}: {why}")
     for survivor in unexplained:
         print(f"UNEXPLAINED {survivor.status}: {survivor.name}\n    {survivor.change}")
+    for function, piece in EQUIVALENT:
+        if not any(_matches(survivor, function, piece) for survivor in survivors):
+            print(f"unused rule (nothing it explains survived): {function}: {piece}")
     if args.markdown:
         print("\n| mutant | change | why it is equivalent |\n|---|---|---|")
         for survivor, why in equivalent:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -18,10 +19,13 @@ class RisingClock:
 
     def __init__(self) -> None:
         self._last = 0
+        # Stores in one process (each with its own SQLite writer thread) share one.
+        self._lock = threading.Lock()
 
     def stamp(self, now: int) -> int:
-        self._last = max(now, self._last + 1)
-        return self._last
+        with self._lock:
+            self._last = max(now, self._last + 1)
+            return self._last
 
 
 def to_datetime(millis: int) -> datetime:

@@ -116,8 +116,8 @@ class SqliteCatalog(SqliteAccess):
 
     async def update_event_type(self, event_type: EventType) -> EventType:
         def update(conn: sqlite3.Connection) -> EventType:
-            values = rows.event_type_params(event_type)
-            conn.execute(queries.UPDATE_EVENT_TYPE, (*values, event_type.name))
+            name, *changed = rows.event_type_params(event_type)
+            conn.execute(queries.UPDATE_EVENT_TYPE, (*changed, name))
             return event_type
 
         return await self._writer.run(update)

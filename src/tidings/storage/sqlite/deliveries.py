@@ -58,7 +58,7 @@ class SqliteQueue(SqliteAccess):
         )
 
     async def next_due_at(self, skip_endpoints: Collection[int] = ()) -> int | None:
-        row = self._one(lanes.next_check(len(skip_endpoints)), tuple(skip_endpoints))
+        row = self._one(lanes.earliest_check(len(skip_endpoints)), tuple(skip_endpoints))
         return None if row is None or row[0] is None or row[0] >= lanes.NEVER else int(row[0])
 
     async def wait_for_work(self, timeout: float) -> None:  # noqa: ASYNC109 - an idle bound

@@ -15,7 +15,7 @@ from tidings.domain.clock import RisingClock
 # How many endpoints one claim visits at most.
 LANES_PER_CLAIM = 64
 NEVER = 1 << 62
-# When each lane was served, by this process's claims (the writer thread's alone).
+# When each lane was served, by this process's claims.
 _SERVED = RisingClock()
 
 _WAKE = """
@@ -48,7 +48,7 @@ def _due(skipped: int) -> str:
     )
 
 
-def next_check(skipped: int) -> str:
+def earliest_check(skipped: int) -> str:
     """The earliest time a lane needs looking at, leaving `skipped` endpoints out."""
     return f"SELECT min(next_check) FROM lane WHERE endpoint_key NOT IN ({','.join('?' * skipped)})"
 
@@ -65,9 +65,11 @@ def pick(conn: sqlite3.Connection, endpoint_key: int, now: int, limit: int) -> l
     return [row[0] for row in conn.execute(_PICK, (endpoint_key, now, limit))]
 
 
-def settle(conn: sqlite3.Connection, endpoint_keys: Iterable[int], now: int) -> None:
+def settle(conn: sqlite3.Connection, endpoint_keys: Collection[int], now: int) -> None:
     """After a claim: each visited lane waits for its earliest queued delivery, and
     goes behind the lanes served before it."""
+    if not endpoint_keys:
+        return
     served = _SERVED.stamp(now)
     for endpoint_key in endpoint_keys:
         earliest = conn.execute(_EARLIEST, (endpoint_key,)).fetchone()[0]

@@ -64,8 +64,8 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 GET_EVENT_TYPE = "SELECT * FROM event_type WHERE name = ?"
 LIST_EVENT_TYPES = "SELECT * FROM event_type"
 UPDATE_EVENT_TYPE = """
-UPDATE event_type SET name = ?, description = ?, archived = ?, deprecated = ?,
-    schemas = ?, group_name = ?, feature_flags = ?, updated_at = ?
+UPDATE event_type SET description = ?, archived = ?, deprecated = ?, schemas = ?,
+    group_name = ?, feature_flags = ?, updated_at = ?
 WHERE name = ?
 """
 DELETE_EVENT_TYPE = "DELETE FROM event_type WHERE name = ?"
