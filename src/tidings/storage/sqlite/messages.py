@@ -211,19 +211,8 @@ def _with_event_id(
 
 
 def _insert_message(conn: sqlite3.Connection, message: Message) -> int:
-    cursor = conn.execute(
-        _INSERT_MESSAGE,
-        (
-            message.id,
-            message.app_key,
-            message.event_type,
-            message.event_id,
-            message.payload,
-            rows.dump(message.channels),
-            rows.dump(message.tags),
-            message.created_at,
-        ),
-    )
+    # Every column but the key, which SQLite chooses.
+    cursor = conn.execute(_INSERT_MESSAGE, message_row(message)[1:])
     assert cursor.lastrowid is not None
     return cursor.lastrowid
 
