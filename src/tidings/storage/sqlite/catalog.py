@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
 
 from tidings.domain.access import Token
 from tidings.domain.internal import INTERNAL_UID_PREFIX
@@ -205,5 +204,5 @@ class SqliteCatalog(SqliteAccess):
         await self._writer.run(functools.partial(_delete_application, key=source.app_key))
 
 
-def _delete_application(conn: sqlite3.Connection, key: int) -> Any:
-    return conn.execute(queries.DELETE_APPLICATION, (key,))
+def _delete_application(conn: sqlite3.Connection, key: int) -> None:
+    conn.execute(queries.DELETE_APPLICATION, (key,))
