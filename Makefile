@@ -31,9 +31,11 @@ run: $(VENV)/.installed-run
 lock: | $(BIN)/python
 	$(BIN)/python -m pip install --quiet pip-tools==7.7.0
 	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
-		--no-emit-index-url --no-emit-find-links -o requirements/run.lock pyproject.toml
+		--no-emit-index-url --no-emit-find-links --extra examples -o requirements/run.lock \
+		pyproject.toml
 	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
-		--no-emit-index-url --no-emit-find-links --extra test -o requirements/test.lock \
+		--no-emit-index-url --no-emit-find-links --extra test --extra otel --extra examples \
+		-o requirements/test.lock \
 		pyproject.toml
 
 test: install

@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.harness import ServerProcess, clean_environment, tidings
+from tests.harness import ServerProcess, clean_environment, tidings, tidings_run
 from tests.waiting import eventually
 from tidings.storage.sqlite.migrate import available
 
@@ -19,13 +20,40 @@ TOKEN = re.compile(r"^\s+(tid_\S+)$", re.MULTILINE)
 
 def test_migrate_creates_the_schema_and_is_repeatable(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'm.db'}"
-    tidings("migrate", "--database-url", url)
-    tidings("migrate", "--database-url", url)
+    names = [name.removesuffix(".sql") for _, name, _ in available()]
+    first = tidings("migrate", "--database-url", url)
+    assert first.splitlines() == [
+        *(f"applied {name}" for name in names),
+        f"database is up to date ({len(names)} migrations applied)",
+    ]
+    again = tidings("migrate", "--database-url", url)
+    assert again == f"nothing to apply: database is up to date ({len(names)} migrations applied)\n"
     with sqlite3.connect(tmp_path / "m.db") as conn:
         versions = [row[0] for row in conn.execute("SELECT version FROM schema_migration")]
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
     assert versions == [number for number, _, _ in available()]
     assert mode == "wal"
+
+
+def test_migrate_status_shows_applied_and_pending_and_applies_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "s.db"
+    env = {"TIDINGS_DATABASE_URL": f"sqlite:///{path}"}
+    names = [name.removesuffix(".sql") for _, name, _ in available()]
+    before = tidings("migrate", "--status", env=env).splitlines()
+    assert before == [
+        *(f"pending  {name}" for name in names),
+        f"{len(names)} pending: `tidings migrate` (or any start) applies them",
+    ]
+    assert not path.parent.exists()  # reading made nothing
+    tidings("migrate", env=env)
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM schema_migration WHERE version = ?", (available()[-1][0],))
+    partly = tidings("migrate", "--status", env=env).splitlines()
+    assert partly == [
+        *(f"applied  {name}" for name in names[:-1]),
+        f"pending  {names[-1]}",
+        "1 pending: `tidings migrate` (or any start) applies it",
+    ]
 
 
 def test_created_token_authenticates(tmp_path: Path) -> None:
@@ -98,3 +126,57 @@ def test_every_flag_shows_its_environment_variable() -> None:
         "REQUEST_TIMEOUT",
     ):
         assert f"TIDINGS_{name}" in help_text
+
+
+def test_a_bad_flag_is_named_as_typed(tmp_path: Path) -> None:
+    done = tidings_run("serve", "--port", "eighty", cwd=tmp_path)
+    assert done.returncode != 0
+    assert done.stderr == "tidings: --port 'eighty': expected a whole number\n"
+
+
+@pytest.mark.parametrize(
+    ("command", "given_as"),
+    [
+        (["serve"], "flag"),
+        (["serve"], "variable"),
+        (["worker"], "variable"),
+        (["migrate", "--status"], "flag"),
+        (["token", "list"], "variable"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        (
+            "mysql://root:pw@db/app",
+            "unsupported scheme 'mysql'; use sqlite:///path or postgresql://...",
+        ),
+        ("postgresql://db:five/app", "malformed PostgreSQL URL"),
+    ],
+)
+def test_an_unusable_database_url_is_refused_in_one_line(
+    tmp_path: Path, command: list[str], given_as: str, url: str, reason: str
+) -> None:
+    if given_as == "flag":
+        done = tidings_run(*command, "--database-url", url, cwd=tmp_path)
+        named = "--database-url '"
+    else:
+        done = tidings_run(*command, env={"TIDINGS_DATABASE_URL": url}, cwd=tmp_path)
+        named = "TIDINGS_DATABASE_URL='"
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"tidings: {named}")
+    assert reason in done.stderr and "pw" not in done.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing made on the way
+
+
+def test_the_completion_command_prints_a_script_bash_loads(tmp_path: Path) -> None:
+    script = tidings("completion", "bash", env={"TIDINGS_PORT": "not read"})
+    program = (
+        'eval "$(cat)"; COMP_WORDS=(tidings migrate --s); COMP_CWORD=2; _tidings; '
+        'echo "${COMPREPLY[@]}"'
+    )
+    done = subprocess.run(
+        ["bash", "--norc", "-c", program], input=script, capture_output=True, text=True, timeout=30
+    )
+    assert (done.stdout, done.stderr) == ("--status --secret-key\n", "")

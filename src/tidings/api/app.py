@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -19,6 +19,7 @@ from tidings.api import (
     event_types,
     health,
     messages,
+    probes,
     recovery,
     source_events,
     sources,
@@ -30,6 +31,8 @@ from tidings.api.fast.inbound import InboundRoute
 from tidings.api.fast.messages import MessageRoute
 from tidings.api.limits import BodyLimit
 from tidings.api.message_gate import MessageGate
+from tidings.api.probes import Check, Probes
+from tidings.api.request_metrics import RequestMetrics
 from tidings.api.services import Services
 from tidings.config import Settings
 from tidings.delivery.operational import OperationalWebhooks
@@ -48,6 +51,7 @@ class TidingsApi(FastAPI):
 
     lean: ASGIApp | None = None
     services: Services
+    probes: Probes
 
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:
@@ -66,8 +70,10 @@ def create_app(
     settings: Settings,
     on_new_deliveries: Callable[[], None] = lambda: None,
     operational: OperationalWebhooks | None = None,
+    readiness: Mapping[str, Check] | None = None,
 ) -> TidingsApi:
-    """Build the API over an opened store. `on_new_deliveries` wakes an in-process worker."""
+    """Build the API over an opened store. `on_new_deliveries` wakes an in-process
+    worker; `readiness` adds checks to /readyz (that worker's claiming)."""
     app = TidingsApi(
         title="Tidings",
         version=__version__,
@@ -89,6 +95,7 @@ def create_app(
     )
     errors.install(app)
     app.include_router(health.router)
+    app.include_router(probes.router)
     app.include_router(docs.router)
     app.include_router(docs.assets)
     protected = [Depends(require_token)]
@@ -108,5 +115,13 @@ def create_app(
     max_body = settings.max_payload_bytes + ENVELOPE_ALLOWANCE
     app.add_middleware(BodyLimit, max_bytes=max_body)
     # Senders of inbound webhooks authenticate by signature, not token (inbound.py).
-    app.lean = InboundRoute(MessageRoute(app.framework, api=app, max_body=max_body), api=app)
+    lean = InboundRoute(MessageRoute(app.framework, api=app, max_body=max_body), api=app)
+    app.lean = RequestMetrics(lean, lambda: app.routes)
+    app.probes = Probes(
+        store,
+        app.services.authenticator,
+        settings.metrics_public,
+        app.services.stopping,
+        dict(readiness or {}),
+    )
     return app

@@ -59,6 +59,11 @@ class EndpointFields(InputModel):
     version: int | None = Field(
         default=None, ge=1, le=MAX_INT, description="Accepted for old clients; ignored."
     )
+    trace_propagation: bool | None = Field(
+        default=None,
+        description="Tidings extension: send this endpoint each message's W3C "
+        "`traceparent` header (every endpoint gets it with TIDINGS_TRACE_PROPAGATION).",
+    )
 
 
 class EndpointIn(EndpointFields):
@@ -86,6 +91,8 @@ class EndpointOut(ApiModel):
     rate_limit: int | None
     metadata: dict[str, str]
     version: int = 1
+    # A Tidings extension (see EndpointFields); the SDK's models ignore it.
+    trace_propagation: bool = False
     created_at: datetime
     updated_at: datetime
 
@@ -126,6 +133,7 @@ def endpoint_out(endpoint: Endpoint) -> EndpointOut:
         throttle_rate=endpoint.throttle_rate,
         rate_limit=endpoint.throttle_rate,
         metadata=endpoint.metadata,
+        trace_propagation=endpoint.trace_propagation,
         created_at=timestamp(endpoint.created_at),
         updated_at=timestamp(endpoint.updated_at),
     )
@@ -169,6 +177,8 @@ def _apply(endpoint: Endpoint, body: EndpointFields) -> Endpoint:
         endpoint.throttle_rate = body.throttle_rate or body.rate_limit
     if "metadata" in given:
         endpoint.metadata = body.metadata or {}
+    if "trace_propagation" in given:
+        endpoint.trace_propagation = bool(body.trace_propagation)
     endpoint.updated_at = now_ms()
     return endpoint
 

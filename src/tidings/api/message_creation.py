@@ -18,6 +18,8 @@ from tidings.domain.clock import now_ms
 from tidings.domain.errors import PayloadTooLarge
 from tidings.domain.models import Application, Message
 from tidings.storage.ports import CreatedMessage, Idempotency
+from tidings.telemetry import metrics, traces
+from tidings.telemetry.tally import TALLY
 
 
 class Envelope(Protocol):
@@ -63,9 +65,11 @@ async def accept_message(
     payload: bytes,
     raw_body: bytes,
     idempotency_key: str | None,
+    traceparent: str | None = None,
 ) -> CreatedMessage:
     """Commit one message and its deliveries (shared by the route and the lean path
-    in fast/messages.py); answered only once they are committed."""
+    in fast/messages.py); answered only once they are committed. `traceparent` is
+    the request's W3C header, if it sent one."""
     message = Message(
         id=ids.new_id(ids.MESSAGE),
         app_key=app.key,
@@ -80,11 +84,29 @@ async def accept_message(
     if idempotency_key:
         fingerprint = hashlib.sha256(raw_body).hexdigest()
         idempotency = Idempotency(key=idempotency_key, fingerprint=fingerprint)
-    async with state.message_gate.admit(app.key, idempotency_key):
-        created = await state.store.create_message(app, message, idempotency)
-    if created.created and created.deliveries:
-        state.on_new_deliveries()
+    if traces.enabled():
+        with traces.message_created(app.id, message.id, message.event_type, traceparent) as span:
+            message.trace_context = span
+            created = await _store(state, app, message, idempotency)
+    else:  # no span to make: the sender's context, if any, is all there is to keep
+        message.trace_context = traces.valid(traceparent)
+        created = await _store(state, app, message, idempotency)
+    if created.created:
+        _count_created(app, state.settings.metrics_app_labels)
+        if created.deliveries:
+            state.on_new_deliveries()
     return created
+
+
+async def _store(
+    state: Services, app: Application, message: Message, idempotency: Idempotency | None
+) -> CreatedMessage:
+    async with state.message_gate.admit(app.key, idempotency.key if idempotency else None):
+        return await state.store.create_message(app, message, idempotency)
+
+
+def _count_created(app: Application, by_app: bool) -> None:
+    TALLY.count(metrics.MESSAGES_CREATED, (app.id if by_app else "",))
 
 
 def message_json(created: CreatedMessage, with_content: bool) -> bytes:

@@ -91,6 +91,12 @@ async def create_message(
     body: MessageIn,
     with_content: bool = True,
     idempotency_key: str | None = Header(default=None, max_length=256),
+    traceparent: str | None = Header(
+        default=None,
+        max_length=256,
+        description="W3C trace context: the message's trace continues the sender's, and "
+        "endpoints that ask for it are sent it (a malformed value is ignored).",
+    ),
 ) -> Response:
     """Accept a message; answered only once it and its deliveries are committed."""
     state = services_of(request.app)
@@ -98,10 +104,14 @@ async def create_message(
     raw_body = await request.body() if idempotency_key else b""
     app = await _application_for_message(request, app_id, body)
     try:
-        created = await accept_message(state, app, body, payload, raw_body, idempotency_key)
+        created = await accept_message(
+            state, app, body, payload, raw_body, idempotency_key, traceparent
+        )
     except ApplicationChanged:  # renamed or deleted since it was read: read it again
         app = await _application_for_message(request, app_id, body)
-        created = await accept_message(state, app, body, payload, raw_body, idempotency_key)
+        created = await accept_message(
+            state, app, body, payload, raw_body, idempotency_key, traceparent
+        )
     return Response(message_json(created, with_content), 202, media_type="application/json")
 
 

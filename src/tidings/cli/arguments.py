@@ -1,57 +1,55 @@
-"""The `tidings` command line: which flags each command takes, and the command line
-of a supervised child process (built from the same table, so the two cannot drift)."""
+"""The `tidings` command line: its commands, the setting flags each takes (as
+tidings.config declares them), and the command line of a supervised child process
+(from the same declarations, so the two cannot drift)."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 
 from tidings import __version__
-from tidings.cli import listen_args, secret_keys, tokens, trigger_args
-from tidings.config import SETTINGS, Settings, default_text, from_env, parse_value
+from tidings.cli import command_tree, listen_args, secret_keys, tokens, trigger_args
+from tidings.cli.completion import add_parser as add_completion_parser
+from tidings.config import SETTINGS, Setting, Settings, default_text, load, settings_for
 from tidings.serve.child_flags import LISTEN_FD_FLAG, PARENT_PID_FLAG
 
-# Settings each command accepts as flags; every flag also reads its TIDINGS_* variable.
-_COMMON = ("database_url", "database_pool_size", "secret_key")
-_SERVICE = (
-    *_COMMON,
-    "admin_token",
-    "dev",
-    "max_payload_bytes",
-    "config",
-    "config_allow_shared_write",
-)
-_API = ("host", "port", "public_docs", "header_timeout", "body_timeout", "max_connections")
-_WORKER = (
-    "retry_schedule",
-    "request_timeout",
-    "allowed_subnets",
-    "worker_concurrency",
-    "endpoint_concurrency",
-    "shutdown_grace",
-    "lease_seconds",
-    "disable_after",
-    "ca_file",
-    "proxy_url",
-    "client_cert_file",
-    "client_key_file",
-)
-_COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "serve": (
-        "Run the API and the delivery worker: in one process, or with --api-processes N "
-        "as N API processes and a worker process below their priority.",
-        (*_SERVICE, *_API, *_WORKER, "api_processes"),
-    ),
-    "api": ("Run only the HTTP API.", (*_SERVICE, *_API, "api_processes")),
-    "worker": ("Run only the delivery worker.", (*_SERVICE, *_WORKER)),
-    "migrate": ("Apply pending database migrations and exit.", _COMMON),
+_SERVERS = {
+    "serve": "Run the API and the delivery worker: in one process, or with --api-processes N "
+    "as N API processes and a worker process below their priority.",
+    "api": "Run only the HTTP API.",
+    "worker": "Run only the delivery worker.",
 }
+_MIGRATE = "Apply pending database migrations, listing each, and exit."
+# A supervised child is one process: the supervisor alone runs --api-processes N.
+_NOT_INHERITED = frozenset({"api_processes"})
 
 
-def _add_setting_flags(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
-    for setting in SETTINGS:
-        if setting.name not in names:
-            continue
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tidings", description="Self-hosted webhooks.")
+    parser.add_argument("--version", action="version", version=f"tidings {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, summary in _SERVERS.items():
+        commands.add_parser(name, help=summary, description=summary)
+    for hidden in (LISTEN_FD_FLAG, PARENT_PID_FLAG):
+        commands.choices["api"].add_argument(hidden, type=int, help=argparse.SUPPRESS)
+    commands.choices["worker"].add_argument(PARENT_PID_FLAG, type=int, help=argparse.SUPPRESS)
+    migrate = commands.add_parser("migrate", help=_MIGRATE, description=_MIGRATE)
+    migrate.add_argument(
+        "--status",
+        action="store_true",
+        help="Show the applied and pending migrations; apply nothing.",
+    )
+    tokens.add_parser(commands)
+    secret_keys.add_parser(commands)
+    trigger_args.add_parser(commands)
+    listen_args.add_parser(commands)
+    add_completion_parser(commands)
+    for words, command in command_tree.walk(parser):
+        _add_setting_flags(command, settings_for(" ".join(words)))
+    return parser
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser, settings: tuple[Setting, ...]) -> None:
+    for setting in settings:
         default = default_text(setting) or "unset"
         # argparse formats help with %, so a literal percent sign must be doubled.
         help_text = f"{setting.help} [env {setting.env}; default {default}]".replace("%", "%%")
@@ -61,30 +59,13 @@ def _add_setting_flags(parser: argparse.ArgumentParser, names: Sequence[str]) ->
             parser.add_argument(setting.flag, metavar=setting.name.upper(), help=help_text)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tidings", description="Self-hosted webhooks.")
-    parser.add_argument("--version", action="version", version=f"tidings {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
-    for name, (summary, settings) in _COMMANDS.items():
-        _add_setting_flags(commands.add_parser(name, help=summary, description=summary), settings)
-    for hidden in (LISTEN_FD_FLAG, PARENT_PID_FLAG):
-        commands.choices["api"].add_argument(hidden, type=int, help=argparse.SUPPRESS)
-    commands.choices["worker"].add_argument(PARENT_PID_FLAG, type=int, help=argparse.SUPPRESS)
-    tokens.add_parser(commands, lambda parser: _add_setting_flags(parser, _COMMON))
-    secret_keys.add_parser(commands, lambda parser: _add_setting_flags(parser, _COMMON))
-    trigger_args.add_parser(commands)
-    listen_args.add_parser(commands)
-    return parser
-
-
 def command_argv(command: str, args: argparse.Namespace) -> list[str]:
     """`tidings <command>` with the flags given to this process that `command`
     accepts (a supervised child's command line; the environment passes on as is)."""
     argv = [command]
-    for setting in SETTINGS:
+    for setting in settings_for(command):
         value = getattr(args, setting.name, None)
-        accepted = setting.name in _COMMANDS[command][1] and setting.name != "api_processes"
-        if value is None or not accepted:
+        if value is None or setting.name in _NOT_INHERITED:
             continue
         # One word each (--flag=value): a value starting with "-" stays a value.
         argv.append(setting.flag if setting.is_switch else f"{setting.flag}={value}")
@@ -92,10 +73,10 @@ def command_argv(command: str, args: argparse.Namespace) -> list[str]:
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
-    settings = from_env()
-    overrides = {
-        setting.name: parse_value(setting.name, value)
+    """The flags given on the command line, over the TIDINGS_* variables."""
+    given = {
+        setting.name: value
         for setting in SETTINGS
         if (value := getattr(args, setting.name, None)) is not None
     }
-    return settings.with_overrides(**overrides)
+    return load(given)

@@ -6,21 +6,19 @@ import argparse
 import logging
 import socket
 
-from tidings.cli import secret_keys, tokens
+from tidings.cli import migrations, secret_keys, tokens
 from tidings.cli.arguments import command_argv
 from tidings.client import trigger
-from tidings.config import Settings, key_ring
+from tidings.config import Settings
 from tidings.serve import api_processes
 from tidings.serve.priority import lower_worker_priority
 from tidings.serve.runtime import Inherited, run_services
-from tidings.storage import open_store
 
 log = logging.getLogger("tidings")
 
 
 async def dispatch(args: argparse.Namespace, settings: Settings) -> None:
     if args.command == "serve":
-        log.info("Tidings listening on http://%s:%d", settings.host, settings.port)
         if settings.api_processes > 1:
             api, worker = command_argv("api", args), command_argv("worker", args)
             await api_processes.run(settings, api, worker)
@@ -33,7 +31,7 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> None:
         # parent_pid: the worker of `serve --api-processes N`, which stops with it.
         await run_services(settings, api=False, worker=True, parent_pid=args.parent_pid)
     elif args.command == "migrate":
-        await migrate(settings)
+        await migrations.run(settings, status_only=args.status)
     elif args.command == "token":
         await tokens.run(args, settings)
     elif args.command == "secrets":
@@ -51,15 +49,7 @@ async def _api(args: argparse.Namespace, settings: Settings) -> None:
         inherited = Inherited(socket.socket(fileno=args.listen_fd), args.parent_pid)
         await run_services(settings, api=True, worker=False, inherited=inherited)
         return
-    log.info("Tidings API listening on http://%s:%d", settings.host, settings.port)
     if settings.api_processes > 1:
         await api_processes.run(settings, command_argv("api", args))
     else:
         await run_services(settings, api=True, worker=False)
-
-
-async def migrate(settings: Settings) -> None:
-    store = open_store(settings.database_url, keys=key_ring(settings))
-    await store.open()  # opening applies what is pending
-    await store.close()
-    print("database is up to date")

@@ -3,28 +3,24 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 
 from tidings.config import Settings, key_ring
 from tidings.storage import open_store
 from tidings.storage.sealing import new_key
 
 
-def add_parser(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser],
-    add_database_flags: Callable[[argparse.ArgumentParser], None],
-) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`secrets new-key | rotate-key` (rotate-key's database flags come from tidings.config)."""
     secrets = commands.add_parser("secrets", help="Manage the keys that seal secrets at rest.")
     actions = secrets.add_subparsers(dest="secrets_command", required=True)
     actions.add_parser(
         "new-key", help="Print a new key, to put first in TIDINGS_SECRET_KEY (comma-separated)."
     )
-    rotate = actions.add_parser(
+    actions.add_parser(
         "rotate-key",
         help="Seal every secret again with the first key of TIDINGS_SECRET_KEY; afterwards "
         "the other keys can be dropped. Every process must have the new ring first.",
     )
-    add_database_flags(rotate)
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> None:

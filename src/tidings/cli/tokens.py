@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
@@ -20,10 +20,8 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"(\d+)([smhd]?)")
 
 
-def add_parser(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser],
-    add_database_flags: Callable[[argparse.ArgumentParser], None],
-) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`token create | list | revoke` (their database flags come from tidings.config)."""
     token = commands.add_parser("token", help="Manage API tokens.")
     actions = token.add_subparsers(dest="token_command", required=True)
     create = actions.add_parser("create", help="Create a bearer token and print it once.")
@@ -39,11 +37,9 @@ def add_parser(
         metavar="DURATION",
         help="Stop working after this long: 3600, 90m, 12h or 30d.",
     )
-    listing = actions.add_parser("list", help="List tokens (never their secrets).")
+    actions.add_parser("list", help="List tokens (never their secrets).")
     revoke = actions.add_parser("revoke", help="Stop a token, in every process within seconds.")
     revoke.add_argument("id", help="The token's id (tok_...), as `tidings token list` shows.")
-    for action in (create, listing, revoke):
-        add_database_flags(action)
 
 
 def duration(text: str) -> float:

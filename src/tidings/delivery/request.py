@@ -68,6 +68,8 @@ def build_headers(delivery: ClaimedDelivery, timestamp: int) -> dict[str, str]:
             "svix-signature": signature,
         }
     )
+    if delivery.traceparent is not None:
+        headers["traceparent"] = delivery.traceparent
     return headers
 
 

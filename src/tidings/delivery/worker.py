@@ -21,12 +21,14 @@ from tidings.delivery.egress import Egress
 from tidings.delivery.guard import AddressPolicy, GuardedResolver
 from tidings.delivery.http1 import Http1Client
 from tidings.delivery.pacing import Decision, Pacer, Released
+from tidings.delivery.reporting import AttemptReporter
 from tidings.delivery.results import attempt_result
 from tidings.domain.clock import now_ms
 from tidings.domain.internal import DeliveryKind
 from tidings.domain.models import AttemptResult, ClaimedDelivery, RecordOutcome
 from tidings.domain.outcomes import Outcome
 from tidings.storage.ports import Queue
+from tidings.telemetry import traces
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,11 @@ class WorkerOptions:
     disable_after_seconds: float = 5 * 24 * 3600
     endpoint_concurrency: int = 32
     egress: Egress = field(default_factory=Egress)
+    # Which attempts get a log line: all, failures or none (TIDINGS_LOG_ATTEMPTS).
+    log_attempts: str = "all"
+    # Send every endpoint its message's `traceparent` (TIDINGS_TRACE_PROPAGATION);
+    # otherwise only endpoints that ask for it get it.
+    trace_propagation: bool = False
 
     @property
     def lease_ms(self) -> int:
@@ -130,6 +137,14 @@ class Worker:
         self._record_failures = 0
         # Set when deliveries start waiting, so the pacing loop recomputes its sleep.
         self._pacing_changed = asyncio.Event()
+        self._reporter = AttemptReporter(options.log_attempts)
+        # When the claiming loop last came round (the loop's clock), for /readyz.
+        self.claimed_at = float("-inf")
+
+    def claiming_stalled(self, patience: float) -> bool:
+        """Whether the claiming loop has not come round for `patience` seconds (it
+        turns at least every IDLE_POLL_SECONDS unless a database call hangs)."""
+        return asyncio.get_running_loop().time() - self.claimed_at > patience
 
     def notify(self) -> None:
         """New work was committed in this process: look now rather than at the next poll."""
@@ -174,7 +189,9 @@ class Worker:
 
     # claiming -----------------------------------------------------------------
     async def _claim_until(self, stopping: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
         while not stopping.is_set():
+            self.claimed_at = loop.time()
             # Cleared before looking, so an attempt ending from here on wakes _idle.
             self._slot_freed.clear()
             self._wakeup.clear()
@@ -294,6 +311,19 @@ class Worker:
             self._pacing_changed.set()
 
     async def _perform(self, delivery: ClaimedDelivery) -> Outcome:
+        propagate = delivery.propagate_trace or self._options.trace_propagation
+        if not traces.enabled() or delivery.trace_context is None:
+            # No span to make: an endpoint that wants the context gets it as stored.
+            delivery.traceparent = delivery.trace_context if propagate else None
+            return await self._perform_once(delivery)
+        attributes = _span_attributes(delivery)
+        with traces.attempt(delivery.trace_context, attributes) as (traceparent, span):
+            delivery.traceparent = traceparent if propagate else None
+            outcome = await self._perform_once(delivery)
+            traces.finished(span, outcome.succeeded, outcome.status_code, outcome.error)
+        return outcome
+
+    async def _perform_once(self, delivery: ClaimedDelivery) -> Outcome:
         started = now_ms()
         try:
             if delivery.kind is DeliveryKind.HTTP or self.performer is None:
@@ -380,8 +410,7 @@ class Worker:
         finally:
             self._slot_freed.set()  # recorded outcomes may have been holding slots
         self._record_failures = 0
-        for event in recorded.disabled:
-            log.warning("endpoint %s disabled: %s", event.endpoint_id, event.reason)
+        self._reporter.recorded(batch, recorded)
         if self.on_recorded is not None:
             try:
                 await self.on_recorded(batch, recorded)
@@ -439,6 +468,15 @@ class Worker:
             except Exception as exc:
                 log.warning("handing back %d deliveries failed: %s", len(abandoned), exc)
             log.info("released %d unfinished deliveries", len(abandoned))
+
+
+def _span_attributes(delivery: ClaimedDelivery) -> dict[str, Any]:
+    return {
+        "tidings.msg_id": delivery.msg_id,
+        "tidings.endpoint_id": delivery.endpoint_id,
+        "tidings.app_id": delivery.app_id,
+        "tidings.attempt": delivery.attempts_made + 1,
+    }
 
 
 def _sleep_until(due: int | None) -> float:

@@ -72,6 +72,8 @@ class Endpoint:
     throttle_rate: int | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     retired_secrets: list[RetiredSecret] = field(default_factory=list)
+    # Send each message's W3C `traceparent` to this endpoint (a Tidings extension).
+    trace_propagation: bool = False
     # When the current run of failures began; None after any success. Kept in the
     # database so auto-disable survives restarts and spans workers.
     failing_since: int | None = None
@@ -91,6 +93,10 @@ class Message:
     tags: list[str] | None = None
     created_at: int = 0
     key: int = 0
+    # The W3C trace context (`traceparent`) of the request that created it: the
+    # span Tidings traced it under, or the sender's own. Written, never read back
+    # by the API; the worker's claim carries it to the attempts.
+    trace_context: str | None = None
 
 
 @dataclass
@@ -151,6 +157,11 @@ class ClaimedDelivery:
     concurrency_cap: int | None = None
     # Who performs its attempts, decided at the claim from the application and URL.
     kind: DeliveryKind = DeliveryKind.HTTP
+    # The message's trace context, and whether the endpoint is sent it.
+    trace_context: str | None = None
+    propagate_trace: bool = False
+    # Sent as this attempt's `traceparent` header, when the endpoint is to get one.
+    traceparent: str | None = None
 
 
 @dataclass
@@ -180,6 +191,16 @@ class DisabledEndpoint:
     reason: str
     # Start of the run of failures that led here (None when a 410 did it).
     failing_since: int | None = None
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """The queue at a glance, for metrics: deliveries waiting to be attempted (those
+    of disabled endpoints, parked for recovery, not counted), and when the earliest
+    of them fell or falls due."""
+
+    pending: int
+    earliest_due_at: int | None
 
 
 @dataclass

@@ -15,11 +15,16 @@ from collections.abc import Awaitable, Callable
 from tidings.domain.internal import DeliveryKind, parse_action_url, source_of_app
 from tidings.domain.models import ClaimedDelivery, InboundEvent, Source
 from tidings.domain.outcomes import Outcome
-from tidings.ingest.actions.base import Action, did_not_finish
+from tidings.ingest.actions.base import DID_NOT_FINISH, Action, did_not_finish
 from tidings.ingest.actions.event import InboundWebhook
 from tidings.ingest.config_file import FileConfig
 from tidings.ingest.sources import forward_headers
 from tidings.storage.ports import Store
+from tidings.telemetry import metrics
+from tidings.telemetry.logs import get_logger
+from tidings.telemetry.tally import TALLY
+
+log = get_logger("tidings.actions")
 
 SendHttp = Callable[[ClaimedDelivery], Awaitable[Outcome]]
 
@@ -51,17 +56,41 @@ class SourcePerformer:
             return did_not_finish(f"could not load the event: {exc}", time.monotonic())
         if delivery.kind is DeliveryKind.FORWARD:
             _carry_original_headers(delivery, source, inbound)
-            return await send_http(delivery)
+            return _ran("forward", delivery, await send_http(delivery))
         action = self._action(delivery)
         if action is None:
             return did_not_finish("no such action in this worker's config file", time.monotonic())
-        return await action.perform(_event(delivery, source, inbound))
+        outcome = await action.perform(_event(delivery, source, inbound))
+        return _ran(action.kind, delivery, outcome, action=action.name)
 
     async def _context(
         self, delivery: ClaimedDelivery
     ) -> tuple[Source | None, InboundEvent | None]:
         source = await self._store.get_source(_source_id(delivery))
         return source, await self._store.get_inbound(delivery.msg_key)
+
+
+def _ran(kind: str, delivery: ClaimedDelivery, outcome: Outcome, **fields: object) -> Outcome:
+    """Count and log one run of an action (or one forward): succeeded, failed (it
+    finished and failed) or unfinished (it timed out, could not start, no answer)."""
+    if outcome.succeeded:
+        result = "succeeded"
+    else:
+        result = "unfinished" if outcome.status_code == DID_NOT_FINISH else "failed"
+    TALLY.count(metrics.ACTION_RUNS, (kind, result))
+    log.info(
+        "action run",
+        kind=kind,
+        **fields,
+        msg_id=delivery.msg_id,
+        source_id=_source_id(delivery),
+        attempt=delivery.attempts_made + 1,
+        outcome=result,
+        status=outcome.status_code,
+        duration_ms=outcome.duration_ms,
+        error=outcome.error,
+    )
+    return outcome
 
 
 def _source_id(delivery: ClaimedDelivery) -> str:

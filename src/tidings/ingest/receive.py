@@ -12,7 +12,6 @@ within 24 h is acknowledged but kept (and forwarded) only once.
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -25,8 +24,11 @@ from tidings.domain.models import InboundEvent, Message, Rejection, Source
 from tidings.ingest.source_cache import KnownSource, SourceCache
 from tidings.ingest.verify import Headers, InboundRequest, VerificationFailed, Verified
 from tidings.storage.ports import ApplicationChanged, Idempotency, SourceChanged, Store
+from tidings.telemetry import metrics
+from tidings.telemetry.logs import get_logger
+from tidings.telemetry.tally import TALLY
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 # Rejections kept per source: enough to diagnose, bounded under a flood.
 REJECTIONS_KEPT = 100
@@ -126,7 +128,8 @@ class Inbox:
         try:
             await self._store.add_rejection(rejection, REJECTIONS_KEPT)
         except Exception:  # unavailable, or the source was deleted a moment ago
-            log.warning("could not record a rejection for source %s", source.id, exc_info=True)
+            log.warning("could not record a rejection", source_id=source.id, exc_info=True)
+        _received(source, "unverified" if status == 401 else "misconfigured", reason=reason)
         text = f"{reason}: {detail}" if detail else reason
         return _json(
             status, {"code": "verification_failed" if status == 401 else "rejected", "detail": text}
@@ -155,6 +158,7 @@ class Inbox:
         if isinstance(verified, Answer):
             return verified
         if verified.handshake is not None:
+            _received(known.source, "handshake")
             status, body, content_type = verified.handshake
             return Answer(status, body, content_type)
         return await self._keep(known, request, verified)
@@ -164,7 +168,7 @@ class Inbox:
         if known.verifier is None:  # a stored config this release no longer accepts
             if known.kept:
                 raise _ReadAgain
-            log.error("source %s has an unusable config: %s", source.id, known.problem)
+            log.error("source has an unusable config", source_id=source.id, problem=known.problem)
             return await self.reject(source, 503, "source misconfigured", known.problem)
         try:
             return known.verifier.verify(request)
@@ -173,7 +177,7 @@ class Inbox:
                 raise _ReadAgain from None
             return await self.reject(source, 401, exc.reason, exc.detail)
         except Exception:  # a verifier bug must still not answer 500
-            log.exception("verifier of source %s failed", source.id)
+            log.exception("verifier failed", source_id=source.id)
             return await self.reject(source, 401, "malformed request", "")
 
     async def _keep(
@@ -206,7 +210,17 @@ class Inbox:
         try:
             created = await self._store.create_inbound(source, app, message, inbound, idempotency)
         except Conflict:  # the same delivery id, kept by a concurrent request
+            _received(source, "duplicate")
             return _json(200, {"duplicate": True})
         if created.created and created.deliveries:
             self._notify()
+        verdict = "accepted" if created.created else "duplicate"
+        _received(source, verdict, msg_id=created.message.id, actions=created.deliveries)
         return _json(200, {"id": created.message.id, "duplicate": not created.created})
+
+
+def _received(source: Source, verdict: str, **fields: object) -> None:
+    """Count and log one request at a source's URL by its verdict: accepted,
+    duplicate, handshake (a provider's URL check), unverified or misconfigured."""
+    TALLY.count(metrics.INBOUND_RECEIVED, (source.type, verdict))
+    log.info("inbound", source_id=source.id, source_type=source.type, verdict=verdict, **fields)

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from tidings.config import Settings
 from tidings.serve.child_flags import LISTEN_FD_FLAG, PARENT_PID_FLAG
 from tidings.serve.runtime import (
+    announce,
     bootstrap_token,
     check_admin_token,
     config_watcher,
@@ -70,7 +71,14 @@ async def run(
     if settings.database_url.endswith(":memory:"):
         raise SystemExit("tidings: an in-memory database cannot be shared by API processes")
     check_admin_token(settings)
+    announce(settings)
     listener = bind(settings)
+    log.info(
+        "Tidings listening on http://%s:%d (%d API processes)",
+        settings.host,
+        settings.port,
+        settings.api_processes,
+    )
     store = await open_store_when_ready(settings)
     try:
         await bootstrap_token(store, settings)

@@ -9,15 +9,17 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import uvicorn
+from fastapi import FastAPI
 
 from tidings.api import tokens
-from tidings.api.app import create_app
+from tidings.api.app import TidingsApi, create_app
+from tidings.api.probes import Check
 from tidings.api.services import services_of
-from tidings.config import Settings, key_ring
+from tidings.config import Settings, key_ring, shown
 from tidings.delivery.egress import Egress
 from tidings.delivery.guard import AddressPolicy
 from tidings.delivery.operational import OperationalWebhooks
@@ -28,9 +30,13 @@ from tidings.ingest.config_file import ConfigError
 from tidings.ingest.config_watch import ConfigWatcher
 from tidings.ingest.performer import SourcePerformer
 from tidings.serve.http_limits import Limits, guarded_protocol
+from tidings.serve.probe_port import claiming_check, probe_app
 from tidings.storage import Store, open_store
+from tidings.telemetry import traces
+from tidings.telemetry.logs import get_logger
 
 log = logging.getLogger("tidings")
+structured = get_logger("tidings")
 
 _PLACEHOLDER_TOKENS = {"changeme", "change-me", "secret", "token", "admin", "test", "password"}
 MIN_TOKEN_LENGTH = 16
@@ -134,6 +140,9 @@ async def run_services(
     (or `inherited`'s) is gone. A process that `inherited` its socket leaves the
     generated token and the config file to its parent, which handled them."""
     check_admin_token(settings)
+    if inherited is None and parent_pid is None:
+        announce(settings)
+    traces.configure()
     store = await open_store_when_ready(settings)
     try:
         watcher = None
@@ -144,6 +153,12 @@ async def run_services(
         await _run_until_signal(store, settings, api, worker, watcher, inherited, parent)
     finally:
         await store.close()
+
+
+def announce(settings: Settings) -> None:
+    """One line with every effective setting, secrets masked: what an operator
+    checks first when the server does not behave as configured."""
+    structured.info("settings", settings=shown(settings))
 
 
 async def open_store_when_ready(settings: Settings) -> Store:
@@ -197,18 +212,22 @@ async def _run_until_signal(
     operational = OperationalWebhooks(store, notify)
     if watcher is not None:
         tasks.append(asyncio.create_task(watcher.run(stopping), name="config"))
+    readiness: dict[str, Check] = {}
     if delivery is not None:
         delivery.performer = SourcePerformer(store, watcher.get if watcher else lambda: None)
-    if delivery is not None:
         delivery.on_recorded = operational.attempts_recorded
         tasks.append(asyncio.create_task(delivery.run(stopping), name="worker"))
+        readiness["claiming"] = claiming_check(delivery, settings)
         log.info("worker started (pid %d)", os.getpid())
+        if not api and settings.metrics_port:
+            probing = probe_app(store, settings, delivery, stopping)
+            serving = _serve_http(probing, settings, settings.metrics_port, stopping)
+            tasks.append(asyncio.create_task(serving, name="probes"))
     if api:
-        tasks.append(
-            asyncio.create_task(
-                _serve_api(store, settings, notify, operational, stopping, inherited)
-            )
-        )
+        app = create_app(store, settings, notify, operational, readiness)
+        listener = [inherited.listener] if inherited else None
+        serving = _serve_http(app, settings, settings.port, stopping, listener)
+        tasks.append(asyncio.create_task(serving, name="api"))
     await asyncio.gather(*tasks)
 
 
@@ -225,12 +244,15 @@ async def _stop_when_orphaned(stopping: asyncio.Event, parent: int) -> None:
             await asyncio.wait_for(stopping.wait(), ORPHAN_CHECK_SECONDS)
 
 
-async def _announce_when_serving(server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
-    """Tell the log when one of several API processes takes requests."""
+async def _announce_when_serving(
+    server: uvicorn.Server, serving: asyncio.Task[None], what: str
+) -> None:
+    """Tell the log once the port takes requests (not before: a refused start, a
+    weak token or a port in use, must not have said it was listening)."""
     while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn sets a bool
         await asyncio.sleep(STARTED_POLL_SECONDS)
     if server.started:
-        log.info("API process %d serving", os.getpid())
+        log.info(what)
 
 
 def _worker(store: Store, settings: Settings) -> Worker:
@@ -243,6 +265,8 @@ def _worker(store: Store, settings: Settings) -> Worker:
         lease_seconds=settings.lease_seconds,
         disable_after_seconds=settings.disable_after,
         endpoint_concurrency=settings.endpoint_concurrency,
+        log_attempts=settings.log_attempts,
+        trace_propagation=settings.trace_propagation,
         egress=Egress(
             settings.ca_file,
             settings.proxy_url,
@@ -253,24 +277,25 @@ def _worker(store: Store, settings: Settings) -> Worker:
     return Worker(store, options)
 
 
-async def _serve_api(
-    store: Store,
+async def _serve_http(
+    app: FastAPI,
     settings: Settings,
-    notify: Callable[[], None],
-    operational: OperationalWebhooks,
+    port: int,
     stopping: asyncio.Event,
-    inherited: Inherited | None,
+    listener: list[socket.socket] | None = None,
 ) -> None:
-    app = create_app(store, settings, notify, operational)
+    """Serve `app` on `port` (or on the inherited `listener`) until `stopping`."""
     config = uvicorn.Config(
         app,
         host=settings.host,
-        port=settings.port,
+        port=port,
         http=guarded_protocol(
             Limits(settings.header_timeout, settings.body_timeout, settings.max_connections)
         ),
         lifespan="off",
         access_log=False,
+        # uvicorn's records reach the root logger, and so the process's one log format.
+        log_config=None,
         # No `server: uvicorn` on every response: it names our software to anyone
         # probing an ingest URL, and each default header is checked per response.
         server_header=False,
@@ -278,17 +303,24 @@ async def _serve_api(
         timeout_graceful_shutdown=5,
     )
     server = _Server(config)
-    serving = asyncio.create_task(server.serve([inherited.listener] if inherited else None))
-    if inherited is not None:
-        await _announce_when_serving(server, serving)
+    serving = asyncio.create_task(server.serve(listener))
+    serves_api = isinstance(app, TidingsApi)
+    if listener is not None:  # one of several API processes on the parent's socket
+        what = f"API process {os.getpid()} serving"
+    else:
+        what = (
+            f"{'Tidings' if serves_api else 'metrics'} listening on http://{settings.host}:{port}"
+        )
+    await _announce_when_serving(server, serving, what)
     await asyncio.wait(
         [serving, asyncio.ensure_future(stopping.wait())], return_when="FIRST_COMPLETED"
     )
-    services_of(app).stopping.set()
+    if serves_api:
+        services_of(app).stopping.set()
     server.should_exit = True
     await serving
     if server.started:
-        log.info("API stopped")
+        log.info("API stopped" if serves_api else "metrics port stopped")
     else:
         stopping.set()
-        raise SystemExit(f"could not listen on {settings.host}:{settings.port}")
+        raise SystemExit(f"could not listen on {settings.host}:{port}")

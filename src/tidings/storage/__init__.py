@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tidings.storage.ports import CreatedMessage, Idempotency, Store
+from tidings.storage.ports import CreatedMessage, Idempotency, MigrationStatus, Store
 from tidings.storage.sealing import KeyRing
 
-__all__ = ["CreatedMessage", "Idempotency", "KeyRing", "Store", "open_store"]
+__all__ = ["CreatedMessage", "Idempotency", "KeyRing", "MigrationStatus", "Store", "open_store"]
 
 
 def open_store(
@@ -13,7 +13,10 @@ def open_store(
 ) -> Store:
     """The backend for `database_url`, not yet opened. `pool_size` caps a
     PostgreSQL connection pool (SQLite has none). `keys` seal secrets: SQLite
-    without them uses a key file beside the database; PostgreSQL needs them."""
+    without them uses a key file beside the database; PostgreSQL needs them.
+
+    The URL is expected checked already (tidings.config refuses the others when the
+    setting is read); this raises ValueError for one that slipped past."""
     if database_url.startswith("sqlite:"):
         from tidings.storage.sqlite.store import SqliteStore
 
@@ -22,4 +25,7 @@ def open_store(
         from tidings.storage.postgres.store import MAX_CONNECTIONS, PostgresStore
 
         return PostgresStore(database_url, max_connections=pool_size or MAX_CONNECTIONS, keys=keys)
-    raise ValueError(f"unsupported database URL {database_url!r}: use sqlite:///path")
+    scheme = database_url.split(":", 1)[0]
+    raise ValueError(
+        f"unsupported database URL scheme {scheme!r}; use sqlite:///path or postgresql://..."
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,6 +22,7 @@ from tidings.domain.models import (
     Attempt,
     AttemptFilter,
     AttemptResult,
+    Backlog,
     ClaimedDelivery,
     Destination,
     Endpoint,
@@ -87,6 +88,33 @@ class CreatedMessage:
     deliveries: int
 
 
+@dataclass(frozen=True)
+class MigrationStatus:
+    """Where the schema stands: the migrations recorded in the database, and those
+    of this release that are not, each by name ("0003_lanes"), in order. `applied`
+    may also name migrations of a newer release, which this one leaves alone."""
+
+    applied: tuple[str, ...]
+    pending: tuple[str, ...]
+
+    @property
+    def current(self) -> bool:
+        """Nothing left to apply (what a readiness probe asks)."""
+        return not self.pending
+
+    @classmethod
+    def of(cls, recorded: Mapping[int, str], known: Iterable[tuple[int, str]]) -> MigrationStatus:
+        """From the database's `{version: file name}` and this release's
+        `(version, file name)` pairs."""
+        applied = tuple(_bare(recorded[version]) for version in sorted(recorded))
+        pending = tuple(_bare(name) for version, name in known if version not in recorded)
+        return cls(applied, pending)
+
+
+def _bare(file_name: str) -> str:
+    return file_name.removesuffix(".sql")
+
+
 class Lifecycle(Protocol):
     """Opening, closing and checking the store; every process that holds one uses these."""
 
@@ -105,6 +133,12 @@ class Lifecycle(Protocol):
     @abc.abstractmethod
     async def ping(self) -> None:
         """Raise StorageUnavailable unless the database answers."""
+
+    @abc.abstractmethod
+    async def migration_status(self) -> MigrationStatus:
+        """The migrations applied and pending, read without applying any: on an
+        open store one small query, and before `open()` as well (creating nothing,
+        not even a missing SQLite file)."""
 
 
 class Catalog(Protocol):
@@ -295,6 +329,11 @@ class Queue(Protocol):
     async def next_due_at(self, skip_endpoints: Collection[int] = ()) -> int | None:
         """When the earliest pending delivery falls due, for the worker's sleep; the
         deliveries of `skip_endpoints` (those it has no room for) not counted."""
+
+    @abc.abstractmethod
+    async def backlog(self) -> Backlog:
+        """How many deliveries wait to be attempted, and the earliest due time among
+        them: one read over the index of queued deliveries."""
 
     async def wait_for_work(self, timeout: float) -> None:  # noqa: ASYNC109 - an idle bound
         """Return when another process may have queued deliveries, or after `timeout`.

@@ -91,6 +91,7 @@ def endpoint(row: Row, columns: Columns, keys: KeyRing) -> Endpoint:
         headers=opened_json(columns.json(row["headers"]), keys, place + ":headers"),
         throttle_rate=row["throttle_rate"],
         metadata=columns.json(row["metadata"]),
+        trace_propagation=bool(row["trace_propagation"]),
         failing_since=row["failing_since"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],

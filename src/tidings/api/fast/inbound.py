@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tidings.api.fast.answers import send_body, send_error
+from tidings.api.request_metrics import ROUTE
 from tidings.api.services import services_of
 from tidings.config import Settings
 from tidings.domain.errors import NotFound, PayloadTooLarge, TidingsError
@@ -27,6 +28,8 @@ from tidings.ingest.sources import INGEST_PATH
 from tidings.ingest.verify import Headers, InboundRequest
 
 _PREFIX = INGEST_PATH + "/"
+# How metrics name the route: never the token, a secret of the source's URL.
+ROUTE_TEMPLATE = INGEST_PATH + "/{token}"
 
 
 class InboundRoute:
@@ -41,6 +44,7 @@ class InboundRoute:
         if token is None:
             await self._app(scope, receive, send)
             return
+        scope[ROUTE] = ROUTE_TEMPLATE
         try:
             status, body, content_type = await self._receive(scope, receive, token)
         except (TidingsError, HTTPException) as exc:

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tidings.api.fast.answers import send_body, send_error
 from tidings.api.message_creation import accept_message, encode_payload, message_json
 from tidings.api.messages import MessageIn
+from tidings.api.request_metrics import ROUTE
 from tidings.api.services import services_of
 from tidings.domain.access import Grant, Need
 from tidings.domain.errors import PayloadTooLarge, TidingsError
@@ -29,9 +30,16 @@ from tidings.domain.models import Application
 from tidings.storage.ports import ApplicationChanged, CreatedMessage
 
 _PATH = re.compile(r"/api/v1/app/([^/]+)/msg")
+ROUTE_TEMPLATE = "/api/v1/app/{app_id}/msg"
 _QUERIES = {b"": True, b"with_content=true": True, b"with_content=false": False}
-_WANTED = (b"authorization", b"content-type", b"content-length", b"idempotency-key")
-# FastAPI's limit on the idempotency-key header (`Header(max_length=256)`).
+_WANTED = (
+    b"authorization",
+    b"content-type",
+    b"content-length",
+    b"idempotency-key",
+    b"traceparent",
+)
+# FastAPI's limit on the idempotency-key and traceparent headers (`Header(max_length=256)`).
 _MAX_KEY = 256
 
 
@@ -55,6 +63,7 @@ class MessageRoute:
         if match is None:
             await self._app(scope, receive, send)
             return
+        scope[ROUTE] = ROUTE_TEMPLATE
         received: list[Message] = []
         try:
             answer = await self._lean(scope, receive, match[1], received)
@@ -86,7 +95,11 @@ class MessageRoute:
                 raise _Pass  # the route answers 404
             key = headers.get(b"idempotency-key")
             idempotency_key = key.decode("latin-1") if key else None
-            created = await self._accept(app_id, app, body, payload, raw_body, idempotency_key)
+            trace = headers.get(b"traceparent")
+            traceparent = trace.decode("latin-1") if trace else None
+            created = await self._accept(
+                app_id, app, body, payload, raw_body, idempotency_key, traceparent
+            )
         except _Pass:
             return None
         return message_json(created, with_content)
@@ -149,10 +162,13 @@ class MessageRoute:
         payload: bytes,
         raw_body: bytes,
         idempotency_key: str | None,
+        traceparent: str | None,
     ) -> CreatedMessage:
         state = services_of(self._api)
         try:
-            return await accept_message(state, app, body, payload, raw_body, idempotency_key)
+            return await accept_message(
+                state, app, body, payload, raw_body, idempotency_key, traceparent
+            )
         except ApplicationChanged:
             # Nothing was written: the route reads the application afresh.
             state.applications.forget(app_id)
@@ -170,6 +186,8 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
     if content_type != b"application/json":
         raise _Pass
     if len(found.get(b"idempotency-key", b"")) > _MAX_KEY:
+        raise _Pass
+    if len(found.get(b"traceparent", b"")) > _MAX_KEY:
         raise _Pass
     return found
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 from tidings.domain.outcomes import Outcome
 from tidings.ingest.actions.event import InboundWebhook
@@ -54,6 +55,8 @@ class Condition:
 
 @dataclass(frozen=True)
 class Action(abc.ABC):
+    # What runs: `command` or `python` (metrics and logs tell the kinds apart).
+    kind: ClassVar[str]
     name: str
     limits: Limits
     # All must hold; an event that fails one is recorded as skipped (a success).

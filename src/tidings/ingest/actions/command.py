@@ -36,6 +36,8 @@ OUTPUT_GRACE_SECONDS = 0.5
 
 @dataclass(frozen=True)
 class CommandAction(Action):
+    kind = "command"
+
     argv: tuple[Template, ...]
     env: Mapping[str, Template]
     inherit_env: tuple[str, ...]

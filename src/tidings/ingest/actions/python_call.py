@@ -49,6 +49,8 @@ def resolve(target: str) -> Callable[..., Any]:
 
 @dataclass(frozen=True)
 class PythonAction(Action):
+    kind = "python"
+
     target: str
     function: Callable[..., Any] = field(compare=False)
 

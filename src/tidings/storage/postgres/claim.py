@@ -123,12 +123,12 @@ LEFT JOIN leased ON true
 -- LIMIT 1 keeps these lookups per leased row, by primary key: as plain joins the
 -- planner may hash a whole table to match a few hundred rows.
 LEFT JOIN LATERAL (
-    SELECT id AS msg_id, event_id, payload FROM message
+    SELECT id AS msg_id, event_id, payload, trace_context FROM message
     WHERE message.key = leased.msg_key LIMIT 1
 ) AS message ON true
 LEFT JOIN LATERAL (
     SELECT id AS endpoint_id, uid AS endpoint_uid, url, secret, retired_secrets, headers,
-        disabled, throttle_rate
+        disabled, throttle_rate, trace_propagation
     FROM endpoint WHERE endpoint.key = leased.endpoint_key LIMIT 1
 ) AS endpoint ON true
 LEFT JOIN LATERAL (
@@ -259,4 +259,6 @@ def _claimed(row: rows.Row, claim: int, now: int, ring: KeyRing) -> ClaimedDeliv
         endpoint_uid=row["endpoint_uid"],
         event_id=row["event_id"],
         kind=delivery_kind(row["app_uid"], row["url"]),
+        trace_context=row["trace_context"],
+        propagate_trace=row["trace_propagation"],
     )

@@ -7,6 +7,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from tidings.domain.models import (
     AttemptResult,
+    Backlog,
     ClaimedDelivery,
     Endpoint,
     Message,
@@ -54,6 +55,12 @@ class PostgresQueue(PostgresAccess):
         await self._settler.wait()
         due = await self._fetchval(lanes.NEXT_CHECK, list(skip_endpoints))
         return None if due is None or due >= lanes.NEVER else int(due)
+
+    async def backlog(self) -> Backlog:
+        row = await self._fetchrow(queue.BACKLOG)
+        assert row is not None  # an aggregate always answers one row
+        earliest = row["earliest"]
+        return Backlog(int(row["pending"]), None if earliest is None else int(earliest))
 
     # The parameter's name is the interface's.
     async def wait_for_work(self, timeout: float) -> None:  # noqa: ASYNC109

@@ -67,8 +67,9 @@ UPDATE application SET endpoints_version = endpoints_version + 1 WHERE key = ANY
 # The message, its deliveries and the idempotency record's pointer, in one statement.
 _INSERT = """
 WITH inserted AS (
-    INSERT INTO message (id, app_key, event_type, event_id, payload, channels, tags, created_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    INSERT INTO message (id, app_key, event_type, event_id, payload, channels, tags, created_at,
+        trace_context)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $11)
     RETURNING key
 ), queued AS (
     INSERT INTO delivery (app_key, msg_key, endpoint_key, status, due_at, updated_at)
@@ -85,7 +86,7 @@ SELECT key FROM inserted
 # See migration 0008: `create` in one call, for as long as nothing unusual happens.
 _CREATE_AT_ONCE = """
 SELECT tidings_create_message($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-    $16, $17)
+    $16, $17, $18)
 """
 _LOCK_SPACES = [IDEMPOTENCY_LOCK_SPACE, EVENT_ID_LOCK_SPACE, lanes.LANE_LOCK_SPACE]
 
@@ -127,6 +128,7 @@ async def create_at_once(
         message.created_at - DEDUP_WINDOW_MS,
         _LOCK_SPACES,
         CHANNEL if notify else None,
+        message.trace_context,
     )
     if key is None:
         return None
@@ -159,6 +161,7 @@ async def create(
         message.created_at,
         [ep.key for ep in chosen],
         idempotency.key if idempotency else None,
+        message.trace_context,
     )
     if chosen:
         await lanes.wake(conn, [(ep.key, message.created_at) for ep in chosen])

@@ -30,6 +30,12 @@ from tidings.storage.postgres.notify import Announcer
 # the endpoint is enabled again; nothing is lost and no attempt is spent.
 PARKED = 1 << 62
 
+# Over the partial index of queued deliveries; parked ones (disabled endpoints) aside.
+BACKLOG = f"""
+SELECT count(*) AS pending, min(due_at) AS earliest FROM delivery
+WHERE status IN (1, 3) AND due_at < {PARKED}
+"""
+
 # Attempts first, then the fenced advance, as one statement over parallel arrays.
 # An attempt whose message was deleted meanwhile is dropped rather than failing
 # the batch on the foreign key (which would re-send every other delivery in it).

@@ -54,6 +54,7 @@ ENDPOINT_FIELDS = (
     "headers",
     "throttle_rate",
     "metadata",
+    "trace_propagation",
     "created_at",
     "updated_at",
 )
@@ -176,6 +177,7 @@ def endpoint_params(ep: Endpoint, keys: KeyRing) -> dict[str, Any]:
         "headers": dump(sealed["headers"]),
         "throttle_rate": ep.throttle_rate,
         "metadata": dump(ep.metadata),
+        "trace_propagation": ep.trace_propagation,
         "created_at": ep.created_at,
         "updated_at": ep.updated_at,
     }

@@ -12,13 +12,14 @@ import asyncio
 
 from tidings.domain.errors import StorageUnavailable
 from tidings.storage.endpoint_cache import EndpointCache
+from tidings.storage.ports import MigrationStatus
 from tidings.storage.postgres import claim, queries, sealed
 from tidings.storage.postgres.catalog import PostgresCatalog
 from tidings.storage.postgres.connection import connect, create_pool, translated
 from tidings.storage.postgres.deliveries import PostgresQueue
 from tidings.storage.postgres.history import PostgresHistory
 from tidings.storage.postgres.intake import PostgresIntake
-from tidings.storage.postgres.migrate import migrate
+from tidings.storage.postgres.migrate import migrate, status
 from tidings.storage.postgres.notify import Announcer, WorkListener, notify
 from tidings.storage.sealing import KeyRing
 
@@ -77,6 +78,18 @@ class PostgresStore(PostgresCatalog, PostgresIntake, PostgresQueue, PostgresHist
             await asyncio.wait_for(pool.close(), CLOSE_TIMEOUT_SECONDS)
         except Exception:
             pool.terminate()
+
+    async def migration_status(self) -> MigrationStatus:
+        if self._pool is not None:
+            async with translated(self._pool):
+                return await status(self._pool)
+        # Before open(): a connection of its own, for this question only.
+        async with translated(None):
+            conn = await connect(self._url, "tidings-migrate")
+            try:
+                return await status(conn)
+            finally:
+                await conn.close()
 
     async def ping(self) -> None:
         await self._fetchval(queries.PING)

@@ -8,6 +8,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from tidings.domain.models import (
     AttemptResult,
+    Backlog,
     ClaimedDelivery,
     Endpoint,
     Message,
@@ -60,6 +61,11 @@ class SqliteQueue(SqliteAccess):
     async def next_due_at(self, skip_endpoints: Collection[int] = ()) -> int | None:
         row = self._one(lanes.earliest_check(len(skip_endpoints)), tuple(skip_endpoints))
         return None if row is None or row[0] is None or row[0] >= lanes.NEVER else int(row[0])
+
+    async def backlog(self) -> Backlog:
+        row = self._one(queue.BACKLOG)
+        assert row is not None  # an aggregate always answers one row
+        return Backlog(int(row[0]), None if row[1] is None else int(row[1]))
 
     async def wait_for_work(self, timeout: float) -> None:  # noqa: ASYNC109 - an idle bound
         """Another process's commit (`tidings api` beside `tidings worker`) ends the

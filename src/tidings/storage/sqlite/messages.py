@@ -30,8 +30,9 @@ _MESSAGE = "SELECT * FROM message WHERE key = ?"
 _DELIVERIES = "SELECT count(*) FROM delivery WHERE msg_key = ?"
 _WITH_EVENT_ID = "SELECT * FROM message WHERE app_key = ? AND event_id = ? AND created_at > ?"
 _INSERT_MESSAGE = """
-INSERT INTO message (id, app_key, event_type, event_id, payload, channels, tags, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO message (id, app_key, event_type, event_id, payload, channels, tags, created_at,
+    trace_context)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 
@@ -50,6 +51,7 @@ MESSAGE_COLUMNS = (
     "channels",
     "tags",
     "created_at",
+    "trace_context",
 )
 DELIVERY_COLUMNS = ("app_key", "msg_key", "endpoint_key", "status", "due_at", "updated_at")
 _PENDING = int(DeliveryStatus.PENDING)
@@ -162,6 +164,7 @@ def message_row(message: Message) -> tuple[Any, ...]:
         rows.dump(message.channels),
         rows.dump(message.tags),
         message.created_at,
+        message.trace_context,
     )
 
 

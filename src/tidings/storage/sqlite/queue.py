@@ -35,7 +35,7 @@ WHERE key IN ({keys})
 RETURNING key, app_key, msg_key, endpoint_key, attempts, trigger_type
 """
 # What a claim reads of each leased delivery's message, endpoint and application.
-_CLAIMED_MESSAGES = "SELECT key, id, event_id, payload FROM message"
+_CLAIMED_MESSAGES = "SELECT key, id, event_id, payload, trace_context FROM message"
 _CLAIMED_ENDPOINTS = "SELECT * FROM endpoint"
 _CLAIMED_APPLICATIONS = "SELECT key, id, uid FROM application"
 # Leased deliveries whose endpoint or message is gone, and those of a disabled one.
@@ -151,6 +151,8 @@ def _claimed(
         app_id=app["id"],
         app_uid=app["uid"],
         kind=delivery_kind(app["uid"], endpoint.url),
+        trace_context=message["trace_context"],
+        propagate_trace=endpoint.trace_propagation,
     )
 
 
@@ -272,6 +274,8 @@ _EXTEND = "UPDATE delivery SET due_at = ? WHERE key = ? AND claim_id = ? AND sta
 # SQLite uses the partial index delivery_lane (WHERE status IN (1, 3)) only for a
 # query that repeats that condition word for word; `status = 1` alone scans.
 _QUEUED = "status IN (1, 3)"
+# Over the partial index of queued deliveries; parked ones (disabled endpoints) aside.
+BACKLOG = f"SELECT count(*), min(due_at) FROM delivery WHERE {_QUEUED} AND due_at < {PARKED}"
 _PARK_FOR_ENDPOINT = f"""
 UPDATE delivery SET due_at = ?, updated_at = ? WHERE endpoint_key = ? AND {_QUEUED} AND status = 1
 """

@@ -81,6 +81,7 @@ def endpoint_params(ep: Endpoint, keys: KeyRing) -> dict[str, Any]:
         "headers": dump(sealed["headers"]),
         "throttle_rate": ep.throttle_rate,
         "metadata": dump(ep.metadata),
+        "trace_propagation": int(ep.trace_propagation),
         "created_at": ep.created_at,
         "updated_at": ep.updated_at,
     }

@@ -10,6 +10,7 @@ import sqlite3
 
 from tidings.domain.errors import StorageUnavailable
 from tidings.storage.endpoint_cache import EndpointCache
+from tidings.storage.ports import MigrationStatus
 from tidings.storage.sealing import KeyRing, key_file_ring
 from tidings.storage.sqlite import queries, sealed
 from tidings.storage.sqlite.catalog import SqliteCatalog
@@ -18,7 +19,7 @@ from tidings.storage.sqlite.deliveries import SqliteQueue
 from tidings.storage.sqlite.engine.writer import GroupCommitWriter
 from tidings.storage.sqlite.history import SqliteHistory
 from tidings.storage.sqlite.intake import SqliteIntake
-from tidings.storage.sqlite.migrate import migrate
+from tidings.storage.sqlite.migrate import migrate, status, status_of_file
 
 
 class SqliteStore(SqliteCatalog, SqliteIntake, SqliteQueue, SqliteHistory):
@@ -36,9 +37,13 @@ class SqliteStore(SqliteCatalog, SqliteIntake, SqliteQueue, SqliteHistory):
     async def open(self) -> None:
         try:
             conn = connect(self._path)
+        except (sqlite3.Error, OSError) as exc:  # OSError: its folder cannot be made
+            raise StorageUnavailable(f"cannot open {self._path}: {exc}") from exc
+        try:
             migrate(conn)
         except sqlite3.Error as exc:
-            raise StorageUnavailable(f"cannot open {self._path}: {exc}") from exc
+            conn.close()
+            raise StorageUnavailable(f"cannot migrate {self._path}: {exc}") from exc
         if self._keys is None:
             self._keys = key_file_ring(self._path.resolve().parent)
         self._read = conn
@@ -61,6 +66,14 @@ class SqliteStore(SqliteCatalog, SqliteIntake, SqliteQueue, SqliteHistory):
         if self._read is not None:
             self._read.close()
             self._read = None
+
+    async def migration_status(self) -> MigrationStatus:
+        try:
+            if self._read is not None:
+                return status(self._read)
+            return status_of_file(self._path)
+        except sqlite3.Error as exc:
+            raise StorageUnavailable(f"cannot read {self._path}: {exc}") from exc
 
     async def ping(self) -> None:
         self._rows(queries.PING)
