@@ -1,0 +1,1 @@
+"""What ships beside the package: the container image, compose.yaml, systemd units."""
