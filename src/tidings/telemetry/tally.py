@@ -65,14 +65,17 @@ class Tally:
             child._sum.inc(slots[-1])
 
     def _flush_later(self) -> None:
+        scheduled = self._scheduled
+        # Checked before asking for the running loop: on Python 3.11 that asks the
+        # kernel for the process id, each time. A flush due on a loop that has ended
+        # (in tests) never runs, so one is scheduled again.
+        if scheduled is not None and not scheduled.is_closed():
+            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no loop to flush later: now
             self.flush()
             return
-        if self._scheduled is loop:
-            return
-        # A flush due on another loop (one that has ended, in tests) never runs.
         self._scheduled = loop
         loop.call_later(FLUSH_SECONDS, self.flush)
 
