@@ -292,13 +292,17 @@ def test_workers_claim_every_delivery_once_while_messages_arrive(
     assert next_due is None or next_due > now_ms() + 50_000
 
 
+TRACE_CONTEXT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
 def test_the_one_call_create_writes_only_for_the_endpoints_version_it_was_given(
     run: Run, pg_store: Store, postgres_database: str
 ) -> None:
-    """Migration 0008's function: a stale endpoints version (or another application)
-    writes nothing; the current one writes the message, its deliveries and lanes
-    that are due no later than they are, creating or lowering them."""
-    create = "SELECT tidings_create_message(" + ", ".join(f"${n}" for n in range(1, 18)) + ")"
+    """Migration 0008's function (0012's, with the trace context): a stale endpoints
+    version (or another application) writes nothing; the current one writes the
+    message with its trace context, its deliveries and lanes that are due no later
+    than they are, creating or lowering them."""
+    create = "SELECT tidings_create_message(" + ", ".join(f"${n}" for n in range(1, 19)) + ")"
 
     async def scenario() -> tuple[list[Any], list[Any], int]:
         app = await app_with_endpoints(pg_store, endpoints=2)
@@ -339,6 +343,7 @@ def test_the_one_call_create_writes_only_for_the_endpoints_version_it_was_given(
                     0,
                     [1, 2, lanes.LANE_LOCK_SPACE],
                     None,
+                    TRACE_CONTEXT,
                 ]
 
             refused = [
@@ -363,10 +368,12 @@ def test_the_one_call_create_writes_only_for_the_endpoints_version_it_was_given(
                     endpoints,
                 )
             ]
-            return refused, [before, queued, lanes_now, endpoints, created_at], key
+            kept = await conn.fetchval("SELECT trace_context FROM message WHERE key = $1", key)
+            return refused, [before, queued, lanes_now, endpoints, created_at, kept], key
 
-    refused, (before, queued, lanes_now, endpoints, created_at), key = run(scenario())
+    refused, (before, queued, lanes_now, endpoints, created_at, kept), key = run(scenario())
     assert refused == [None, None] and before == 0 and key is not None
+    assert kept == TRACE_CONTEXT
     pending = int(DeliveryStatus.PENDING)
     assert queued == [(endpoint, pending, created_at) for endpoint in endpoints]
     assert lanes_now == [(endpoint, created_at) for endpoint in endpoints]
