@@ -42,10 +42,10 @@ class Probes:
     stopping: asyncio.Event
     # Checks beyond the database's: a worker's claiming loop, for one.
     checks: dict[str, Check] = field(default_factory=dict)
-    _backlog: metrics.Backlog | None = None
+    _backlog: metrics.BacklogGauges | None = None
     _backlog_at: float = float("-inf")
 
-    async def backlog(self) -> metrics.Backlog | None:
+    async def backlog(self) -> metrics.BacklogGauges | None:
         loop = asyncio.get_running_loop()
         if loop.time() - self._backlog_at >= BACKLOG_SECONDS:
             try:
@@ -53,7 +53,7 @@ class Probes:
             except Exception as exc:  # the rest of the metrics are still worth serving
                 log.warning("could not read the backlog for /metrics", error=str(exc))
                 return None
-            self._backlog = metrics.Backlog(read.pending, read.earliest_due_at, now_ms())
+            self._backlog = metrics.BacklogGauges(read, now_ms())
             self._backlog_at = loop.time()
         return self._backlog
 

@@ -24,6 +24,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from tidings.domain.models import Backlog
 from tidings.telemetry.shared import SHARED_DIRECTORY
 from tidings.telemetry.tally import TALLY
 
@@ -83,14 +84,14 @@ HTTP_DURATION = Histogram(
 )
 
 
-class Backlog:
-    """The queue's gauges, read from the database at a scrape (never kept in a
-    process, where another process's work would make them wrong)."""
+class BacklogGauges:
+    """The queue's gauges, from the database's `Backlog` read at a scrape (never
+    kept in a process, where another process's work would make them wrong)."""
 
-    def __init__(self, pending: int, earliest_due_at: int | None, now: int) -> None:
-        self._pending = pending
-        lateness = 0 if earliest_due_at is None else max(now - earliest_due_at, 0)
-        self._lateness = lateness / 1000
+    def __init__(self, backlog: Backlog, now: int) -> None:
+        self._pending = backlog.pending
+        due = backlog.earliest_due_at
+        self._lateness = (0 if due is None else max(now - due, 0)) / 1000
 
     def collect(self) -> Iterator[Metric]:
         yield GaugeMetricFamily(
@@ -118,7 +119,7 @@ def shared() -> bool:
     return bool(os.environ.get(SHARED_DIRECTORY))
 
 
-def exposition(backlog: Backlog | None = None) -> bytes:
+def exposition(backlog: BacklogGauges | None = None) -> bytes:
     """Every metric in Prometheus' text format: of all processes sharing the
     directory, or of this one."""
     TALLY.flush()  # this process's latest, at least
